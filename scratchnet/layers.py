@@ -1,0 +1,207 @@
+"""Layers: each one a forward pass and its hand-written backward pass, side by side.
+
+Every layer has the same interface:
+    out = layer.forward(x)                        # remembers what backward needs
+    dx  = layer.backward(dout, need_input_grad=True)
+    layer.params, layer.grads                     # dicts with the same keys and shapes;
+                                                  # backward fills grads (None = no params)
+    layer.output_shape(input_shape), layer.config(), layer.astype(dtype)
+
+Dimension letters: N batch, C/F input/output channels, H/W height/width, D/M input/output
+features. Images are NCHW. Training runs in float32; gradient checks run the same code in
+float64 (`astype`).
+"""
+import numpy as np
+
+from . import kernels
+from .kernels.reference import conv_output_size
+
+
+def he_uniform(rng, shape, fan_in, dtype):
+    """He-uniform init (Keras 'he_uniform'): U(-limit, limit), limit = sqrt(6 / fan_in).
+
+    Keeps the variance of ReLU activations roughly constant from layer to layer.
+    """
+    limit = np.sqrt(6.0 / fan_in)
+    return rng.uniform(-limit, limit, size=shape).astype(dtype)
+
+
+class Layer:
+    """Base class: a layer without parameters."""
+
+    def __init__(self):
+        self.params, self.grads = {}, {}
+
+    def config(self):
+        """Constructor arguments, JSON-serialisable: enough to rebuild the layer."""
+        return {}
+
+    def astype(self, dtype):
+        """Cast parameters and gradients in place (float64 for gradient checks)."""
+        for name in self.params:
+            self.params[name] = self.params[name].astype(dtype)
+            self.grads[name] = np.zeros_like(self.params[name])
+        return self
+
+    def num_params(self):
+        return sum(p.size for p in self.params.values())
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+# ------------------------------------------------------------------------------ Conv2D
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, like every DL framework) via im2col + one matmul.
+
+    x: (N, C, H, W) -> out: (N, F, OH, OW), OH = (H + 2P - KH) // S + 1 (same for OW).
+    Parameters: W (F, C, KH, KW), b (F,).  Cache: x's shape and cols = im2col(x) (N, K, L),
+    K = C*KH*KW, L = OH*OW.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 rng=None, dtype=np.float32):
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride, self.padding = (int(kh), int(kw)), int(stride), int(padding)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        fan_in = in_channels * kh * kw
+        self.params["W"] = he_uniform(rng, (out_channels, in_channels, kh, kw), fan_in, dtype)
+        self.params["b"] = np.zeros(out_channels, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        F = self.out_channels
+        (kh, kw), S, P = self.kernel_size, self.stride, self.padding
+        N, C, H, W = x.shape
+        OH, OW = conv_output_size(H, kh, S, P), conv_output_size(W, kw, S, P)
+        cols = kernels.active().im2col(x, kh, kw, S, P)              # (N, K, L)
+        out = np.matmul(self.params["W"].reshape(F, -1), cols)         # (F, K) @ (N, K, L) -> (N, F, L)
+        out += self.params["b"][None, :, None]
+        self.cache = (x.shape, cols)
+        return out.reshape(N, F, OH, OW)
+
+    def backward(self, dout, need_input_grad=True):
+        x_shape, cols = self.cache
+        N, F = dout.shape[:2]
+        dout = dout.reshape(N, F, -1)                                   # (N, F, L)
+        # out[n] = Wm @ cols[n] + b  =>  dWm = sum_n dout[n] @ cols[n].T,  db = sum over n and L
+        self.grads["W"][...] = np.tensordot(dout, cols, axes=([0, 2], [0, 2])).reshape(
+            self.params["W"].shape)                                     # (F, K) -> (F, C, KH, KW)
+        self.grads["b"][...] = dout.sum(axis=(0, 2))
+        if not need_input_grad:
+            return None  # first layer: nobody needs dL/dx, skip the costly col2im
+        dcols = np.matmul(self.params["W"].reshape(F, -1).T, dout)      # (K, F) @ (N, F, L) -> (N, K, L)
+        (kh, kw), S, P = self.kernel_size, self.stride, self.padding
+        return kernels.active().col2im(dcols, x_shape, kh, kw, S, P)   # (N, C, H, W)
+
+    def output_shape(self, input_shape):
+        C, H, W = input_shape
+        (kh, kw), S, P = self.kernel_size, self.stride, self.padding
+        return (self.out_channels, conv_output_size(H, kh, S, P), conv_output_size(W, kw, S, P))
+
+    def config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": self.stride,
+                "padding": self.padding}
+
+
+# --------------------------------------------------------------------------- MaxPool2D
+class MaxPool2D(Layer):
+    """Max pooling over size x size windows moved by `stride`; odd sizes floor (Keras 'valid').
+
+    x: (N, C, H, W) -> out: (N, C, OH, OW), OH = (H - size) // stride + 1.
+    Cache: x's shape and argmax (N, C, OH, OW), the winner's row-major index in its window.
+    Backward sends each window's gradient to its winner only. Tie rule: the first maximum
+    in row-major order (top-left first) wins and gets all of the gradient.
+    """
+
+    def __init__(self, size=2, stride=2):
+        super().__init__()
+        self.size, self.stride = int(size), int(stride)
+
+    def forward(self, x):
+        out, argmax = kernels.active().maxpool_forward(x, self.size, self.stride)
+        self.cache = (x.shape, argmax)
+        return out
+
+    def backward(self, dout, need_input_grad=True):
+        x_shape, argmax = self.cache
+        return kernels.active().maxpool_backward(dout, argmax, x_shape, self.size, self.stride)
+
+    def output_shape(self, input_shape):
+        C, H, W = input_shape
+        return (C, conv_output_size(H, self.size, self.stride, 0),
+                conv_output_size(W, self.size, self.stride, 0))
+
+    def config(self):
+        return {"size": self.size, "stride": self.stride}
+
+
+# ----------------------------------------------------------------------------- Flatten
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W), in C-order (channel-major), like Keras channels_first."""
+
+    def forward(self, x):
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout, need_input_grad=True):
+        return dout.reshape(self.cache)
+
+    def output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+
+# ------------------------------------------------------------------------------- Dense
+class Dense(Layer):
+    """Fully connected: out = x @ W + b.
+
+    x: (N, D) -> out: (N, M).  Parameters: W (D, M) (Keras layout), b (M,).  Cache: x.
+    """
+
+    def __init__(self, in_features, out_features, rng=None, dtype=np.float32):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.params["W"] = he_uniform(rng, (in_features, out_features), in_features, dtype)
+        self.params["b"] = np.zeros(out_features, dtype=dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.cache = x
+        return x @ self.params["W"] + self.params["b"]                # (N, D) @ (D, M) -> (N, M)
+
+    def backward(self, dout, need_input_grad=True):
+        x = self.cache
+        np.matmul(x.T, dout, out=self.grads["W"])                      # (D, N) @ (N, M) -> (D, M)
+        self.grads["b"][...] = dout.sum(axis=0)
+        if not need_input_grad:
+            return None
+        return dout @ self.params["W"].T                               # (N, M) @ (M, D) -> (N, D)
+
+    def output_shape(self, input_shape):
+        return (self.out_features,)
+
+    def config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features}
+
+
+# -------------------------------------------------------------------------------- ReLU
+class ReLU(Layer):
+    """out = max(x, 0); backward passes the gradient where x > 0 (0 at x == 0). Cache: mask."""
+
+    def forward(self, x):
+        self.cache = x > 0
+        return np.maximum(x, 0)
+
+    def backward(self, dout, need_input_grad=True):
+        return dout * self.cache
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+
+LAYER_TYPES = {cls.__name__: cls for cls in (Conv2D, MaxPool2D, Flatten, Dense, ReLU)}

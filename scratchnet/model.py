@@ -1,0 +1,188 @@
+"""Sequential model, the reference MNIST network, and the self-describing model file.
+
+A model file is one `.npz` (a zip of .npy arrays, loaded with allow_pickle=False, so it can
+never run code) holding every parameter under "<layer index>.<name>" plus "__scratchnet__":
+a JSON record {"format", "version", "input_shape", "layers": [{"type", "config"}],
+"metadata"} from which `load` rebuilds the network without any code change.
+"""
+import json
+import zipfile
+
+import numpy as np
+
+from .errors import ModelFileError
+from .fileio import atomic_write
+from .layers import LAYER_TYPES, Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from .losses import softmax
+
+FORMAT_NAME = "scratchnet.model"
+FORMAT_VERSION = 1
+RECORD_KEY = "__scratchnet__"
+
+
+class Sequential:
+    """Layers applied in order. x: (N, *input_shape) -> logits (N, classes)."""
+
+    def __init__(self, layers, input_shape=None):
+        self.layers = list(layers)
+        self.input_shape = tuple(input_shape) if input_shape is not None else None
+
+    # ------------------------------------------------------------------ forward/backward
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, dout, need_input_grad=False):
+        """Backpropagate dL/dlogits through every layer, filling each layer's grads.
+
+        Returns dL/dx, or None when not asked for: then the first layer skips it.
+        """
+        for i in range(len(self.layers) - 1, -1, -1):
+            dout = self.layers[i].backward(dout, need_input_grad=need_input_grad or i > 0)
+        return dout
+
+    def predict_proba(self, x, batch_size=1000):
+        """x: (N, *input_shape) -> class probabilities (N, classes), computed batch by batch."""
+        out = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, 0), dtype=np.float32)
+
+    def predict(self, x, batch_size=1000):
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    # -------------------------------------------------------------------- parameters
+    def parameters(self):
+        """{"<layer index>.<name>": array}: the live arrays (the optimizer updates them in place)."""
+        return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.params.items()}
+
+    def gradients(self):
+        """Same keys as parameters(), the gradients the last backward() computed."""
+        return {f"{i}.{k}": v for i, l in enumerate(self.layers) for k, v in l.grads.items()}
+
+    def num_params(self):
+        return sum(l.num_params() for l in self.layers)
+
+    def astype(self, dtype):
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    @property
+    def dtype(self):
+        params = self.parameters()
+        return next(iter(params.values())).dtype if params else np.dtype(np.float32)
+
+    def summary(self):
+        """A table: layer, output shape, parameter count (needs input_shape)."""
+        rows, shape = [], self.input_shape
+        for i, layer in enumerate(self.layers):
+            shape = layer.output_shape(shape) if shape is not None else None
+            out = "(N, " + ", ".join(map(str, shape)) + ")" if shape is not None else "?"
+            rows.append((f"{i} {type(layer).__name__}", out, f"{layer.num_params():,}"))
+        head = ("layer", "output shape", "params")
+        widths = [max(len(r[c]) for r in rows + [head]) for c in range(3)]
+        line = "-" * (sum(widths) + 4)
+        fmt = lambda r: f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}"  # noqa: E731
+        text = [fmt(head), line] + [fmt(r) for r in rows] + [line]
+        text.append(f"total parameters: {self.num_params():,}")
+        return "\n".join(text)
+
+    # ---------------------------------------------------------------------- save/load
+    def describe(self, metadata=None):
+        return {"format": FORMAT_NAME, "version": FORMAT_VERSION,
+                "input_shape": list(self.input_shape) if self.input_shape else None,
+                "layers": [{"type": type(l).__name__, "config": l.config()} for l in self.layers],
+                "metadata": metadata or {}}
+
+    def save(self, path, metadata=None):
+        """Write weights + architecture record to `path` atomically (temp file + rename)."""
+        arrays = dict(self.parameters())
+        for key, value in arrays.items():
+            if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
+                raise TypeError(f"parameter {key} is not a float array: {type(value).__name__}")
+        arrays[RECORD_KEY] = np.array(json.dumps(self.describe(metadata)))
+        with atomic_write(path) as f:
+            np.savez(f, allow_pickle=False, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        return load_model(path)
+
+
+def load_model(path, return_metadata=False):
+    """Rebuild a Sequential from a model file; ModelFileError with a clear message if it can't.
+
+    Refuses: a missing file, a file that is not an intact .npz, a foreign .npz (no record),
+    a newer format version, unknown layers, and parameters whose names or shapes disagree
+    with the architecture record.
+    """
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise ModelFileError(f"no model at {path} — run `python train.py` first") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path} is a directory, not a model file") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise ModelFileError(f"{path} is not a readable model file (corrupt or truncated: {e})") from None
+    try:
+        with npz:
+            if not hasattr(npz, "files") or RECORD_KEY not in npz.files:
+                raise ModelFileError(f"{path} is not a scratchnet model (no architecture record)")
+            record = json.loads(str(npz[RECORD_KEY]))
+            arrays = {k: npz[k] for k in npz.files if k != RECORD_KEY}
+    except ModelFileError:
+        raise
+    except Exception as e:  # zip CRC errors, truncated members, bad JSON, pickled arrays ...
+        raise ModelFileError(f"{path} is corrupt or truncated ({type(e).__name__}: {e})") from None
+    model = _build(record, path)
+    params = model.parameters()
+    if set(arrays) != set(params):
+        raise ModelFileError(f"{path}: parameters {sorted(arrays)} do not match the architecture "
+                             f"{sorted(params)}")
+    for key, value in arrays.items():
+        if value.shape != params[key].shape or value.dtype.kind != "f":
+            raise ModelFileError(f"{path}: parameter {key} has shape {value.shape} {value.dtype}, "
+                                 f"architecture needs {params[key].shape} float")
+        layer_index, name = key.split(".", 1)
+        model.layers[int(layer_index)].params[name] = value.astype(np.float32)
+    model.astype(np.float32)  # fresh zeroed grads matching the loaded params
+    return (model, record.get("metadata", {})) if return_metadata else model
+
+
+def _build(record, path):
+    if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path} is not a scratchnet model (format {record.get('format')!r})"
+                             if isinstance(record, dict) else f"{path} is not a scratchnet model")
+    version = record.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(f"{path} has model format version {version}; this scratchnet reads "
+                             f"up to {FORMAT_VERSION} — upgrade scratchnet")
+    layers = []
+    for spec in record.get("layers", []):
+        cls = LAYER_TYPES.get(spec.get("type"))
+        if cls is None:
+            raise ModelFileError(f"{path}: unknown layer type {spec.get('type')!r}")
+        try:
+            layers.append(cls(**spec.get("config", {})))
+        except (TypeError, ValueError) as e:
+            raise ModelFileError(f"{path}: bad config for {spec['type']}: {e}") from None
+    shape = record.get("input_shape")
+    return Sequential(layers, input_shape=tuple(shape) if shape else None)
+
+
+def mnist_cnn(seed=0, dtype=np.float32):
+    """The reference network: 542,230 parameters.
+
+    (N,1,28,28) -Conv 32@3x3-> (N,32,26,26) -ReLU-> -MaxPool 2-> (N,32,13,13) -Flatten->
+    (N,5408) -Dense-> (N,100) -ReLU-> -Dense-> (N,10) logits (softmax lives in the loss).
+    """
+    rng = np.random.default_rng(seed)
+    return Sequential([
+        Conv2D(1, 32, 3, rng=rng, dtype=dtype),
+        ReLU(),
+        MaxPool2D(2, 2),
+        Flatten(),
+        Dense(32 * 13 * 13, 100, rng=rng, dtype=dtype),  # 5408 = 32 channels x 13 x 13 pooled
+        ReLU(),
+        Dense(100, 10, rng=rng, dtype=dtype),
+    ], input_shape=(1, 28, 28))

@@ -1,0 +1,101 @@
+"""Each Numba kernel equals its NumPy reference, on random shapes and edge cases."""
+import numpy as np
+import pytest
+
+from scratchnet.kernels import jit, reference
+
+# (N, C, H, W, KH, KW, stride, pad): batch 1, odd sizes, stride > 1, padding, non-square kernels
+CONV_CASES = [
+    (2, 1, 28, 28, 3, 3, 1, 0),
+    (1, 3, 7, 5, 3, 3, 1, 1),
+    (3, 2, 9, 9, 3, 3, 2, 0),
+    (2, 2, 8, 11, 2, 3, 2, 1),
+    (1, 4, 6, 6, 1, 1, 1, 0),
+    (2, 3, 10, 7, 5, 2, 3, 2),
+    (1, 1, 3, 3, 3, 3, 1, 0),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_im2col_matches_reference(case, dtype):
+    N, C, H, W, kh, kw, s, p = case
+    x = np.random.default_rng(sum(case)).standard_normal((N, C, H, W)).astype(dtype)
+    expected = reference.im2col(x, kh, kw, s, p)
+    got = jit.im2col(x, kh, kw, s, p)
+    assert got.dtype == dtype and got.shape == expected.shape
+    np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_col2im_matches_reference(case, dtype):
+    N, C, H, W, kh, kw, s, p = case
+    rng = np.random.default_rng(sum(case) + 1)
+    K, L = C * kh * kw, reference.conv_output_size(H, kh, s, p) * reference.conv_output_size(W, kw, s, p)
+    cols = rng.standard_normal((N, K, L)).astype(dtype)
+    expected = reference.col2im(cols, (N, C, H, W), kh, kw, s, p)
+    got = jit.col2im(cols, (N, C, H, W), kh, kw, s, p)
+    assert got.shape == (N, C, H, W)
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_col2im_is_the_adjoint_of_im2col(case):
+    # <im2col(x), c> == <x, col2im(c)> for every x, c: col2im is exactly im2col's transpose,
+    # which is what makes it the correct backward pass (overlaps must be summed).
+    N, C, H, W, kh, kw, s, p = case
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, C, H, W))
+    cols = rng.standard_normal(reference.im2col(x, kh, kw, s, p).shape)
+    lhs = np.sum(reference.im2col(x, kh, kw, s, p) * cols)
+    rhs = np.sum(x * reference.col2im(cols, x.shape, kh, kw, s, p))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_im2col_reference_by_hand():
+    # 1 image, 1 channel, 3x3 input, 2x2 kernel: 4 patches of 4 pixels, one per column
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    cols = reference.im2col(x, 2, 2, 1, 0)[0]
+    np.testing.assert_array_equal(cols[:, 0], [0, 1, 3, 4])   # top-left patch
+    np.testing.assert_array_equal(cols[:, 3], [4, 5, 7, 8])   # bottom-right patch
+
+
+POOL_CASES = [(2, 3, 26, 26, 2, 2), (1, 2, 7, 9, 2, 2), (2, 1, 9, 9, 3, 2), (1, 2, 5, 5, 3, 3),
+              (3, 2, 6, 7, 2, 1)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", POOL_CASES)
+def test_maxpool_matches_reference(case, dtype):
+    N, C, H, W, size, stride = case
+    rng = np.random.default_rng(sum(case))
+    # integers in a small range: plenty of exact ties, so the tie rule is compared too
+    x = rng.integers(0, 4, size=(N, C, H, W)).astype(dtype)
+    out_r, arg_r = reference.maxpool_forward(x, size, stride)
+    out_j, arg_j = jit.maxpool_forward(x, size, stride)
+    np.testing.assert_array_equal(out_j, out_r)
+    np.testing.assert_array_equal(arg_j, arg_r)
+    dout = rng.standard_normal(out_r.shape).astype(dtype)
+    np.testing.assert_allclose(jit.maxpool_backward(dout, arg_j, x.shape, size, stride),
+                               reference.maxpool_backward(dout, arg_r, x.shape, size, stride),
+                               rtol=1e-5, atol=1e-6)  # overlapping windows: float32 sum order
+
+
+def test_maxpool_tie_rule_first_in_row_major_order_wins():
+    x = np.array([[[[1.0, 5.0, 2.0, 2.0],
+                    [5.0, 5.0, 2.0, 2.0]]]])
+    for k in (reference, jit):
+        out, argmax = k.maxpool_forward(x, 2, 2)
+        np.testing.assert_array_equal(out, [[[[5.0, 2.0]]]])
+        np.testing.assert_array_equal(argmax, [[[[1, 0]]]])  # (0,1) beats (1,0),(1,1); (0,0) of 4 ties
+        dx = k.maxpool_backward(np.array([[[[10.0, 20.0]]]]), argmax, x.shape, 2, 2)
+        np.testing.assert_array_equal(dx, [[[[0, 10, 20, 0],
+                                             [0, 0, 0, 0]]]])
+
+
+def test_maxpool_odd_sizes_floor_like_keras_valid():
+    x = np.random.default_rng(0).standard_normal((1, 1, 7, 5))
+    out, _ = reference.maxpool_forward(x, 2, 2)
+    assert out.shape == (1, 1, 3, 2)  # the last row and column are dropped
+    np.testing.assert_array_equal(out[0, 0, 2, 1], x[0, 0, 4:6, 2:4].max())
