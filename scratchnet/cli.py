@@ -1,0 +1,66 @@
+"""What train.py and predict.py share: one-line errors and argument types.
+
+Imports nothing heavy: the scripts parse their arguments (and set thread counts) before
+NumPy is imported.
+"""
+import argparse
+import os
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with defaults shown in --help and errors on ONE line (no usage dump)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def float_in(low, high, low_open=False, high_open=True):
+    """An argparse type: a float in [low, high) (or open/closed ends as asked)."""
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        too_low = value <= low if low_open else value < low
+        too_high = value >= high if high_open else value > high
+        if too_low or too_high or value != value:
+            raise argparse.ArgumentTypeError(
+                f"must be in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}, got {text}")
+        return value
+    return parse
+
+
+def set_threads(n):
+    """Cap BLAS and Numba thread pools; must run before NumPy/Numba are imported."""
+    if n is not None:
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+            os.environ[var] = str(n)
+
+
+def run(main):
+    """Call main(); turn user errors into one line on stderr and an exit code, never a traceback."""
+    from .errors import ScratchnetError
+    prog = os.path.basename(sys.argv[0])
+    try:
+        code = main()
+    except ScratchnetError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code or 0)

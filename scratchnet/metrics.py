@@ -1,0 +1,32 @@
+"""Classification metrics from labels and predictions (plain NumPy)."""
+import numpy as np
+
+
+def confusion_matrix(y_true, y_pred, num_classes=10):
+    """(K, K) counts: row = true class, column = predicted class."""
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return cm
+
+
+def per_class_scores(cm):
+    """Per class: precision = TP / predicted, recall = TP / actual, F1, support (actual count)."""
+    tp = np.diag(cm).astype(np.float64)
+    predicted, actual = cm.sum(axis=0), cm.sum(axis=1)
+    precision = np.divide(tp, predicted, out=np.zeros_like(tp), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros_like(tp), where=actual > 0)
+    denom = precision + recall
+    f1 = np.divide(2 * precision * recall, denom, out=np.zeros_like(tp), where=denom > 0)
+    return [{"class": k, "precision": float(precision[k]), "recall": float(recall[k]),
+             "f1": float(f1[k]), "support": int(actual[k])} for k in range(len(cm))]
+
+
+def most_confused_pairs(cm, top=5):
+    """The unordered pairs {a, b} with the most errors either way: [(a, b, a->b, b->a), ...]."""
+    pairs = []
+    for a in range(len(cm)):
+        for b in range(a + 1, len(cm)):
+            if cm[a, b] + cm[b, a] > 0:
+                pairs.append((a, b, int(cm[a, b]), int(cm[b, a])))
+    pairs.sort(key=lambda p: (-(p[2] + p[3]), p[0], p[1]))
+    return pairs[:top]

@@ -1,0 +1,120 @@
+"""The evaluation report: metrics.json, three pictures and report.md in one folder.
+
+metrics.json keys (top level):
+    test_accuracy (fraction), test_loss, history (one record per epoch: epoch, train_loss,
+    train_accuracy, val_loss, val_accuracy, seconds, images_per_second), per_class
+    (precision/recall/f1/support), confusion_matrix (10x10, rows = true digit),
+    most_confused (pairs), timings, config, seed, versions, command, created.
+"""
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import plots
+from .fileio import atomic_write
+from .metrics import confusion_matrix, most_confused_pairs, per_class_scores
+from .training import evaluate
+
+
+def versions():
+    import numba
+    from . import __version__
+    return {"python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "scratchnet": __version__}
+
+
+def machine():
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import os
+    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
+
+
+def write_report(model, test_images, test_labels, out_dir, history=(), info=None, n_mistakes=32):
+    """Evaluate `model` on the test set and write the report files; return the metrics dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    test_loss, test_acc, probs = evaluate(model, test_images, test_labels)
+    eval_seconds = time.perf_counter() - start
+    pred = probs.argmax(axis=1)
+    cm = confusion_matrix(test_labels, pred)
+    confused = most_confused_pairs(cm)
+    info = dict(info or {})
+    metrics = {
+        "test_accuracy": test_acc, "test_loss": test_loss, "test_images": int(len(test_labels)),
+        "test_errors": int((pred != test_labels).sum()),
+        "history": list(history),
+        "per_class": per_class_scores(cm), "confusion_matrix": cm.tolist(),
+        "most_confused": [{"pair": [a, b], "a_as_b": ab, "b_as_a": ba} for a, b, ab, ba in confused],
+        "timings": {"evaluation_seconds": eval_seconds,
+                    "inference_images_per_second": len(test_labels) / eval_seconds,
+                    **info.pop("timings", {})},
+        "versions": versions(), "machine": machine(),
+        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        **info,
+    }
+    with atomic_write(out_dir / "metrics.json", "w") as f:
+        json.dump(metrics, f, indent=2)
+
+    plots.confusion_matrix_png(cm, out_dir / "confusion_matrix.png",
+                               title=f"Confusion matrix: {test_acc:.2%} of {len(test_labels):,} test digits")
+    wrong = np.flatnonzero(pred != test_labels)
+    wrong = wrong[np.argsort(-probs[wrong, pred[wrong]], kind="stable")][:n_mistakes]
+    plots.misclassified_png(test_images[wrong], test_labels[wrong], pred[wrong],
+                            probs[wrong, pred[wrong]], out_dir / "misclassified.png",
+                            title=f"The {len(wrong)} most confident mistakes "
+                                  f"(of {len(np.flatnonzero(pred != test_labels))})")
+    if history:
+        plots.training_curves_png(history, out_dir / "training_curves.png")
+    with atomic_write(out_dir / "report.md", "w") as f:
+        f.write(_markdown(metrics, bool(history)))
+    return metrics
+
+
+def _markdown(m, has_curves):
+    lines = [
+        "# scratchnet evaluation report", "",
+        f"- **Test accuracy: {m['test_accuracy']:.2%}** ({m['test_errors']} errors in "
+        f"{m['test_images']:,} test images), test loss {m['test_loss']:.4f}",
+        f"- Command: `{m['command']}`",
+        f"- Machine: {m['machine']['cpu']}, {m['machine']['cores']} cores; created {m['created']}",
+    ]
+    if m["history"]:
+        total = sum(h["seconds"] for h in m["history"])
+        lines.append(f"- Training: {len(m['history'])} epochs, {total:.1f} s "
+                     f"({total / len(m['history']):.1f} s per epoch)")
+    lines += ["", "## Most confused pairs", "", "| pair | a → b | b → a | total |", "|---|---|---|---|"]
+    for p in m["most_confused"]:
+        a, b = p["pair"]
+        lines.append(f"| {a} ↔ {b} | {p['a_as_b']} ({a} read as {b}) | {p['b_as_a']} ({b} read as {a}) "
+                     f"| {p['a_as_b'] + p['b_as_a']} |")
+    lines += ["", "## Per-class scores", "", "| digit | precision | recall | F1 | support |",
+              "|---|---|---|---|---|"]
+    for c in m["per_class"]:
+        lines.append(f"| {c['class']} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} "
+                     f"| {c['support']} |")
+    worst = min(m["per_class"], key=lambda c: c["recall"])
+    lines += ["", f"The hardest digit to recognise is **{worst['class']}** "
+                  f"(recall {worst['recall']:.2%}).", "", "## Pictures", "",
+              "![confusion matrix](confusion_matrix.png)", "",
+              "Rows are the true digit, columns the prediction; off-diagonal cells count mistakes.", "",
+              "![misclassified](misclassified.png)", "",
+              "The test digits the model got wrong while most sure of itself: many are ambiguous "
+              "or mislabelled even to a person.", ""]
+    if has_curves:
+        lines += ["![training curves](training_curves.png)", "",
+                  "Training vs validation loss and accuracy per epoch: a widening gap means "
+                  "over-fitting.", ""]
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""train.py end to end through a subprocess: output, files, report, and one-line errors."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_train(*args, cwd=ROOT, env=None, timeout=300):
+    return subprocess.run([sys.executable, str(ROOT / "train.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, mnist_dir):
+    out = tmp_path_factory.mktemp("train")
+    proc = run_train("--data-dir", str(mnist_dir), "--epochs", "2", "--limit", "3000",
+                     "--test-limit", "500", "--model", str(out / "m.npz"),
+                     "--report-dir", str(out / "report"), "--seed", "1")
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_train_prints_summary_epochs_and_result(trained):
+    out, proc = trained
+    assert "total parameters: 542,230" in proc.stdout
+    assert "epoch  1/2" in proc.stdout and "epoch  2/2" in proc.stdout and "val loss" in proc.stdout
+    assert "test accuracy" in proc.stdout and f"model saved to {out / 'm.npz'}" in proc.stdout
+    assert (out / "m.npz").is_file()
+
+
+def test_report_files_are_valid(trained):
+    out, _ = trained
+    report = out / "report"
+    metrics = json.loads((report / "metrics.json").read_text())
+    assert 0.8 < metrics["test_accuracy"] <= 1
+    assert len(metrics["history"]) == 2 and "seconds" in metrics["history"][0]
+    assert len(metrics["confusion_matrix"]) == 10 and sum(map(sum, metrics["confusion_matrix"])) == 500
+    assert len(metrics["per_class"]) == 10 and {"precision", "recall", "f1"} <= set(metrics["per_class"][0])
+    assert metrics["seed"] == 1 and "numba" in metrics["versions"] and "train.py" in metrics["command"]
+    for png in ("confusion_matrix.png", "misclassified.png", "training_curves.png"):
+        data = (report / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    md = (report / "report.md").read_text()
+    assert "Test accuracy" in md and "confusion_matrix.png" in md and "↔" in md
+
+
+def test_evaluate_rebuilds_the_report_without_training(trained, mnist_dir, tmp_path):
+    out, _ = trained
+    proc = run_train("--data-dir", str(mnist_dir), "--evaluate", str(out / "m.npz"),
+                     "--test-limit", "500", "--report-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    first = json.loads((out / "report" / "metrics.json").read_text())
+    again = json.loads((tmp_path / "metrics.json").read_text())
+    assert again["test_accuracy"] == first["test_accuracy"]
+    assert again["history"] == first["history"]
+    assert (tmp_path / "training_curves.png").is_file()
+
+
+def one_line_error(proc, code=1):
+    assert proc.returncode == code
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+    return lines[0]
+
+
+def test_bad_data_dir(tmp_path):
+    line = one_line_error(run_train("--data-dir", str(tmp_path / "nowhere")))
+    assert "does not exist" in line
+
+
+def test_data_dir_with_a_corrupt_file(tmp_path, mnist_dir):
+    for f in mnist_dir.glob("*.gz"):
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
+    line = one_line_error(run_train("--data-dir", str(tmp_path)))
+    assert "t10k-images-idx3-ubyte.gz" in line and "gzip" in line
+
+
+def test_missing_model_to_evaluate(tmp_path, mnist_dir):
+    line = one_line_error(run_train("--data-dir", str(mnist_dir), "--evaluate", str(tmp_path / "x.npz")))
+    assert "no model at" in line
+
+
+def test_diverging_training_saves_nothing(tmp_path, mnist_dir):
+    line = one_line_error(run_train("--data-dir", str(mnist_dir), "--limit", "2000", "--lr", "50",
+                                    "--model", str(tmp_path / "m.npz"), "--report-dir", str(tmp_path / "r")))
+    assert "diverged" in line
+    assert not (tmp_path / "m.npz").exists()
+
+
+@pytest.mark.parametrize("args", [["--epochs", "0"], ["--lr", "-1"], ["--momentum", "1.5"],
+                                  ["--val-split", "1"], ["--bogus"], ["--batch-size", "x"]])
+def test_bad_options_are_refused_in_one_line(args):
+    line = one_line_error(run_train(*args), code=2)
+    assert "error" in line

@@ -1,0 +1,74 @@
+"""Training on real MNIST: a seeded smoke run, reproducibility, divergence, Ctrl-C."""
+import numpy as np
+import pytest
+
+from scratchnet import mnist_cnn
+from scratchnet.data import split_validation
+from scratchnet.errors import TrainingDiverged
+from scratchnet.training import evaluate, fit
+
+
+@pytest.fixture(scope="module")
+def smoke(mnist):
+    """12,000 real training images, 1 epoch, 10% held out for validation."""
+    train, val = split_validation(mnist.train_images[:12000], mnist.train_labels[:12000], 0.1)
+    model = mnist_cnn(seed=0)
+    result = fit(model, train, val, epochs=1, seed=0)
+    return model, result
+
+
+def test_one_short_epoch_passes_an_accuracy_floor(smoke, mnist):
+    model, result = smoke
+    loss, acc, probs = evaluate(model, mnist.test_images[:1000], mnist.test_labels[:1000])
+    print(f"1 epoch on 10,800 images: test accuracy {acc:.4f} on 1,000")
+    assert acc >= 0.90
+    assert probs.shape == (1000, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+    record = result.history[0]
+    assert set(record) >= {"epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                           "seconds", "images_per_second"}
+    assert record["val_accuracy"] >= 0.90 and record["train_loss"] < 0.6
+
+
+def test_same_seed_same_weights_and_accuracy(mnist):
+    data = (mnist.train_images[:640], mnist.train_labels[:640])
+    runs = []
+    for _ in range(2):
+        model = mnist_cnn(seed=3)
+        history = fit(model, data, epochs=2, seed=3).history
+        runs.append((model.parameters(), history))
+    for key in runs[0][0]:
+        np.testing.assert_array_equal(runs[0][0][key], runs[1][0][key])
+    assert runs[0][1][1]["train_accuracy"] == runs[1][1][1]["train_accuracy"]
+    other = mnist_cnn(seed=4)
+    fit(other, data, epochs=1, seed=4)
+    assert not np.array_equal(other.parameters()["4.W"], runs[0][0]["4.W"])
+
+
+def test_divergence_stops_with_a_clear_error(mnist):
+    data = (mnist.train_images[:2000], mnist.train_labels[:2000])
+    with pytest.raises(TrainingDiverged, match="training diverged: loss is .* at epoch 1.*--lr"):
+        fit(mnist_cnn(seed=0), data, epochs=1, lr=50.0, momentum=0.9)
+
+
+def test_ctrl_c_keeps_the_last_finished_epoch(mnist):
+    data = (mnist.train_images[:256], mnist.train_labels[:256])
+    model = mnist_cnn(seed=0)
+    after_epoch_1 = {}
+
+    def on_batch(epoch, b, n_batches, *_):
+        if epoch == 2 and b == 1:
+            raise KeyboardInterrupt
+
+    def on_epoch(record):
+        after_epoch_1.update({k: v.copy() for k, v in model.parameters().items()})
+
+    result = fit(model, data, epochs=5, on_batch=on_batch, on_epoch=on_epoch)
+    assert result.interrupted and len(result.history) == 1
+    for key, value in model.parameters().items():
+        np.testing.assert_array_equal(value, after_epoch_1[key])
+
+
+def test_validation_split_is_the_last_fraction_like_keras():
+    images, labels = np.arange(100)[:, None], np.arange(100)
+    (ti, tl), (vi, vl) = split_validation(images, labels, 0.1)
+    assert len(tl) == 90 and list(vl) == list(range(90, 100))

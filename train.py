@@ -1,0 +1,117 @@
+"""Train the reference CNN on MNIST and write the model and an evaluation report.
+
+    python train.py                      # the reference recipe: 10 epochs, ~99% test accuracy
+    python train.py --epochs 1 --limit 6000
+    python train.py --evaluate models/mnist_cnn.npz   # rebuild the report, no training
+"""
+import sys
+import time
+
+from scratchnet.cli import Parser, float_in, positive_int, run, set_threads
+
+
+def parse_args(argv=None):
+    p = Parser(description="Train the scratchnet reference CNN on MNIST (CPU).")
+    p.add_argument("--data-dir", help="folder with the MNIST IDX files "
+                   "(default: $SCRATCHNET_DATA, else ~/.cache/scratchnet/mnist, downloading what is missing)")
+    p.add_argument("--epochs", type=positive_int, default=10)
+    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--lr", type=float_in(0, 1e6, low_open=True), default=0.01, help="learning rate")
+    p.add_argument("--momentum", type=float_in(0, 1), default=0.9)
+    p.add_argument("--val-split", type=float_in(0, 1), default=0.1,
+                   help="fraction of the training set held out for validation (the last images, as Keras)")
+    p.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling")
+    p.add_argument("--limit", type=positive_int, help="use only the first N training images")
+    p.add_argument("--test-limit", type=positive_int, help="evaluate on the first N test images only")
+    p.add_argument("--threads", type=positive_int, help="CPU threads (default: all cores)")
+    p.add_argument("--model", default="models/mnist_cnn.npz", help="where to save the model")
+    p.add_argument("--report-dir", default="reports", help="where to write the evaluation report")
+    p.add_argument("--evaluate", metavar="MODEL", help="only evaluate this saved model and write the report")
+    p.add_argument("--no-verify", action="store_true",
+                   help="accept IDX files that are not the official MNIST (e.g. Fashion-MNIST)")
+    return p.parse_args(argv)
+
+
+def main():
+    args = parse_args()
+    set_threads(args.threads)
+    import numpy as np  # noqa: F401  (after set_threads: BLAS reads its thread count on import)
+
+    from scratchnet import load_model, mnist_cnn
+    from scratchnet.data import load_mnist, split_validation
+    from scratchnet.report import write_report
+    from scratchnet.training import fit
+
+    data = load_mnist(args.data_dir, verify=not args.no_verify)
+    test = (data.test_images[:args.test_limit], data.test_labels[:args.test_limit])
+    print(f"MNIST from {data.source}: {len(data.train_images):,} training and "
+          f"{len(data.test_images):,} test images, {data.train_images.shape[1:]} uint8")
+
+    if args.evaluate:
+        model, meta = load_model(args.evaluate, return_metadata=True)
+        metrics = write_report(model, *test, args.report_dir, history=meta.get("history", []),
+                               info={"model": args.evaluate, "config": meta.get("config", {})})
+        print(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}")
+        print(f"report written to {args.report_dir}/")
+        return 0
+
+    images, labels = data.train_images[:args.limit], data.train_labels[:args.limit]
+    train, val = split_validation(images, labels, args.val_split)
+    print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}\n")
+    model = mnist_cnn(seed=args.seed)
+    print(model.summary() + "\n")
+
+    start = time.perf_counter()
+    result = fit(model, train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                 momentum=args.momentum, seed=args.seed, **progress_callbacks(args.epochs))
+    total = time.perf_counter() - start
+    if not result.history:
+        print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
+        return 130
+
+    config = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum", "val_split",
+                                            "seed", "limit", "threads")}
+    metrics = write_report(model, *test, args.report_dir, history=result.history,
+                           info={"seed": args.seed, "config": config, "model": args.model,
+                                 "interrupted": result.interrupted,
+                                 "timings": {"training_seconds": total}})
+    model.save(args.model, metadata={"history": result.history, "config": config,
+                                     "test_accuracy": metrics["test_accuracy"]})
+    print(f"\ntest loss {metrics['test_loss']:.4f}   test accuracy {metrics['test_accuracy']:.4f} "
+          f"({metrics['test_errors']} errors in {metrics['test_images']:,})")
+    print(f"training took {total:.1f} s ({total / len(result.history):.1f} s per epoch)")
+    print(f"model saved to {args.model}")
+    print(f"report written to {args.report_dir}/ (report.md, metrics.json, 3 PNGs)")
+    if result.interrupted:
+        print(f"interrupted: saved the model of epoch {len(result.history)}", file=sys.stderr)
+        return 130
+    return 0
+
+
+def progress_callbacks(epochs):
+    """A tqdm bar per epoch (running loss, accuracy, images/s) and one summary line per epoch."""
+    from tqdm import tqdm
+    state = {}
+
+    def on_batch(epoch, b, n_batches, loss, acc, ips):
+        if b == 0:
+            state["bar"] = tqdm(total=n_batches, desc=f"epoch {epoch}/{epochs}", unit="batch",
+                                leave=False, dynamic_ncols=True, mininterval=0.5,
+                                disable=None)  # None: no bar when stderr is not a terminal
+        bar = state["bar"]
+        bar.update(1)
+        if b % 25 == 0 or b == n_batches - 1:
+            bar.set_postfix_str(f"loss {loss:.4f} acc {acc:.4f} {ips:,.0f} img/s", refresh=False)
+
+    def on_epoch(r):
+        state.pop("bar").close()
+        val = (f"  val loss {r['val_loss']:.4f} acc {r['val_accuracy']:.4f}"
+               if "val_loss" in r else "")
+        print(f"epoch {r['epoch']:>2}/{epochs}  loss {r['train_loss']:.4f} acc {r['train_accuracy']:.4f}"
+              f"{val}  {r['seconds']:.1f} s ({r['images_per_second']:,.0f} img/s)", flush=True)
+
+    return {"on_batch": on_batch, "on_epoch": on_epoch}
+
+
+if __name__ == "__main__":
+    run(main)
