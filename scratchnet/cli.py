@@ -44,8 +44,16 @@ def float_in(low, high, low_open=False, high_open=True):
     return parse
 
 
-def set_threads(n):
-    """Cap BLAS and Numba thread pools; must run before NumPy/Numba are imported."""
+def set_threads(n=None):
+    """Size the BLAS and Numba thread pools; must run before NumPy/Numba are imported.
+
+    Two pools share the cores: OpenBLAS (matrix products) and Numba (kernels). Both spin-wait
+    for work by default, so each steals the other's cores; measured here, that makes a
+    training step ~1.5x slower. Both are told to sleep as soon as they are idle instead
+    (OPENBLAS_THREAD_TIMEOUT, OMP_WAIT_POLICY); a value already set in the environment wins.
+    """
+    os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if n is not None:
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
             os.environ[var] = str(n)

@@ -17,12 +17,18 @@ from . import kernels
 from .kernels.reference import conv_output_size
 
 
-def he_uniform(rng, shape, fan_in, dtype):
-    """He-uniform init (Keras 'he_uniform'): U(-limit, limit), limit = sqrt(6 / fan_in).
+def init_kernel(rng, shape, fan_in, fan_out, init, dtype):
+    """Uniform U(-limit, limit) initialisation, Keras' two schemes:
 
-    Keeps the variance of ReLU activations roughly constant from layer to layer.
+    "he_uniform":     limit = sqrt(6 / fan_in)            keeps ReLU activations' variance
+    "glorot_uniform": limit = sqrt(6 / (fan_in + fan_out)) Keras' default, for the softmax layer
     """
-    limit = np.sqrt(6.0 / fan_in)
+    if init == "he_uniform":
+        limit = np.sqrt(6.0 / fan_in)
+    elif init == "glorot_uniform":
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+    else:
+        raise ValueError(f"unknown init {init!r}: use 'he_uniform' or 'glorot_uniform'")
     return rng.uniform(-limit, limit, size=shape).astype(dtype)
 
 
@@ -61,14 +67,15 @@ class Conv2D(Layer):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 rng=None, dtype=np.float32):
+                 init="he_uniform", rng=None, dtype=np.float32):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding = (int(kh), int(kw)), int(stride), int(padding)
+        self.init = init
         rng = rng if rng is not None else np.random.default_rng(0)
-        fan_in = in_channels * kh * kw
-        self.params["W"] = he_uniform(rng, (out_channels, in_channels, kh, kw), fan_in, dtype)
+        self.params["W"] = init_kernel(rng, (out_channels, in_channels, kh, kw), in_channels * kh * kw,
+                                       out_channels * kh * kw, init, dtype)
         self.params["b"] = np.zeros(out_channels, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
@@ -105,7 +112,7 @@ class Conv2D(Layer):
     def config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
                 "kernel_size": list(self.kernel_size), "stride": self.stride,
-                "padding": self.padding}
+                "padding": self.padding, "init": self.init}
 
 
 # --------------------------------------------------------------------------- MaxPool2D
@@ -162,11 +169,13 @@ class Dense(Layer):
     x: (N, D) -> out: (N, M).  Parameters: W (D, M) (Keras layout), b (M,).  Cache: x.
     """
 
-    def __init__(self, in_features, out_features, rng=None, dtype=np.float32):
+    def __init__(self, in_features, out_features, init="he_uniform", rng=None, dtype=np.float32):
         super().__init__()
         self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init = init
         rng = rng if rng is not None else np.random.default_rng(0)
-        self.params["W"] = he_uniform(rng, (in_features, out_features), in_features, dtype)
+        self.params["W"] = init_kernel(rng, (in_features, out_features), in_features, out_features,
+                                       init, dtype)
         self.params["b"] = np.zeros(out_features, dtype=dtype)
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
@@ -186,7 +195,7 @@ class Dense(Layer):
         return (self.out_features,)
 
     def config(self):
-        return {"in_features": self.in_features, "out_features": self.out_features}
+        return {"in_features": self.in_features, "out_features": self.out_features, "init": self.init}
 
 
 # -------------------------------------------------------------------------------- ReLU

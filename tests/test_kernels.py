@@ -99,3 +99,50 @@ def test_maxpool_odd_sizes_floor_like_keras_valid():
     out, _ = reference.maxpool_forward(x, 2, 2)
     assert out.shape == (1, 1, 3, 2)  # the last row and column are dropped
     np.testing.assert_array_equal(out[0, 0, 2, 1], x[0, 0, 4:6, 2:4].max())
+
+
+# (N, C, H, W, F, KH, KW, stride, pad, pool size, pool stride)
+FUSED_CASES = [
+    (3, 1, 28, 28, 4, 3, 3, 1, 0, 2, 2),   # the reference network's first block
+    (2, 3, 9, 8, 2, 3, 3, 1, 1, 2, 2),
+    (1, 2, 11, 11, 3, 3, 2, 2, 1, 3, 2),
+    (2, 1, 7, 7, 2, 2, 2, 1, 0, 2, 1),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", FUSED_CASES)
+def test_fused_conv_relu_pool_matches_reference(case, dtype):
+    N, C, H, W, F, kh, kw, s, p, size, ps = case
+    rng = np.random.default_rng(sum(case))
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    x[0, 0, :3, :3] = 0  # an all-zero patch: conv = bias exactly, ties inside windows
+    Wt = rng.standard_normal((F, C, kh, kw)).astype(dtype)
+    b = (rng.standard_normal(F) * 0.1).astype(dtype)
+    out_r, arg_r = reference.conv_relu_pool_forward(x, Wt, b, s, p, size, ps)
+    out_j, arg_j = jit.conv_relu_pool_forward(x, Wt, b, s, p, size, ps)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out_j, out_r, **tol)
+    assert (arg_j == arg_r).mean() > 0.99  # float32 sum order can flip a near-tie, rarely
+    dout = rng.standard_normal(out_r.shape).astype(dtype)
+    grads_r = reference.conv_relu_pool_backward(dout, arg_r, out_r, x, Wt, s, p, size, ps, True)
+    grads_j = jit.conv_relu_pool_backward(dout, arg_r, out_r, x, Wt, s, p, size, ps, True)
+    for g_j, g_r in zip(grads_j, grads_r):
+        np.testing.assert_allclose(g_j, g_r, **tol)
+    assert jit.conv_relu_pool_backward(dout, arg_r, out_r, x, Wt, s, p, size, ps, False)[2] is None
+
+
+def test_fused_block_equals_the_three_layers():
+    from scratchnet import softmax_cross_entropy
+    from scratchnet.model import mnist_cnn
+    fused, plain = mnist_cnn(seed=2).astype(np.float64), mnist_cnn(seed=2).astype(np.float64)
+    plain.fuse = False
+    assert len(fused.stages()) == 5 and len(plain.stages()) == 7
+    rng = np.random.default_rng(0)
+    x, y = rng.random((4, 1, 28, 28)), rng.integers(0, 10, 4)
+    for model in (fused, plain):
+        _, d = softmax_cross_entropy(model.forward(x), y)
+        model.backward(d)
+    np.testing.assert_allclose(fused.forward(x), plain.forward(x), rtol=1e-12)
+    for key in fused.gradients():
+        np.testing.assert_allclose(fused.gradients()[key], plain.gradients()[key], rtol=1e-10, atol=1e-14)

@@ -92,3 +92,37 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
             won = argmax == i * size + j
             dx[:, :, i:i + stride * OH:stride, j:j + stride * OW:stride] += dout * won
     return dx
+
+
+# ------------------------------------------------------- fused conv + ReLU + max-pool
+def conv_relu_pool_forward(x, W, b, stride, pad, size, pstride):
+    """maxpool(relu(conv(x))) in one call: the composition of the kernels above.
+
+    x: (N, C, H, W), W: (F, C, KH, KW), b: (F,) -> out: (N, F, PH, PW), argmax (N, F, PH, PW)
+    with PH = (OH - size) // pstride + 1. Same tie rule as maxpool_forward, applied to the
+    ReLU outputs (a window of negatives is a tie of zeros: the first one wins, gradient 0).
+    """
+    N = x.shape[0]
+    F, C, kh, kw = W.shape
+    OH, OW = conv_output_size(x.shape[2], kh, stride, pad), conv_output_size(x.shape[3], kw, stride, pad)
+    cols = im2col(x, kh, kw, stride, pad)                               # (N, K, L)
+    conv = np.matmul(W.reshape(F, -1), cols) + b[None, :, None]         # (N, F, L)
+    return maxpool_forward(np.maximum(conv, 0).reshape(N, F, OH, OW), size, pstride)
+
+
+def conv_relu_pool_backward(dout, argmax, out, x, W, stride, pad, size, pstride, need_dx):
+    """Gradients of conv_relu_pool_forward: (dW, db, dx), dx None unless need_dx.
+
+    dout, argmax, out: (N, F, PH, PW). The ReLU passes a winner's gradient iff its value
+    (the pooled output) is > 0; the pool routes it to the winner's conv position.
+    """
+    N = x.shape[0]
+    F, C, kh, kw = W.shape
+    OH, OW = conv_output_size(x.shape[2], kh, stride, pad), conv_output_size(x.shape[3], kw, stride, pad)
+    dconv = maxpool_backward(dout * (out > 0), argmax, (N, F, OH, OW), size, pstride)
+    dconv = dconv.reshape(N, F, OH * OW)                                 # (N, F, L)
+    cols = im2col(x, kh, kw, stride, pad)                               # (N, K, L)
+    dW = np.tensordot(dconv, cols, axes=([0, 2], [0, 2])).reshape(W.shape)
+    db = dconv.sum(axis=(0, 2))
+    dx = col2im(np.matmul(W.reshape(F, -1).T, dconv), x.shape, kh, kw, stride, pad) if need_dx else None
+    return dW, db, dx
