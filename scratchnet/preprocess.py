@@ -1,0 +1,226 @@
+"""Turn a real-world picture of a digit into a 28x28 MNIST-style input, as MNIST was made.
+
+MNIST digits are white ink on black, anti-aliased, the digit scaled so its longer side is
+20 px (aspect ratio kept) and placed in a 28x28 frame with its centre of mass at the centre.
+A photo or a drawing differs in every one of those ways, so `to_mnist` goes step by step:
+
+ 1. read   any PIL mode (L, LA, RGB, RGBA, P, I;16, ...) to grey in [0, 1]; transparency is
+           composited onto a background that contrasts with the opaque strokes, so a
+           transparent canvas becomes plain background whatever colour the ink is;
+ 2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos);
+ 3. polarity: the border is background; if it is brighter than the middle grey, invert,
+           so ink is bright on dark like MNIST;
+ 4. flatten uneven paper and lighting: subtract a smooth background (the paper pixels'
+           median in coarse blocks), then stretch contrast so the ink reaches 1;
+ 5. threshold (Otsu) to find the ink; drop faint noise, specks (connected pieces much
+           smaller than the digit) and pieces entering from the border (shadows, page
+           edges) and take the bounding box of what is left;
+ 6. scale the box so its longer side is 20 px, anti-aliased, keeping the aspect ratio;
+ 7. place it in a 28x28 frame so the ink's centre of mass is at the centre.
+
+An image that is already an MNIST digit passes through (nearly) unchanged.
+"""
+import warnings
+
+import numpy as np
+from PIL import Image, ImageFilter, UnidentifiedImageError
+
+from .errors import ImageError
+
+MAX_PIXELS = 40_000_000   # larger images are refused (decompression-bomb guard)
+WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
+DIGIT_BOX, FRAME = 20, 28
+NOISE_FLOOR = 0.06        # after contrast stretching, weaker values are paper noise
+
+
+def load_image(path, max_pixels=MAX_PIXELS):
+    """Open an image file and decode it fully; ImageError (one line) for anything wrong."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(path)
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(f"{path}: image too large ({w}x{h} = {w * h:,} pixels; "
+                                 f"limit {max_pixels:,})")
+            img.load()
+    except ImageError:
+        raise
+    except FileNotFoundError:
+        raise ImageError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ImageError(f"{path}: is a directory") from None
+    except UnidentifiedImageError:
+        raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"{path}: image too large (decompression-bomb guard)") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise ImageError(f"{path}: broken or truncated image ({e})") from None
+    return img
+
+
+def to_grey(img):
+    """Any PIL image -> float32 (H, W) grey in [0, 1], transparency composited away."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if img.mode.startswith("I;16") else max(float(a.max()), 1.0)
+        return np.clip(a / top, 0, 1).astype(np.float32)
+    if img.mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+    if img.mode == "PA":
+        img = img.convert("RGBA")
+    has_alpha = img.mode in ("LA", "RGBA", "La", "RGBa")
+    rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255
+    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
+    if not has_alpha:
+        return grey
+    alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255
+    if alpha.min() > 0.99:
+        return grey
+    # Strokes are where alpha is; put them on the background that contrasts with them.
+    ink_level = float((grey * alpha).sum() / max(alpha.sum(), 1e-6))
+    background = 1.0 if ink_level < 0.5 else 0.0
+    return grey * alpha + background * (1 - alpha)
+
+
+def _shrink(grey, size):
+    h, w = grey.shape
+    if max(h, w) <= size:
+        return grey
+    scale = size / max(h, w)
+    new = (max(1, round(w * scale)), max(1, round(h * scale)))
+    return np.asarray(Image.fromarray(grey, mode="F").resize(new, Image.Resampling.BOX))
+
+
+def _border(a):
+    k = max(1, min(a.shape) // 20)
+    return np.concatenate([a[:k].ravel(), a[-k:].ravel(), a[:, :k].ravel(), a[:, -k:].ravel()])
+
+
+def _smooth_background(a, blocks=6):
+    """Paper/lighting level everywhere: the median of the paper pixels (below Otsu's level)
+    of each coarse block, interpolated back to full size. Blocks that are all ink take the
+    overall paper level, so thick strokes are never mistaken for background."""
+    h, w = a.shape
+    paper = a <= otsu_threshold(a)
+    overall = float(np.median(a[paper])) if paper.any() else float(a.min())
+    by, bx = min(blocks, h), min(blocks, w)
+    ys, xs = np.linspace(0, h, by + 1).astype(int), np.linspace(0, w, bx + 1).astype(int)
+    grid = np.full((by, bx), overall, dtype=np.float32)
+    for i in range(by):
+        for j in range(bx):
+            block, is_paper = a[ys[i]:ys[i + 1], xs[j]:xs[j + 1]], paper[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
+            if is_paper.mean() > 0.2:
+                grid[i, j] = np.median(block[is_paper])
+    return np.asarray(Image.fromarray(grid, mode="F").resize((w, h), Image.Resampling.BILINEAR))
+
+
+def otsu_threshold(a, bins=128):
+    """The level that best splits the values into two classes (max between-class variance)."""
+    hist, edges = np.histogram(a, bins=bins, range=(0.0, 1.0))
+    p = hist.astype(np.float64) / max(hist.sum(), 1)
+    centers = (edges[:-1] + edges[1:]) / 2
+    w0 = np.cumsum(p)
+    m0 = np.cumsum(p * centers)
+    mt = m0[-1]
+    w1 = 1 - w0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        between = (mt * w0 - m0) ** 2 / (w0 * w1)
+    between[~np.isfinite(between)] = 0
+    return float(edges[np.argmax(between) + 1])
+
+
+def _components(mask):
+    """Label 8-connected regions of a boolean mask (min-label propagation with jumps)."""
+    h, w = mask.shape
+    big = np.iinfo(np.int64).max
+    labels = np.where(mask, np.arange(h * w).reshape(h, w), big)
+    while True:
+        p = np.pad(labels, 1, constant_values=big)
+        neighbours = np.min([p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
+                             for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+        new = np.where(mask, neighbours, big)
+        flat = new.ravel()
+        inside = flat != big
+        flat[inside] = labels.ravel()[flat[inside]]  # jump: take the label of the label
+        new = np.minimum(new, labels)
+        if np.array_equal(new, labels):
+            return labels
+        labels = new
+
+
+def ink_mask(a):
+    """Boolean mask of the digit: above Otsu's level, without specks and faint noise."""
+    level = otsu_threshold(a)
+    mask = a > max(level, 0.15)
+    if not mask.any():
+        return mask
+    labels = _components(mask)
+    ids, counts = np.unique(labels[mask], return_counts=True)
+    keep = ids[counts >= max(2, 0.08 * counts.max())]  # pieces of the digit, not specks
+    # Shadows, page edges and fingers enter from the border; a digit rarely touches it.
+    # Drop pieces that touch the border when some piece does not.
+    on_border = np.unique(_border(np.where(mask, labels, -1)))
+    inner = keep[~np.isin(keep, on_border)]
+    if len(inner):
+        keep = inner
+    return np.isin(labels, keep) & mask
+
+
+def to_mnist(img):
+    """PIL image -> float32 (28, 28) in [0, 1], white digit on black, MNIST-style.
+
+    Raises ImageError if there is no ink (a blank image)."""
+    grey = _shrink(to_grey(img), WORK_SIZE)
+    if np.median(_border(grey)) > 0.5:                      # 3. dark ink on light paper
+        grey = 1 - grey
+    a = grey - _smooth_background(grey)                     # 4. flatten paper and lighting
+    a = np.clip(a, 0, None)
+    top = np.percentile(a, 99.5) if a.size > 400 else a.max()
+    if a.max() < 0.08 or top <= 0:
+        raise ImageError("no digit found: the image is blank (no ink stands out)")
+    a = np.clip(a / max(top, a.max() * 0.5), 0, 1).astype(np.float32)
+    mask = ink_mask(a)                                      # 5. the ink and its box
+    if mask.sum() < 3:
+        raise ImageError("no digit found: the image is blank (no ink stands out)")
+    # keep the anti-aliased edge around the strokes; drop everything away from them
+    a = np.where(_dilate(mask) & (a > NOISE_FLOOR), a, 0).astype(np.float32)
+    ink = a > 0
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    h, w = crop.shape
+    scale = DIGIT_BOX / max(h, w)                           # 6. longer side -> 20 px
+    new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
+    digit = np.asarray(Image.fromarray(crop, mode="F").resize(
+        (new_w, new_h), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR))
+    digit = np.clip(digit, 0, None)
+    digit = np.clip(digit / max(digit.max(), 1e-6), 0, 1)
+    return center_by_mass(digit)                            # 7. centre of mass at the centre
+
+
+def _dilate(mask, size=5):
+    m = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(size))
+    return np.asarray(m) > 0
+
+
+def center_by_mass(digit, frame=FRAME):
+    """Place a (h, w) patch, h, w <= frame, in a frame x frame field with its centre of mass
+    at the field's centre (integer shift, kept inside the field)."""
+    h, w = digit.shape
+    total = digit.sum()
+    cy = (digit.sum(axis=1) @ np.arange(h)) / total
+    cx = (digit.sum(axis=0) @ np.arange(w)) / total
+    top = int(np.clip(round(frame / 2 - cy), 0, frame - h))  # MNIST puts the centre of mass at (14, 14)
+    left = int(np.clip(round(frame / 2 - cx), 0, frame - w))
+    out = np.zeros((frame, frame), dtype=np.float32)
+    out[top:top + h, left:left + w] = digit
+    return out
+
+
+def preprocess_file(path, max_pixels=MAX_PIXELS):
+    """Path -> (28, 28) float32 MNIST-style digit; ImageError with the file name if not."""
+    img = load_image(path, max_pixels)
+    try:
+        return to_mnist(img)
+    except ImageError as e:
+        raise ImageError(f"{path}: {e}") from None

@@ -1,0 +1,241 @@
+"""Prediction on real-world-style PNGs made from MNIST test digits, and predict.py's CLI."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter
+
+from scratchnet import mnist_cnn
+from scratchnet.data import split_validation
+from scratchnet.inference import predict_files
+from scratchnet.preprocess import to_mnist
+from scratchnet.training import evaluate, fit
+
+ROOT = Path(__file__).resolve().parents[1]
+STYLES = ["ink_on_paper", "small_in_corner", "transparent", "photo_marker", "photo_pen",
+          "palette", "grey16"]
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, mnist):
+    """A model trained for the tests: 2 epochs on 20,000 real MNIST images (~97%)."""
+    model = mnist_cnn(seed=0)
+    fit(model, (mnist.train_images[:20000], mnist.train_labels[:20000]), epochs=2, seed=0)
+    path = tmp_path_factory.mktemp("model") / "mnist_cnn.npz"
+    model.save(path)
+    return path
+
+
+def stylise(digit, style, rng):
+    """An MNIST digit (28, 28) uint8 as a person's picture of it, in one of STYLES."""
+    ink = Image.fromarray(digit)
+    size = int(rng.integers(80, 260))
+    ink = ink.resize((size, size), Image.Resampling.BICUBIC)
+    ink = ink.rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BICUBIC, expand=True)
+    if style == "photo_marker":
+        ink = ink.filter(ImageFilter.MaxFilter(7))          # thick felt-tip strokes
+    if style == "photo_pen":
+        ink = ink.filter(ImageFilter.MinFilter(3))          # thinner strokes
+    a = np.asarray(ink, dtype=np.float32) / 255
+    H, W = (int(rng.integers(a.shape[0] + 10, a.shape[0] * 2 + 40)),
+            int(rng.integers(a.shape[1] + 10, a.shape[1] * 2 + 40)))
+    if style == "small_in_corner":
+        H, W = 600, 800
+    canvas = np.zeros((H, W), dtype=np.float32)
+    y = int(rng.integers(0, H - a.shape[0]))
+    x = int(rng.integers(0, W - a.shape[1]))
+    if style == "small_in_corner":
+        y, x = int(rng.integers(5, 40)), int(rng.integers(5, 40))
+    canvas[y:y + a.shape[0], x:x + a.shape[1]] = a
+    if style == "transparent":                               # black ink on a transparent canvas
+        rgba = np.zeros((H, W, 4), dtype=np.uint8)
+        rgba[..., 3] = (canvas * 255).astype(np.uint8)
+        return Image.fromarray(rgba, "RGBA")
+    if style == "grey16":                                    # light on dark, 16-bit
+        img16 = Image.fromarray((canvas * 65535).astype(np.uint16))
+        assert img16.mode == "I;16"
+        return img16
+    paper = rng.uniform(0.7, 0.95)
+    img = paper * (1 - 0.85 * canvas)                        # dark ink on light paper
+    if style.startswith("photo"):
+        yy, xx = np.mgrid[0:H, 0:W] / max(H, W)
+        img = img * (0.65 + 0.35 * (yy * rng.uniform(0.3, 1) + xx * rng.uniform(0.3, 1)) / 2 + 0.2)
+        img[: H // 3, : W // 4] *= 0.8                       # a shadow in a corner
+    img = np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1)
+    rgb = np.stack([img * 0.98, img, img * 0.93], axis=-1)   # slightly warm paper
+    out = Image.fromarray((rgb * 255).astype(np.uint8), "RGB")
+    return out.convert("P", palette=Image.Palette.ADAPTIVE) if style == "palette" else out
+
+
+@pytest.fixture(scope="session")
+def styled_set(tmp_path_factory, mnist):
+    rng = np.random.default_rng(42)
+    folder = tmp_path_factory.mktemp("styled")
+    idx = rng.choice(10000, size=210, replace=False)
+    paths = []
+    for n, i in enumerate(idx):
+        style = STYLES[n % len(STYLES)]
+        path = folder / f"{n:03d}_{style}.png"
+        stylise(mnist.test_images[i], style, rng).save(path)
+        paths.append(path)
+    return paths, mnist.test_labels[idx], idx
+
+
+def test_user_style_pngs_predicted_about_as_well_as_plain_digits(model_file, styled_set, mnist):
+    from scratchnet import load_model
+    model = load_model(model_file)
+    paths, labels, idx = styled_set
+    _, plain_acc, _ = evaluate(model, mnist.test_images[idx], labels)
+    results = predict_files(model, paths)
+    assert all(r.error is None for r in results)
+    pred = np.array([r.digit for r in results])
+    styled_acc = (pred == labels).mean()
+    per_style = {s: (pred[i::len(STYLES)] == labels[i::len(STYLES)]).mean() for i, s in enumerate(STYLES)}
+    print(f"plain {plain_acc:.3f}  styled {styled_acc:.3f}  per style {per_style}")
+    # a 2-epoch test model is less robust to stroke width than the full model (whose figure
+    # benchmarks/bench_predict.py measures): the photo styles thicken or thin every stroke
+    assert styled_acc >= plain_acc - 0.05
+    assert min(per_style[s] for s in STYLES if not s.startswith("photo")) >= plain_acc - 0.05
+    assert min(per_style.values()) >= plain_acc - 0.15
+
+
+def test_mnist_digit_is_nearly_unchanged_by_preprocessing(mnist):
+    digits = mnist.test_images[:200]
+    out = np.stack([to_mnist(Image.fromarray(d)) for d in digits])
+    diff = np.abs(out - digits / 255).mean(axis=(1, 2))
+    assert np.median(diff) < 0.01 and (diff < 0.05).mean() > 0.9
+
+
+def test_mnist_digit_saved_as_png_predicts_like_the_array(model_file, mnist, tmp_path):
+    from scratchnet import load_model
+    model = load_model(model_file)
+    digits = mnist.test_images[:150]
+    paths = []
+    for i, d in enumerate(digits):
+        Image.fromarray(d).save(tmp_path / f"{i}.png")
+        paths.append(tmp_path / f"{i}.png")
+    from_png = np.array([r.digit for r in predict_files(model, paths)])
+    from_array = model.predict(digits[:, None].astype(np.float32) / 255)
+    assert (from_png == from_array).mean() >= 0.98
+
+
+def test_transparent_canvas_with_white_ink(tmp_path):
+    rgba = np.zeros((100, 100, 4), dtype=np.uint8)
+    rgba[20:80, 45:55] = (255, 255, 255, 255)                 # a white "1" on transparency
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "one.png")
+    out = to_mnist(Image.open(tmp_path / "one.png"))
+    assert out.max() == 1 and out[:, :8].max() == 0 and out[14, 14] > 0.5
+
+
+# ------------------------------------------------------------------------------ CLI
+def run_predict(*args):
+    return subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "predict.py"), *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+@pytest.fixture(scope="session")
+def seven_png(tmp_path_factory, mnist):
+    path = tmp_path_factory.mktemp("seven") / "seven.png"
+    stylise(mnist.test_images[0], "ink_on_paper", np.random.default_rng(0)).save(path)
+    return path
+
+
+def stderr_lines(proc):
+    return [l for l in proc.stderr.splitlines() if not l.startswith("import time:")]
+
+
+def test_cli_prints_the_original_format(model_file, seven_png):
+    proc = run_predict("--image", str(seven_png), "--model", str(model_file))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Predicted digit : 7"
+    assert lines[1].startswith("Confidence      : 0.") or lines[1] == "Confidence      : 1.0000"
+    assert len(lines) == 2
+
+
+def test_cli_loads_neither_numba_nor_matplotlib_nor_requests(model_file, seven_png):
+    proc = run_predict("--image", str(seven_png), "--model", str(model_file))
+    imported = {l.split("|")[-1].strip() for l in proc.stderr.splitlines() if l.startswith("import time:")}
+    assert "numpy" in imported
+    assert not imported & {"numba", "matplotlib", "requests", "tqdm"}
+
+
+def test_cli_top_k_and_json(model_file, seven_png, tmp_path):
+    proc = run_predict("--image", str(seven_png), "--model", str(model_file), "--top-k", "3")
+    assert proc.stdout.splitlines()[2].startswith("Top 3           : 7 (")
+    proc = run_predict("--image", str(seven_png), "--model", str(model_file), "--json",
+                       "--save-input", str(tmp_path / "seen.png"))
+    record = json.loads(proc.stdout)
+    assert record["digit"] == 7 and len(record["probabilities"]) == 10
+    assert abs(sum(record["probabilities"]) - 1) < 1e-4 and record["file"] == str(seven_png)
+    seen = Image.open(tmp_path / "seen.png")
+    assert seen.size == (28, 28) and seen.mode == "L"
+
+
+def test_cli_directory_table_with_one_bad_file(model_file, seven_png, tmp_path):
+    for i in range(3):
+        (tmp_path / f"d{i}.png").write_bytes(seven_png.read_bytes())
+    (tmp_path / "broken.png").write_bytes(b"not really a png")
+    proc = run_predict("--image", str(tmp_path), "--model", str(model_file))
+    assert proc.returncode == 1
+    rows = proc.stdout.splitlines()
+    assert rows[0].split() == ["file", "digit", "confidence"] and len(rows) == 4
+    assert all(r.split()[1] == "7" for r in rows[1:])
+    assert stderr_lines(proc) == [f"predict.py: error: {tmp_path / 'broken.png'}: not an image "
+                                  f"(or a format Pillow cannot read)"]
+    proc = run_predict("--image", str(tmp_path), "--model", str(model_file), "--json")
+    records = [json.loads(l) for l in proc.stdout.splitlines()]
+    assert sum("error" in r for r in records) == 1 and sum("digit" in r for r in records) == 3
+
+
+def make_error_case(case, tmp_path, seven_png):
+    if case == "missing":
+        return tmp_path / "nope.png"
+    if case == "empty_dir":
+        (tmp_path / "empty").mkdir()
+        (tmp_path / "empty" / "notes.txt").write_text("hi")
+        return tmp_path / "empty"
+    path = tmp_path / f"{case}.png"
+    if case == "not_image":
+        path.write_text("hello, I am text")
+    elif case == "truncated":
+        path.write_bytes(seven_png.read_bytes()[:300])
+    elif case == "blank":
+        Image.new("RGB", (200, 200), (240, 240, 240)).save(path)
+    elif case == "huge":
+        Image.new("1", (12000, 12000)).save(path)               # 144 Mpx, a few kB on disk
+    return path
+
+
+@pytest.mark.parametrize("case,message", [
+    ("missing", "no such file"), ("empty_dir", "directory contains no images"),
+    ("not_image", "not an image"), ("truncated", "broken or truncated image"),
+    ("blank", "no digit found"), ("huge", "image too large"),
+])
+def test_cli_bad_images_give_one_line(case, message, model_file, seven_png, tmp_path):
+    path = make_error_case(case, tmp_path, seven_png)
+    proc = run_predict("--image", str(path), "--model", str(model_file))
+    assert proc.returncode == 1 and proc.stdout == ""
+    lines = stderr_lines(proc)
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_cli_missing_model_says_to_train(seven_png, tmp_path):
+    proc = run_predict("--image", str(seven_png), "--model", str(tmp_path / "m.npz"))
+    assert proc.returncode == 1
+    assert stderr_lines(proc) == [f"predict.py: error: no model at {tmp_path / 'm.npz'} — run "
+                                  f"`python train.py` first"]
+
+
+def test_cli_incompatible_model(seven_png, tmp_path):
+    np.savez(tmp_path / "other.npz", w=np.zeros(3))
+    proc = run_predict("--image", str(seven_png), "--model", str(tmp_path / "other.npz"))
+    assert proc.returncode == 1 and "not a scratchnet model" in stderr_lines(proc)[0]
+
+
+def test_cli_bad_top_k():
+    proc = run_predict("--image", "x.png", "--top-k", "11")
+    assert proc.returncode == 2 and len(stderr_lines(proc)) == 1
