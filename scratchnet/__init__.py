@@ -1,13 +1,26 @@
 """scratchnet: a from-scratch CNN framework in NumPy with Numba kernels, no autograd.
 
-Importing scratchnet imports NumPy only; Numba loads on the first kernel call
-(see scratchnet.kernels).
+The public names below are imported lazily (PEP 562), so `import scratchnet.cli` costs
+nothing and the command-line scripts can size the thread pools before NumPy loads. Numba
+itself loads only on the first kernel call (see scratchnet.kernels).
 """
-from .layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
-from .losses import softmax, softmax_cross_entropy
-from .model import Sequential, load_model, mnist_cnn
-from .optim import SGD
+import importlib
 
 __version__ = "0.1.0"
-__all__ = ["Conv2D", "Dense", "Flatten", "MaxPool2D", "ReLU", "SGD", "Sequential",
-           "load_model", "mnist_cnn", "softmax", "softmax_cross_entropy", "__version__"]
+
+_EXPORTS = {
+    "Conv2D": "layers", "Dense": "layers", "Flatten": "layers", "MaxPool2D": "layers",
+    "ReLU": "layers", "softmax": "losses", "softmax_cross_entropy": "losses",
+    "Sequential": "model", "load_model": "model", "mnist_cnn": "model", "SGD": "optim",
+}
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module 'scratchnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

