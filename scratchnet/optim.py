@@ -8,6 +8,8 @@ model's `parameters()` dict, so it can be inspected and is created lazily as zer
 """
 import numpy as np
 
+from . import kernels
+
 
 class SGD:
     def __init__(self, lr=0.01, momentum=0.9):
@@ -25,6 +27,4 @@ class SGD:
             v = self.velocity.get(key)
             if v is None:
                 v = self.velocity[key] = np.zeros_like(w)
-            v *= self.momentum
-            v -= self.lr * g
-            w += v
+            kernels.active().sgd_momentum(w, v, g, self.lr, self.momentum)

@@ -128,12 +128,47 @@ def _conv_plane(xf, W, f, bias, Hp, Wp, plane):
         plane[p] = bias
     for c in range(C):
         xc = xf[c]
+        if KH == 3 and KW == 3:
+            # the common 3x3 case: all nine taps in one pass (a third of the memory traffic)
+            x0, x1, x2 = xc[0:L], xc[1:1 + L], xc[2:2 + L]
+            x3, x4, x5 = xc[Wp:Wp + L], xc[Wp + 1:Wp + 1 + L], xc[Wp + 2:Wp + 2 + L]
+            x6, x7, x8 = xc[2 * Wp:2 * Wp + L], xc[2 * Wp + 1:2 * Wp + 1 + L], xc[2 * Wp + 2:2 * Wp + 2 + L]
+            w0, w1, w2 = W[f, c, 0, 0], W[f, c, 0, 1], W[f, c, 0, 2]
+            w3, w4, w5 = W[f, c, 1, 0], W[f, c, 1, 1], W[f, c, 1, 2]
+            w6, w7, w8 = W[f, c, 2, 0], W[f, c, 2, 1], W[f, c, 2, 2]
+            for p in range(L):
+                plane[p] += (w0 * x0[p] + w1 * x1[p] + w2 * x2[p] + w3 * x3[p] + w4 * x4[p]
+                             + w5 * x5[p] + w6 * x6[p] + w7 * x7[p] + w8 * x8[p])
+            continue
         for i in range(KH):
             for j in range(KW):
                 w = W[f, c, i, j]
                 xs = xc[i * Wp + j:i * Wp + j + L]
                 for p in range(L):
                     plane[p] += w * xs[p]
+
+
+@njit(cache=True, nogil=True)
+def _relu_pool_2x2(plane, Wp, PW, out_row, arg_row, ph):
+    """The common 2x2/stride-2 pool of one row of windows, branch-free enough for SIMD."""
+    r0 = plane[2 * ph * Wp:2 * ph * Wp + 2 * PW]
+    r1 = plane[(2 * ph + 1) * Wp:(2 * ph + 1) * Wp + 2 * PW]
+    for pw in range(PW):
+        best, k = plane.dtype.type(0), 0     # ReLU: a window of negatives ties at 0
+        v = r0[2 * pw]
+        if v > best:                         # strict: the first maximum wins ties
+            best, k = v, 0
+        v = r0[2 * pw + 1]
+        if v > best:
+            best, k = v, 1
+        v = r1[2 * pw]
+        if v > best:
+            best, k = v, 2
+        v = r1[2 * pw + 1]
+        if v > best:
+            best, k = v, 3
+        out_row[pw] = best
+        arg_row[pw] = k
 
 
 @njit(cache=True, parallel=True)
@@ -149,6 +184,10 @@ def _conv_relu_pool_fwd(xp, W, b, stride, size, pstride, out, argmax):
         best_k = np.empty(PW, dtype=np.int32)
         for f in range(F):
             _conv_plane(xf, W, f, b[f], Hp, Wp, plane)
+            if size == 2 and pstride == 2 and stride == 1:
+                for ph in range(PH):
+                    _relu_pool_2x2(plane, Wp, PW, out[n, f, ph], argmax[n, f, ph], ph)
+                continue
             for ph in range(PH):             # one row of windows at a time, SIMD across pw
                 best[:] = 0                  # ReLU: a window of negatives ties at 0
                 best_k[:] = 0
@@ -183,6 +222,30 @@ def _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G):
     return total
 
 
+@njit(cache=True, nogil=True, fastmath=True)
+def _dw_3x3(G, xc, Wp, L, dw):
+    """dw (3, 3) = correlation of the gradient plane G with one input channel xc: the nine
+    dot products of the 3x3 case in a single pass over memory."""
+    x0, x1, x2 = xc[0:L], xc[1:1 + L], xc[2:2 + L]
+    x3, x4, x5 = xc[Wp:Wp + L], xc[Wp + 1:Wp + 1 + L], xc[Wp + 2:Wp + 2 + L]
+    x6, x7, x8 = xc[2 * Wp:2 * Wp + L], xc[2 * Wp + 1:2 * Wp + 1 + L], xc[2 * Wp + 2:2 * Wp + 2 + L]
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = G.dtype.type(0)
+    for p in range(L):
+        g = G[p]
+        a0 += g * x0[p]
+        a1 += g * x1[p]
+        a2 += g * x2[p]
+        a3 += g * x3[p]
+        a4 += g * x4[p]
+        a5 += g * x5[p]
+        a6 += g * x6[p]
+        a7 += g * x7[p]
+        a8 += g * x8[p]
+    dw[0, 0], dw[0, 1], dw[0, 2] = a0, a1, a2
+    dw[1, 0], dw[1, 1], dw[1, 2] = a3, a4, a5
+    dw[2, 0], dw[2, 1], dw[2, 2] = a6, a7, a8
+
+
 @njit(cache=True, parallel=True, fastmath=True)
 def _conv_relu_pool_bwd(dout, argmax, out, xp, W, stride, size, pstride, need_dx,
                         dW_parts, db_parts, dxp):
@@ -198,6 +261,9 @@ def _conv_relu_pool_bwd(dout, argmax, out, xp, W, stride, size, pstride, need_dx
             db_parts[n, f] = _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G)
             for c in range(C):
                 xc = xf[c]
+                if KH == 3 and KW == 3 and not need_dx:
+                    _dw_3x3(G, xc, Wp, L, dW_parts[n, f, c])
+                    continue
                 for i in range(KH):
                     for j in range(KW):
                         xs = xc[i * Wp + j:i * Wp + j + L]
@@ -235,3 +301,17 @@ def conv_relu_pool_backward(dout, argmax, out, x, W, stride, pad, size, pstride,
                         need_dx, dW_parts, db_parts, dxp)
     dx = dxp[:, :, pad:pad + H, pad:pad + Wd] if need_dx else None
     return dW_parts.sum(axis=0), db_parts.sum(axis=0), dx
+
+
+# ------------------------------------------------------------------- optimizer update
+@njit(cache=True)
+def _sgd_momentum(w, v, g, lr, momentum):
+    # serial: a parallel region would cost more to start than this memory-bound loop takes
+    for i in range(w.size):
+        v[i] = momentum * v[i] - lr * g[i]
+        w[i] += v[i]
+
+
+def sgd_momentum(w, v, g, lr, momentum):
+    """Same as reference.sgd_momentum, in one pass over memory instead of four."""
+    _sgd_momentum(w.reshape(-1), v.reshape(-1), g.reshape(-1), w.dtype.type(lr), w.dtype.type(momentum))

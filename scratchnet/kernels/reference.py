@@ -126,3 +126,11 @@ def conv_relu_pool_backward(dout, argmax, out, x, W, stride, pad, size, pstride,
     db = dconv.sum(axis=(0, 2))
     dx = col2im(np.matmul(W.reshape(F, -1).T, dconv), x.shape, kh, kw, stride, pad) if need_dx else None
     return dW, db, dx
+
+
+# ------------------------------------------------------------------- optimizer update
+def sgd_momentum(w, v, g, lr, momentum):
+    """In place, Keras semantics:  v <- momentum * v - lr * g;  w <- w + v."""
+    v *= momentum
+    v -= lr * g
+    w += v
