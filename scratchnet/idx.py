@@ -42,7 +42,7 @@ def read_bytes(path):
 
 
 def parse_idx(data, name="<bytes>"):
-    """IDX bytes -> numpy array in native byte order."""
+    """IDX bytes -> numpy array in native byte order (read-only for 1-byte types)."""
     if len(data) < 4:
         raise IDXError(f"{name}: too short for an IDX header ({len(data)} bytes)")
     if data[0] != 0 or data[1] != 0:
@@ -63,7 +63,9 @@ def parse_idx(data, name="<bytes>"):
         raise IDXError(f"{name}: {problem}: {len(data)} bytes, header {shape} of {dtype.name} "
                        f"needs {expected}")
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(shape)
-    return arr.astype(dtype.newbyteorder("="))  # native order, writable copy
+    if dtype.itemsize == 1:
+        return arr  # a read-only view of `data`: no second copy of a 47 MB image file
+    return arr.astype(dtype.newbyteorder("="))  # native byte order (a copy)
 
 
 def read_idx(path):

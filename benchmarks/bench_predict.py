@@ -1,0 +1,84 @@
+"""Prediction: cold-process predict.py wall time for one PNG, batch inference images/s on
+the 10,000 test images, and accuracy on user-style PNGs made from MNIST test digits.
+
+    python benchmarks/bench_predict.py [--model models/mnist_cnn.npz] [--styled 700]
+"""
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import ROOT, data_dir, header
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=str(ROOT / "models" / "mnist_cnn.npz"))
+    p.add_argument("--data-dir")
+    p.add_argument("--styled", type=int, default=700, help="number of user-style PNGs to score")
+    p.add_argument("--runs", type=int, default=7, help="cold predict.py runs (median reported)")
+    args = p.parse_args()
+    import numpy as np
+    from PIL import Image
+    from scratchnet import kernels, load_model
+    from scratchnet.data import load_mnist, to_input
+    from scratchnet.inference import predict_files
+    from scratchnet.userstyle import STYLES, stylise
+
+    header("prediction benchmark")
+    model = load_model(args.model)
+    data = load_mnist(data_dir(args.data_dir), progress=False)
+    with tempfile.TemporaryDirectory() as tmp:
+        png = Path(tmp) / "digit.png"
+        stylise(data.test_images[0], "ink_on_paper", np.random.default_rng(0)).save(png)
+        walls = []
+        for _ in range(args.runs):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, str(ROOT / "predict.py"), "--image", str(png),
+                            "--model", args.model], check=True, capture_output=True)
+            walls.append(time.perf_counter() - start)
+        print(f"cold `python predict.py --image digit.png` ({png.stat().st_size:,} B, "
+              f"{Image.open(png).size[0]}x{Image.open(png).size[1]}): median {statistics.median(walls):.3f} s, "
+              f"min {min(walls):.3f} s over {args.runs} runs")
+
+        x = to_input(data.test_images)
+        for backend in ("jit", "reference"):
+            kernels.use(backend)
+            model.predict_proba(x[:1000])  # warm-up (JIT)
+            best = float("inf")
+            for _ in range(3):
+                start = time.perf_counter()
+                probs = model.predict_proba(x, batch_size=1000)
+                best = min(best, time.perf_counter() - start)
+            acc = (probs.argmax(axis=1) == data.test_labels).mean()
+            print(f"batch inference, {backend:9s} kernels, batch 1000: {len(x) / best:9,.0f} images/s "
+                  f"(test accuracy {acc:.4f})")
+
+        rng = np.random.default_rng(2026)
+        idx = rng.choice(len(data.test_images), size=args.styled, replace=False)
+        paths = []
+        for n, i in enumerate(idx):
+            path = Path(tmp) / f"{n:04d}_{STYLES[n % len(STYLES)]}.png"
+            stylise(data.test_images[i], STYLES[n % len(STYLES)], rng).save(path)
+            paths.append(path)
+        start = time.perf_counter()
+        results = predict_files(model, paths)
+        seconds = time.perf_counter() - start
+        pred = np.array([r.digit if r.error is None else -1 for r in results])
+        labels = data.test_labels[idx]
+        plain = (model.predict(x[idx]) == labels).mean()
+        print(f"\nuser-style PNGs: {len(paths)} test digits, {len(STYLES)} styles "
+              f"({seconds / len(paths) * 1e3:.1f} ms per image incl. preprocessing)")
+        print(f"  same digits as plain 28x28 arrays: {plain:.4f}")
+        print(f"  as user-style PNGs:                {(pred == labels).mean():.4f} "
+              f"(difference {100 * ((pred == labels).mean() - plain):+.2f} points)")
+        for s, style in enumerate(STYLES):
+            sel = slice(s, None, len(STYLES))
+            print(f"    {style:16s} {(pred[sel] == labels[sel]).mean():.4f}")
+
+
+if __name__ == "__main__":
+    main()
