@@ -93,7 +93,7 @@ def _markdown(m, has_curves):
     ]
     if m["history"]:
         total = sum(h["seconds"] for h in m["history"])
-        lines.append(f"- Training: {len(m['history'])} epochs, {total:.1f} s "
+        lines.append(f"- Training: {len(m['history'])} epochs, {total:.1f} s of training steps "
                      f"({total / len(m['history']):.1f} s per epoch)")
     lines += ["", "## Most confused pairs", "", "| pair | a → b | b → a | total |", "|---|---|---|---|"]
     for p in m["most_confused"]:
