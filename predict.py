@@ -23,6 +23,9 @@ def parse_args(argv=None):
                    help="one JSON object per image per line: file, digit, confidence, probabilities")
     p.add_argument("--save-input", metavar="OUT.png",
                    help="save the 28x28 image the network saw (first image)")
+    p.add_argument("--explain", metavar="OUT.png",
+                   help="save a figure explaining the first image's prediction: the image, what the "
+                        "network saw, Grad-CAM, saliency and the 10 probabilities")
     args = p.parse_args(argv)
     if args.top_k is not None and args.top_k > 10:
         p.error(f"argument --top-k: at most 10 digits, got {args.top_k}")
@@ -65,6 +68,12 @@ def main():
         from scratchnet.fileio import atomic_write
         with atomic_write(args.save_input) as f:
             Image.fromarray((good[0].input * 255).round().astype("uint8")).save(f, format="PNG")
+    if args.explain and good:
+        from scratchnet.explain import explain
+        from scratchnet.plots import explanation_png
+        from scratchnet.preprocess import load_image, to_grey
+        r = good[0]
+        explanation_png(to_grey(load_image(r.file)), r.input, explain(model, r.input), args.explain)
     return 0 if len(good) == len(results) else 1
 
 

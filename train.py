@@ -27,6 +27,12 @@ def parse_args(argv=None):
     p.add_argument("--model", default="models/mnist_cnn.npz", help="where to save the model")
     p.add_argument("--report-dir", default="reports", help="where to write the evaluation report")
     p.add_argument("--evaluate", metavar="MODEL", help="only evaluate this saved model and write the report")
+    p.add_argument("--augment", action="store_true",
+                   help="random shifts (±2 px), rotations (±10°) and scalings (±10%%) of each training image")
+    p.add_argument("--arch", choices=["cnn", "mlp"], default="cnn",
+                   help="cnn: the reference CNN; mlp: 784-100-10 fully connected, for comparison")
+    p.add_argument("--plots-every-epoch", action="store_true",
+                   help="also save the conv filters and feature maps after every epoch (REPORT_DIR/epochs/)")
     p.add_argument("--no-verify", action="store_true",
                    help="accept IDX files that are not the official MNIST (e.g. Fashion-MNIST)")
     return p.parse_args(argv)
@@ -37,7 +43,9 @@ def main():
     set_threads(args.threads)
     import numpy as np  # noqa: F401  (after set_threads: BLAS reads its thread count on import)
 
-    from scratchnet import load_model, mnist_cnn
+    from scratchnet import load_model
+    from scratchnet.augment import Augmenter
+    from scratchnet.model import ARCHITECTURES
     from scratchnet.data import load_mnist, split_validation
     from scratchnet.report import write_report
     from scratchnet.training import fit
@@ -58,19 +66,31 @@ def main():
     images, labels = data.train_images[:args.limit], data.train_labels[:args.limit]
     train, val = split_validation(images, labels, args.val_split)
     print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}\n")
-    model = mnist_cnn(seed=args.seed)
+    model = ARCHITECTURES[args.arch](seed=args.seed)
     print(model.summary() + "\n")
+
+    callbacks = progress_callbacks(args.epochs)
+    if args.plots_every_epoch:
+        from scratchnet.report import write_learning_snapshot
+        print_epoch = callbacks["on_epoch"]
+
+        def on_epoch(record):
+            print_epoch(record)
+            write_learning_snapshot(model, test[0][0], f"{args.report_dir}/epochs",
+                                    suffix=f"_epoch{record['epoch']:02d}")
+        callbacks["on_epoch"] = on_epoch
 
     start = time.perf_counter()
     result = fit(model, train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                 momentum=args.momentum, seed=args.seed, **progress_callbacks(args.epochs))
+                 momentum=args.momentum, seed=args.seed,
+                 augment=Augmenter(seed=args.seed) if args.augment else None, **callbacks)
     total = time.perf_counter() - start
     if not result.history:
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130
 
-    config = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "momentum", "val_split",
-                                            "seed", "limit", "threads")}
+    config = {k: getattr(args, k) for k in ("arch", "epochs", "batch_size", "lr", "momentum",
+                                            "val_split", "seed", "limit", "threads", "augment")}
     metrics = write_report(model, *test, args.report_dir, history=result.history,
                            info={"seed": args.seed, "config": config, "model": args.model,
                                  "interrupted": result.interrupted,

@@ -11,7 +11,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "Conv2D": "layers", "Dense": "layers", "Flatten": "layers", "MaxPool2D": "layers",
     "ReLU": "layers", "softmax": "losses", "softmax_cross_entropy": "losses",
-    "Sequential": "model", "load_model": "model", "mnist_cnn": "model", "SGD": "optim",
+    "Sequential": "model", "load_model": "model", "mnist_cnn": "model", "mnist_mlp": "model",
+    "SGD": "optim",
 }
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

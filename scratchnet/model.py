@@ -200,3 +200,17 @@ def mnist_cnn(seed=0, dtype=np.float32):
         ReLU(),
         Dense(100, 10, init="glorot_uniform", rng=rng, dtype=dtype),
     ], input_shape=(1, 28, 28))
+
+
+def mnist_mlp(seed=0, dtype=np.float32):
+    """The fully connected baseline: 784 -> 100 ReLU -> 10 (79,510 parameters), same init."""
+    rng = np.random.default_rng(seed)
+    return Sequential([
+        Flatten(),
+        Dense(28 * 28, 100, rng=rng, dtype=dtype),
+        ReLU(),
+        Dense(100, 10, init="glorot_uniform", rng=rng, dtype=dtype),
+    ], input_shape=(1, 28, 28))
+
+
+ARCHITECTURES = {"cnn": mnist_cnn, "mlp": mnist_mlp}

@@ -74,3 +74,87 @@ def training_curves_png(history, path):
         ax.legend()
         ax.set_xticks(epochs)
     _save(fig, path)
+
+
+def explanation_png(original, seen, expl, path):
+    """One figure a newcomer can read: the picture, what the network saw, where it looked,
+    which pixels mattered, and how sure it was."""
+    plt = _pyplot()
+    c = expl.target
+    fig, axes = plt.subplots(1, 5, figsize=(17, 3.9), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.3]})
+    panels = [
+        (original, "gray", "1. Your image", "as loaded"),
+        (seen, "gray", "2. What the network saw", "28×28, centred like MNIST"),
+        (None, None, "3. Where it looked (Grad-CAM)",
+         f"red = regions whose features\nraised the score of “{c}” most"),
+        (expl.saliency, "hot", "4. Which pixels mattered",
+         f"bright = changing this pixel\nchanges the score of “{c}” most"),
+    ]
+    for ax, (img, cmap, title, caption) in zip(axes, panels):
+        if img is None:
+            ax.imshow(seen, cmap="gray", vmin=0, vmax=1)
+            heat = _smooth(expl.gradcam)   # smoothed for display (1-px Gaussian)
+            heat = heat / heat.max() if heat.max() > 0 else heat
+            ax.imshow(heat, cmap="jet", alpha=0.25 + 0.6 * heat, vmin=0, vmax=1)
+        else:
+            ax.imshow(img, cmap=cmap, vmin=0, vmax=1 if cmap != "gray" or img.max() <= 1 else 255)
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel(caption, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    ax = axes[4]
+    colors = ["#c0392b" if d == c else "#95a5a6" for d in range(10)]
+    ax.bar(range(10), expl.probabilities, color=colors)
+    ax.set_xticks(range(10))
+    ax.set_ylim(0, 1.05)
+    ax.set_title(f"5. How sure: “{c}” with {expl.probabilities[c]:.1%}", fontsize=11)
+    ax.set_xlabel("digit", fontsize=9)
+    ax.set_ylabel("probability", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def filters_png(W, path, title="The 32 learned 3×3 filters of the conv layer"):
+    """W: (F, 1, KH, KW) -> a grid of filters, blue negative, red positive weights."""
+    plt = _pyplot()
+    F = W.shape[0]
+    cols = 8
+    rows = (F + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2))
+    lim = np.abs(W).max()
+    for f, ax in enumerate(np.ravel(axes)):
+        ax.axis("off")
+        if f < F:
+            ax.imshow(W[f, 0], cmap="bwr", vmin=-lim, vmax=lim)
+            ax.set_title(str(f), fontsize=8)
+    fig.suptitle(title + "\n(red: positive weight, blue: negative)", fontsize=10)
+    _save(fig, path)
+
+
+def feature_maps_png(digit, maps, path, title="What each filter responds to in one test digit"):
+    """digit (28, 28), maps (F, OH, OW) post-ReLU -> the digit and the F feature maps."""
+    plt = _pyplot()
+    F = maps.shape[0]
+    cols = 9
+    rows = (F + 1 + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    axes = np.ravel(axes)
+    axes[0].imshow(digit, cmap="gray")
+    axes[0].set_title("input", fontsize=8)
+    for f in range(F):
+        axes[f + 1].imshow(maps[f], cmap="viridis")
+        axes[f + 1].set_title(str(f), fontsize=8)
+    fig.suptitle(title + " (after ReLU; bright = strong response)", fontsize=10)
+    _save(fig, path)
+
+
+def _smooth(a, sigma=1.0):
+    """Separable Gaussian blur of a small 2-D map (edges repeated)."""
+    r = int(3 * sigma)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k /= k.sum()
+    p = np.pad(a, r, mode="edge")
+    p = np.apply_along_axis(lambda v: np.convolve(v, k, mode="valid"), 0, p)
+    return np.apply_along_axis(lambda v: np.convolve(v, k, mode="valid"), 1, p)

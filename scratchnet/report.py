@@ -78,12 +78,27 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
                                   f"(of {len(np.flatnonzero(pred != test_labels))})")
     if history:
         plots.training_curves_png(history, out_dir / "training_curves.png")
+    has_conv = write_learning_snapshot(model, test_images[0], out_dir)
     with atomic_write(out_dir / "report.md", "w") as f:
-        f.write(_markdown(metrics, bool(history)))
+        f.write(_markdown(metrics, bool(history), has_conv))
     return metrics
 
 
-def _markdown(m, has_curves):
+def write_learning_snapshot(model, digit, out_dir, suffix=""):
+    """filters{suffix}.png and feature_maps{suffix}.png for a model whose first layer is a
+    Conv2D on one input channel; returns whether it wrote them."""
+    from .layers import Conv2D
+    first = model.layers[0] if model.layers else None
+    if not isinstance(first, Conv2D) or first.in_channels != 1:
+        return False
+    from .explain import conv_feature_maps
+    plots.filters_png(first.params["W"], Path(out_dir) / f"filters{suffix}.png")
+    plots.feature_maps_png(digit, conv_feature_maps(model, digit / 255.0),
+                           Path(out_dir) / f"feature_maps{suffix}.png")
+    return True
+
+
+def _markdown(m, has_curves, has_conv=False):
     lines = [
         "# scratchnet evaluation report", "",
         f"- **Test accuracy: {m['test_accuracy']:.2%}** ({m['test_errors']} errors in "
@@ -117,4 +132,9 @@ def _markdown(m, has_curves):
         lines += ["![training curves](training_curves.png)", "",
                   "Training vs validation loss and accuracy per epoch: a widening gap means "
                   "over-fitting.", ""]
+    if has_conv:
+        lines += ["![filters](filters.png)", "",
+                  "The 32 learned 3×3 filters: edge and stroke detectors of different orientations.", "",
+                  "![feature maps](feature_maps.png)", "",
+                  "Each filter's response to one test digit: which strokes and edges it picks out.", ""]
     return "\n".join(lines)

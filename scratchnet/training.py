@@ -41,10 +41,11 @@ def evaluate(model, images, labels, batch_size=1000):
 
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
-        on_batch=None, on_epoch=None):
+        augment=None, on_batch=None, on_epoch=None):
     """Train `model` in place. train/val: (uint8 images (N, 28, 28), labels (N,)).
 
     Each epoch visits the training images once in a fresh order drawn from `seed`.
+    `augment` (e.g. augment.Augmenter) maps each float batch (N, 1, 28, 28) to a new one.
     on_batch(epoch, batch_index, n_batches, running_loss, running_acc, images_per_s) and
     on_epoch(record) are called as it goes. Raises TrainingDiverged if the loss is not finite or
     above DIVERGED_LOSS.
@@ -65,6 +66,8 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 x, y = to_input(images[idx]), labels[idx]
+                if augment is not None:
+                    x = augment(x)
                 logits = model.forward(x)
                 loss, dlogits = softmax_cross_entropy(logits, y)
                 if not np.isfinite(loss) or loss > DIVERGED_LOSS:

@@ -161,3 +161,12 @@ def test_sgd_momentum_matches_reference(dtype):
     jit.sgd_momentum(w2, v2, g, 0.01, 0.9)
     np.testing.assert_allclose(w2, w, rtol=1e-6)
     np.testing.assert_allclose(v2, v, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_warp_affine_matches_reference(dtype):
+    from scratchnet.augment import random_affine
+    rng = np.random.default_rng(0)
+    x = rng.random((5, 28, 28)).astype(dtype)
+    M = random_affine(5, rng, max_degrees=30, max_scale=0.3, max_shift=8).astype(dtype)
+    np.testing.assert_allclose(jit.warp_affine(x, M), reference.warp_affine(x, M), rtol=1e-5, atol=1e-6)

@@ -197,3 +197,11 @@ def test_cli_incompatible_model(seven_png, tmp_path):
 def test_cli_bad_top_k():
     proc = run_predict("--image", "x.png", "--top-k", "11")
     assert proc.returncode == 2 and len(stderr_lines(proc)) == 1
+
+
+def test_cli_explain_writes_the_figure(model_file, seven_png, tmp_path):
+    proc = run_predict("--image", str(seven_png), "--model", str(model_file),
+                       "--explain", str(tmp_path / "why.png"))
+    assert proc.returncode == 0, proc.stderr
+    img = Image.open(tmp_path / "why.png")
+    assert img.format == "PNG" and img.size[0] > 3 * img.size[1]   # five panels side by side

@@ -98,3 +98,32 @@ def test_diverging_training_saves_nothing(tmp_path, mnist_dir):
 def test_bad_options_are_refused_in_one_line(args):
     line = one_line_error(run_train(*args), code=2)
     assert "error" in line
+
+
+def test_report_has_filters_and_feature_maps(trained):
+    out, _ = trained
+    for png in ("filters.png", "feature_maps.png"):
+        assert (out / "report" / png).read_bytes()[:4] == b"\x89PNG"
+    assert "filters.png" in (out / "report" / "report.md").read_text()
+
+
+def test_mlp_with_augmentation_and_plots_every_epoch(tmp_path, mnist_dir):
+    proc = run_train("--data-dir", str(mnist_dir), "--arch", "mlp", "--augment", "--epochs", "2",
+                     "--limit", "2000", "--test-limit", "300", "--model", str(tmp_path / "mlp.npz"),
+                     "--report-dir", str(tmp_path / "r"), "--plots-every-epoch")
+    assert proc.returncode == 0, proc.stderr
+    assert "total parameters: 79,510" in proc.stdout
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["config"]["arch"] == "mlp" and metrics["config"]["augment"] is True
+    assert not (tmp_path / "r" / "epochs").exists()   # an MLP has no conv filters to show
+    assert not (tmp_path / "r" / "filters.png").exists()
+
+
+def test_plots_every_epoch_for_the_cnn(tmp_path, mnist_dir):
+    proc = run_train("--data-dir", str(mnist_dir), "--epochs", "2", "--limit", "1000",
+                     "--test-limit", "200", "--model", str(tmp_path / "m.npz"),
+                     "--report-dir", str(tmp_path / "r"), "--plots-every-epoch")
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in (tmp_path / "r" / "epochs").iterdir())
+    assert names == ["feature_maps_epoch01.png", "feature_maps_epoch02.png",
+                     "filters_epoch01.png", "filters_epoch02.png"]

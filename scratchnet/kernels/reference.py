@@ -134,3 +134,27 @@ def sgd_momentum(w, v, g, lr, momentum):
     v *= momentum
     v -= lr * g
     w += v
+
+
+# ------------------------------------------------------------ augmentation: affine warp
+def warp_affine(images, M):
+    """images (N, H, W) float, M (N, 2, 3) inverse maps about the centre -> (N, H, W)."""
+    N, H, W = images.shape
+    cy, cx = (H - 1) / 2, (W - 1) / 2
+    yy, xx = np.meshgrid(np.arange(H) - cy, np.arange(W) - cx, indexing="ij")
+    grid = np.stack([yy.ravel(), xx.ravel(), np.ones(H * W)])               # (3, H*W)
+    src = M @ grid                                                          # (N, 2, H*W)
+    sy, sx = src[:, 0] + cy, src[:, 1] + cx
+    y0, x0 = np.floor(sy).astype(np.int64), np.floor(sx).astype(np.int64)
+    fy, fx = (sy - y0).astype(images.dtype), (sx - x0).astype(images.dtype)
+    padded = np.pad(images, ((0, 0), (1, 2), (1, 2)))   # reads just outside the image get 0
+    flat = padded.reshape(N, -1)
+    pw = W + 3
+
+    def at(y, x):
+        y, x = np.clip(y + 1, 0, H + 2), np.clip(x + 1, 0, W + 2)   # far outside -> a 0 border
+        return np.take_along_axis(flat, y * pw + x, axis=1)
+
+    out = ((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
+           + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)))
+    return out.reshape(N, H, W).astype(images.dtype, copy=False)
