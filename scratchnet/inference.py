@@ -45,7 +45,6 @@ def expand_paths(paths):
 
 def predict_files(model, paths, backend="reference"):
     """One Prediction per file; a file that fails gets .error and the others go on."""
-    kernels.use(backend)
     results, inputs = [], []
     for path in paths:
         try:
@@ -55,7 +54,8 @@ def predict_files(model, paths, backend="reference"):
             results.append(Prediction(str(path), error=str(e)))
     ok = [r for r in results if r.error is None]
     if ok:
-        probs = model.predict_proba(np.stack([r.input for r in ok])[:, None].astype(np.float32))
+        with kernels.using(backend):
+            probs = model.predict_proba(np.stack([r.input for r in ok])[:, None].astype(np.float32))
         for r, p in zip(ok, probs):
             r.digit, r.confidence, r.probabilities = int(p.argmax()), float(p.max()), p.tolist()
     return results

@@ -33,29 +33,31 @@ DIGIT_BOX, FRAME = 20, 28
 NOISE_FLOOR = 0.06        # after contrast stretching, weaker values are paper noise
 
 
-def load_image(path, max_pixels=MAX_PIXELS):
-    """Open an image file and decode it fully; ImageError (one line) for anything wrong."""
+def load_image(source, max_pixels=MAX_PIXELS, name=None):
+    """Open an image (a path or a binary file object) and decode it fully; ImageError (one
+    line, naming `name` or the path) for anything wrong."""
+    label = name or source
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(source)
             w, h = img.size
             if w * h > max_pixels:
-                raise ImageError(f"{path}: image too large ({w}x{h} = {w * h:,} pixels; "
+                raise ImageError(f"{label}: image too large ({w}x{h} = {w * h:,} pixels; "
                                  f"limit {max_pixels:,})")
             img.load()
     except ImageError:
         raise
     except FileNotFoundError:
-        raise ImageError(f"{path}: no such file") from None
+        raise ImageError(f"{label}: no such file") from None
     except IsADirectoryError:
-        raise ImageError(f"{path}: is a directory") from None
+        raise ImageError(f"{label}: is a directory") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image (or a format Pillow cannot read)") from None
+        raise ImageError(f"{label}: not an image (or a format Pillow cannot read)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(f"{path}: image too large (decompression-bomb guard)") from None
+        raise ImageError(f"{label}: image too large (decompression-bomb guard)") from None
     except (OSError, SyntaxError, ValueError) as e:
-        raise ImageError(f"{path}: broken or truncated image ({e})") from None
+        raise ImageError(f"{label}: broken or truncated image ({e})") from None
     return img
 
 
@@ -217,10 +219,10 @@ def center_by_mass(digit, frame=FRAME):
     return out
 
 
-def preprocess_file(path, max_pixels=MAX_PIXELS):
-    """Path -> (28, 28) float32 MNIST-style digit; ImageError with the file name if not."""
-    img = load_image(path, max_pixels)
+def preprocess_file(source, max_pixels=MAX_PIXELS, name=None):
+    """Path or file object -> (28, 28) float32 MNIST-style digit; ImageError naming it if not."""
+    img = load_image(source, max_pixels, name)
     try:
         return to_mnist(img)
     except ImageError as e:
-        raise ImageError(f"{path}: {e}") from None
+        raise ImageError(f"{name or source}: {e}") from None

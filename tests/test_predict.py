@@ -8,24 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scratchnet import mnist_cnn
-from scratchnet.data import split_validation
 from scratchnet.inference import predict_files
 from scratchnet.preprocess import to_mnist
-from scratchnet.training import evaluate, fit
+from scratchnet.training import evaluate
 from scratchnet.userstyle import STYLES, stylise
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def model_file(tmp_path_factory, mnist):
-    """A model trained for the tests: 2 epochs on 20,000 real MNIST images (~97%)."""
-    model = mnist_cnn(seed=0)
-    fit(model, (mnist.train_images[:20000], mnist.train_labels[:20000]), epochs=2, seed=0)
-    path = tmp_path_factory.mktemp("model") / "mnist_cnn.npz"
-    model.save(path)
-    return path
 
 
 @pytest.fixture(scope="session")

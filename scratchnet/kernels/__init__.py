@@ -10,6 +10,7 @@ Both modules export the same functions with the same signatures. Layers ask
 
 Select with `kernels.use("reference")` or the environment variable SCRATCHNET_KERNELS.
 """
+import contextlib
 import importlib
 import os
 
@@ -24,6 +25,17 @@ def use(name):
     if name not in BACKENDS:
         raise ValueError(f"unknown kernel back end {name!r}; choose one of {BACKENDS}")
     _name, _module = name, None
+
+
+@contextlib.contextmanager
+def using(name):
+    """Run a block with another back end, then restore the previous one."""
+    previous = _name
+    use(name)
+    try:
+        yield
+    finally:
+        use(previous)
 
 
 def active():

@@ -1,0 +1,63 @@
+"""ONNX export: onnxruntime gives scratchnet's probabilities on 1,000 MNIST test digits."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from scratchnet import load_model
+from scratchnet.data import to_input
+from scratchnet.errors import ScratchnetError
+from scratchnet.export import to_onnx
+from scratchnet.layers import Dense
+from scratchnet.model import Sequential, mnist_mlp
+
+
+def run_onnx(path, x):
+    import onnxruntime as ort
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(["probabilities"], {"input": x})[0]
+
+
+def test_onnx_matches_scratchnet_on_1000_test_digits(model_file, mnist, tmp_path):
+    out = tmp_path / "model.onnx"
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", str(model_file), str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    import onnx
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    assert ops == ["Conv", "Relu", "MaxPool", "Flatten", "Gemm", "Relu", "Gemm", "Softmax"]
+    x = to_input(mnist.test_images[:1000])
+    ours = load_model(model_file).predict_proba(x)
+    theirs = run_onnx(out, x)
+    np.testing.assert_allclose(theirs, ours, atol=1e-5)
+    assert (theirs.argmax(axis=1) == ours.argmax(axis=1)).all()
+
+
+def test_padding_and_stride_export(tmp_path):
+    from scratchnet.layers import Conv2D, Flatten, MaxPool2D, ReLU
+    rng = np.random.default_rng(0)
+    model = Sequential([Conv2D(1, 4, 3, stride=2, padding=1, rng=rng), ReLU(), MaxPool2D(3, 2),
+                        Flatten(), Dense(4 * 6 * 6, 10, rng=rng)], input_shape=(1, 28, 28))
+    x = rng.random((5, 1, 28, 28), dtype=np.float32)
+    (tmp_path / "m.onnx").write_bytes(to_onnx(model).SerializeToString())
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), model.predict_proba(x), atol=1e-6)
+
+
+def test_mlp_exports_too(tmp_path):
+    model = mnist_mlp(seed=1)
+    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
+    (tmp_path / "m.onnx").write_bytes(to_onnx(model).SerializeToString())
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), model.predict_proba(x), atol=1e-6)
+
+
+def test_model_without_input_shape_is_refused():
+    with pytest.raises(ScratchnetError, match="input_shape"):
+        to_onnx(Sequential([Dense(4, 2)]))
+
+
+def test_missing_model_one_line_error(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", str(tmp_path / "x.npz"),
+                           str(tmp_path / "y.onnx")], capture_output=True, text=True)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert "no model at" in proc.stderr and not (tmp_path / "y.onnx").exists()
