@@ -40,9 +40,9 @@ def main():
             subprocess.run([sys.executable, str(ROOT / "predict.py"), "--image", str(png),
                             "--model", args.model], check=True, capture_output=True)
             walls.append(time.perf_counter() - start)
-        print(f"cold `python predict.py --image digit.png` ({png.stat().st_size:,} B, "
-              f"{Image.open(png).size[0]}x{Image.open(png).size[1]}): median {statistics.median(walls):.3f} s, "
-              f"min {min(walls):.3f} s over {args.runs} runs")
+        w, h = Image.open(png).size
+        print(f"cold `python predict.py --image digit.png` ({png.stat().st_size:,} B, {w}x{h}): "
+              f"median {statistics.median(walls):.3f} s, min {min(walls):.3f} s over {args.runs} runs")
 
         x = to_input(data.test_images)
         for backend in ("jit", "reference"):

@@ -68,6 +68,10 @@ def run(main):
     except ScratchnetError as e:
         print(f"{prog}: error: {e}", file=sys.stderr)
         code = 1
+    except OSError as e:  # unwritable --model/--report-dir, disk full, ...
+        where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+        print(f"{prog}: error: {e.strerror or e}{where}", file=sys.stderr)
+        code = 1
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr)
         code = 130

@@ -79,7 +79,7 @@ def load_mnist(data_dir=None, download=True, verify=True, mirrors=MIRRORS, timeo
     if data_dir is not None and not folder.is_dir():
         raise DataError(f"data directory {folder} does not exist")
     arrays = []
-    for name, (gz_sha, raw_sha, shape) in FILES.items():
+    for name, (_, raw_sha, shape) in FILES.items():
         path = find_file(folder, name)
         if path is None:
             if not download:

@@ -1,6 +1,5 @@
 """train.py end to end through a subprocess: output, files, report, and one-line errors."""
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +126,32 @@ def test_plots_every_epoch_for_the_cnn(tmp_path, mnist_dir):
     names = sorted(p.name for p in (tmp_path / "r" / "epochs").iterdir())
     assert names == ["feature_maps_epoch01.png", "feature_maps_epoch02.png",
                      "filters_epoch01.png", "filters_epoch02.png"]
+
+
+def test_unwritable_model_path_is_one_line(tmp_path, mnist_dir):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    line = one_line_error(run_train("--data-dir", str(mnist_dir), "--epochs", "1", "--limit", "500",
+                                    "--test-limit", "100", "--model", str(blocker / "m.npz"),
+                                    "--report-dir", str(tmp_path / "r")))
+    assert "Not a directory" in line or "exists" in line
+
+
+def test_ctrl_c_saves_the_last_finished_epoch(tmp_path, mnist_dir):
+    import signal
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data-dir", str(mnist_dir),
+                             "--epochs", "50", "--limit", "3000", "--test-limit", "200",
+                             "--model", str(tmp_path / "m.npz"), "--report-dir", str(tmp_path / "r")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in proc.stdout:
+        if line.startswith("epoch  2/50"):
+            break
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert "interrupted: saved the model of epoch" in err and "Traceback" not in err
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert len(metrics["history"]) >= 2 and metrics["interrupted"] is True
+    from scratchnet import load_model
+    _, meta = load_model(tmp_path / "m.npz", return_metadata=True)
+    assert len(meta["history"]) == len(metrics["history"])
