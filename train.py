@@ -48,7 +48,7 @@ def main():
     from scratchnet.model import ARCHITECTURES
     from scratchnet.data import load_mnist, split_validation
     from scratchnet.report import write_report
-    from scratchnet.training import fit
+    from scratchnet.training import fit, warm_up
 
     data = load_mnist(args.data_dir, verify=not args.no_verify)
     test = (data.test_images[:args.test_limit], data.test_labels[:args.test_limit])
@@ -81,6 +81,11 @@ def main():
         callbacks["on_epoch"] = on_epoch
 
     start = time.perf_counter()
+    warm_up(model, model.input_shape, args.batch_size)
+    if time.perf_counter() - start > 0.5:
+        print(f"compiled the Numba kernels in {time.perf_counter() - start:.1f} s "
+              f"(cached for the next run)\n")
+    start = time.perf_counter()
     result = fit(model, train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  momentum=args.momentum, seed=args.seed,
                  augment=Augmenter(seed=args.seed) if args.augment else None, **callbacks)
@@ -101,7 +106,7 @@ def main():
           f"({metrics['test_errors']} errors in {metrics['test_images']:,})")
     print(f"training took {total:.1f} s ({total / len(result.history):.1f} s per epoch)")
     print(f"model saved to {args.model}")
-    print(f"report written to {args.report_dir}/ (report.md, metrics.json, 3 PNGs)")
+    print(f"report written to {args.report_dir}/ (report.md, metrics.json and pictures)")
     if result.interrupted:
         print(f"interrupted: saved the model of epoch {len(result.history)}", file=sys.stderr)
         return 130

@@ -72,3 +72,12 @@ def test_validation_split_is_the_last_fraction_like_keras():
     images, labels = np.arange(100)[:, None], np.arange(100)
     (ti, tl), (vi, vl) = split_validation(images, labels, 0.1)
     assert len(tl) == 90 and list(vl) == list(range(90, 100))
+
+
+def test_warm_up_does_not_change_the_weights():
+    from scratchnet.training import warm_up
+    model = mnist_cnn(seed=0)
+    before = {k: v.copy() for k, v in model.parameters().items()}
+    warm_up(model, (1, 28, 28), batch_size=4)
+    for k, v in model.parameters().items():
+        np.testing.assert_array_equal(v, before[k])
