@@ -45,8 +45,8 @@ def main():
 
     from scratchnet import load_model
     from scratchnet.augment import Augmenter
-    from scratchnet.model import ARCHITECTURES
     from scratchnet.data import load_mnist, split_validation
+    from scratchnet.model import ARCHITECTURES
     from scratchnet.report import write_report
     from scratchnet.training import fit, warm_up
 

@@ -3,6 +3,9 @@
 # Needs MNIST ($SCRATCHNET_DATA or ../shared/data/mnist); PyTorch optional (compare_torch.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ -z "${SCRATCHNET_DATA:-}" ] && [ -d ../shared/data/mnist ]; then
+    export SCRATCHNET_DATA="$(cd ../shared/data/mnist && pwd)"
+fi
 out=benchmarks/RESULTS.md
 run() {
     echo "## \`$*\`" >> "$out"

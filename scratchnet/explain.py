@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ScratchnetError
 from .layers import Conv2D, ReLU
 from .losses import softmax
 
@@ -30,7 +31,7 @@ def conv_activation_index(model):
     """Index of the layer whose output Grad-CAM uses: the ReLU after the last Conv2D."""
     last = max((i for i, l in enumerate(model.layers) if isinstance(l, Conv2D)), default=None)
     if last is None:
-        raise ValueError("Grad-CAM needs a model with a Conv2D layer")
+        raise ScratchnetError("Grad-CAM needs a model with a Conv2D layer; this one has none")
     after = last + 1
     return after if after < len(model.layers) and isinstance(model.layers[after], ReLU) else last
 

@@ -53,5 +53,7 @@ def test_explain_defaults_to_the_predicted_class():
 
 def test_mlp_has_no_conv_layer_to_explain():
     import pytest
-    with pytest.raises(ValueError, match="Conv2D"):
+
+    from scratchnet.errors import ScratchnetError
+    with pytest.raises(ScratchnetError, match="Conv2D"):
         explain(mnist_mlp(), np.zeros((28, 28)))
