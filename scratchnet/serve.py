@@ -69,6 +69,7 @@ class DemoServer(ThreadingHTTPServer):
 class DemoHandler(BaseHTTPRequestHandler):
     server_version = "scratchnet-demo/1"
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a client may stall mid-request before its thread gives up
 
     def do_GET(self):
         path = self.path.split("?", 1)[0]
@@ -98,7 +99,9 @@ class DemoHandler(BaseHTTPRequestHandler):
         try:
             length = int(length)
         except ValueError:
-            raise RequestError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
+            length = -1
+        if length < 0:
+            raise RequestError(HTTPStatus.BAD_REQUEST, "bad Content-Length")
         if length > self.server.max_bytes:
             self.close_connection = True  # don't read a body we refuse
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,

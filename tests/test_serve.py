@@ -133,3 +133,26 @@ def test_command_line_server_missing_model(tmp_path):
                            "--port", "0"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "no model at" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def raw_request(port, head):
+    """Send hand-written request headers; return (status, parsed JSON body)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        res = http.client.HTTPResponse(sock)
+        res.begin()
+        return res.status, json.loads(res.read())
+
+
+@pytest.mark.parametrize("length", ["-5", "abc"])
+def test_bad_content_length(server, length):
+    status, answer = raw_request(server, f"POST /api/predict HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                                         f"image/png\r\nContent-Length: {length}\r\n\r\n".encode())
+    assert status == 400 and "bad Content-Length" in answer["error"]
+
+
+def test_missing_content_length(server):
+    status, answer = raw_request(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\n"
+                                         b"Content-Type: image/png\r\n\r\n")
+    assert status == 411 and "Content-Length required" in answer["error"]
