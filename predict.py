@@ -34,8 +34,11 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
+    from scratchnet import kernels
     from scratchnet.inference import expand_paths, predict_files
     from scratchnet.model import load_model
+
+    kernels.use("reference")  # a few images: NumPy is instant, and there is no JIT to wait for
 
     paths = expand_paths(args.image)
     model = load_model(args.model)

@@ -191,5 +191,7 @@ def test_cli_explain_writes_the_figure(model_file, seven_png, tmp_path):
     proc = run_predict("--image", str(seven_png), "--model", str(model_file),
                        "--explain", str(tmp_path / "why.png"))
     assert proc.returncode == 0, proc.stderr
+    imported = {l.split("|")[-1].strip() for l in proc.stderr.splitlines() if l.startswith("import time:")}
+    assert "numba" not in imported   # the explanation's backward passes run on NumPy too
     img = Image.open(tmp_path / "why.png")
     assert img.format == "PNG" and img.size[0] > 3 * img.size[1]   # five panels side by side
