@@ -6,11 +6,11 @@ The graph takes "input" float32 (N, 1, 28, 28) in [0, 1] and returns "probabilit
 Conv, Relu, MaxPool, Flatten, Gemm and a final Softmax, opset 17. Needs the optional `onnx`
 package (pip install -e ".[onnx]").
 """
-import argparse
 import sys
 
 import numpy as np
 
+from .cli import Parser
 from .errors import ScratchnetError
 from .layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 
@@ -74,7 +74,7 @@ def export(model_path, onnx_path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m scratchnet.export", description=__doc__.split("\n")[0])
+    p = Parser(prog="python -m scratchnet.export", description=__doc__.split("\n")[0])
     p.add_argument("model", help="a model file written by train.py (.npz)")
     p.add_argument("output", help="where to write the ONNX file")
     args = p.parse_args(argv)

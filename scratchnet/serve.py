@@ -13,7 +13,6 @@ JSON {"error": ...}; nothing a client sends can stop the server. Binds to localh
 told otherwise. Preprocessing is predict.py's; the forward pass runs on the NumPy kernels
 under a lock (layers keep per-call state), which costs ~1 ms per image.
 """
-import argparse
 import base64
 import binascii
 import io
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from . import kernels
+from .cli import Parser
 from .errors import ImageError, ScratchnetError
 from .preprocess import preprocess_file
 
@@ -145,8 +145,7 @@ def make_server(model, host="127.0.0.1", port=8000, max_bytes=MAX_BYTES, verbose
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m scratchnet.serve", description="scratchnet web demo",
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = Parser(prog="python -m scratchnet.serve", description="scratchnet web demo")
     p.add_argument("--model", default="models/mnist_cnn.npz")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 exposes it to the network)")
     p.add_argument("--port", type=int, default=8000, help="0 picks a free port")
