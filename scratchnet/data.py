@@ -93,7 +93,7 @@ def load_mnist(data_dir=None, download=True, verify=True, mirrors=MIRRORS, timeo
         if arr.shape != shape or arr.dtype != np.uint8:
             raise IDXError(f"{path}: expected uint8 {shape}, found {arr.dtype} {arr.shape}")
         arrays.append(arr)
-    if verify is False and arrays[1].max(initial=0) > 9:
+    if max(arrays[1].max(initial=0), arrays[3].max(initial=0)) > 9:  # the network has 10 outputs
         raise DataError(f"{folder}: labels must be digits 0-9")
     return MNIST(*arrays, source=folder)
 

@@ -135,3 +135,12 @@ def test_uncompressed_files_are_found_too(tmp_path, mnist_dir):
     for name in FILES:
         (tmp_path / name[:-3]).write_bytes(gzip.decompress((mnist_dir / name).read_bytes()))
     assert load_mnist(tmp_path, download=False).train_labels[0] == 5
+
+
+def test_no_verify_still_requires_digit_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    for name, (_, _, shape) in FILES.items():
+        high = 20 if len(shape) == 1 else 256   # labels up to 19: not digits
+        write_idx(tmp_path / name, rng.integers(0, high, size=shape, dtype=np.uint8))
+    with pytest.raises(DataError, match="labels must be digits 0-9"):
+        load_mnist(tmp_path, verify=False, download=False)

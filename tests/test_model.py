@@ -183,3 +183,8 @@ def test_model_without_conv_layers_round_trips(tmp_path):
     x = np.random.default_rng(0).random((5, 4), dtype=np.float32)
     np.testing.assert_array_equal(load_model(tmp_path / "mlp.npz").forward(x), model.forward(x))
     assert zipfile.is_zipfile(tmp_path / "mlp.npz")
+
+
+def test_directory_instead_of_model_file(tmp_path):
+    with pytest.raises(ModelFileError, match="is a directory"):
+        load_model(tmp_path)
