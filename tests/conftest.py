@@ -26,11 +26,11 @@ def mnist(mnist_dir):
 
 @pytest.fixture(scope="session")
 def model_file(tmp_path_factory, mnist):
-    """A model trained for the tests: 2 epochs on 20,000 real MNIST images (~97%)."""
+    """A model trained for the tests: 2 epochs on 50,000 real MNIST images (~98%)."""
     from scratchnet import mnist_cnn
     from scratchnet.training import fit
     model = mnist_cnn(seed=0)
-    fit(model, (mnist.train_images[:20000], mnist.train_labels[:20000]), epochs=2, seed=0)
+    fit(model, (mnist.train_images[:50000], mnist.train_labels[:50000]), epochs=2, seed=0)
     path = tmp_path_factory.mktemp("model") / "mnist_cnn.npz"
     model.save(path)
     return path

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def styled_set(tmp_path_factory, mnist):
     rng = np.random.default_rng(42)
     folder = tmp_path_factory.mktemp("styled")
-    idx = rng.choice(10000, size=210, replace=False)
+    idx = rng.choice(10000, size=420, replace=False)
     paths = []
     for n, i in enumerate(idx):
         style = STYLES[n % len(STYLES)]
@@ -41,11 +41,11 @@ def test_user_style_pngs_predicted_about_as_well_as_plain_digits(model_file, sty
     styled_acc = (pred == labels).mean()
     per_style = {s: (pred[i::len(STYLES)] == labels[i::len(STYLES)]).mean() for i, s in enumerate(STYLES)}
     print(f"plain {plain_acc:.3f}  styled {styled_acc:.3f}  per style {per_style}")
-    # a 2-epoch test model is less robust to stroke width than the full model (whose figure
-    # benchmarks/bench_predict.py measures): the photo styles thicken or thin every stroke
+    # overall "about as well as" plain digits (the full model's figure, -1.3 points, comes
+    # from benchmarks/bench_predict.py); per style (60 images each, one image = 1.7 points)
+    # only a broken style fails
     assert styled_acc >= plain_acc - 0.05
-    assert min(per_style[s] for s in STYLES if not s.startswith("photo")) >= plain_acc - 0.05
-    assert min(per_style.values()) >= plain_acc - 0.15
+    assert min(per_style.values()) >= plain_acc - 0.12
 
 
 def test_mnist_digit_is_nearly_unchanged_by_preprocessing(mnist):
