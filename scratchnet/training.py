@@ -10,7 +10,7 @@ import numpy as np
 
 from .data import to_input
 from .errors import TrainingDiverged
-from .losses import softmax, softmax_cross_entropy
+from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
 
 # A mean cross-entropy above this means the correct class gets probability < e^-100 on
@@ -30,11 +30,10 @@ def evaluate(model, images, labels, batch_size=1000):
     probs = np.empty((len(images), 10), dtype=np.float32)
     loss_sum = 0.0
     for i in range(0, len(images), batch_size):
-        logits = model.forward(to_input(images[i:i + batch_size]))
+        logp = log_softmax(model.forward(to_input(images[i:i + batch_size])))   # (B, 10)
         y = labels[i:i + batch_size]
-        loss, _ = softmax_cross_entropy(logits, y)
-        loss_sum += loss * len(y)
-        probs[i:i + batch_size] = softmax(logits)
+        loss_sum -= float(logp[np.arange(len(y)), y].sum())                      # cross-entropy
+        probs[i:i + batch_size] = np.exp(logp)
     n = max(len(images), 1)
     accuracy = float((probs.argmax(axis=1) == labels).mean()) if len(images) else float("nan")
     return loss_sum / n, accuracy, probs
