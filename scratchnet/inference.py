@@ -45,11 +45,10 @@ def expand_paths(paths):
 
 def predict_files(model, paths, backend="reference"):
     """One Prediction per file; a file that fails gets .error and the others go on."""
-    results, inputs = [], []
+    results = []
     for path in paths:
         try:
-            inputs.append(preprocess_file(path))
-            results.append(Prediction(str(path), input=inputs[-1]))
+            results.append(Prediction(str(path), input=preprocess_file(path)))
         except ImageError as e:
             results.append(Prediction(str(path), error=str(e)))
     ok = [r for r in results if r.error is None]
