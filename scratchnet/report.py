@@ -7,6 +7,7 @@ metrics.json keys (top level):
     most_confused (pairs), timings, config, seed, versions, command, created.
 """
 import json
+import os
 import platform
 import sys
 import time
@@ -36,7 +37,6 @@ def machine():
                 break
     except OSError:
         pass
-    import os
     return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
 
 
