@@ -117,8 +117,8 @@ def test_cli_top_k_and_json(model_file, seven_png, tmp_path):
     record = json.loads(proc.stdout)
     assert record["digit"] == 7 and len(record["probabilities"]) == 10
     assert abs(sum(record["probabilities"]) - 1) < 1e-4 and record["file"] == str(seven_png)
-    seen = Image.open(tmp_path / "seen.png")
-    assert seen.size == (28, 28) and seen.mode == "L"
+    with Image.open(tmp_path / "seen.png") as seen:
+        assert seen.size == (28, 28) and seen.mode == "L"
 
 
 def test_cli_directory_table_with_one_bad_file(model_file, seven_png, tmp_path):
@@ -193,5 +193,5 @@ def test_cli_explain_writes_the_figure(model_file, seven_png, tmp_path):
     assert proc.returncode == 0, proc.stderr
     imported = {l.split("|")[-1].strip() for l in proc.stderr.splitlines() if l.startswith("import time:")}
     assert "numba" not in imported   # the explanation's backward passes run on NumPy too
-    img = Image.open(tmp_path / "why.png")
-    assert img.format == "PNG" and img.size[0] > 3 * img.size[1]   # five panels side by side
+    with Image.open(tmp_path / "why.png") as img:
+        assert img.format == "PNG" and img.size[0] > 3 * img.size[1]   # five panels side by side
