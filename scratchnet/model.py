@@ -129,23 +129,30 @@ def load_model(path, return_metadata=False):
     with the architecture record.
     """
     try:
-        npz = np.load(path, allow_pickle=False)
+        f = open(path, "rb")
     except FileNotFoundError:
         raise ModelFileError(f"no model at {path} — run `python train.py` first") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path} is a directory, not a model file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-        raise ModelFileError(f"{path} is not a readable model file (corrupt or truncated: {e})") from None
-    try:
-        with npz:
-            if not hasattr(npz, "files") or RECORD_KEY not in npz.files:
-                raise ModelFileError(f"{path} is not a scratchnet model (no architecture record)")
-            record = json.loads(str(npz[RECORD_KEY]))
-            arrays = {k: npz[k] for k in npz.files if k != RECORD_KEY}
-    except ModelFileError:
-        raise
-    except Exception as e:  # zip CRC errors, truncated members, bad JSON, pickled arrays ...
-        raise ModelFileError(f"{path} is corrupt or truncated ({type(e).__name__}: {e})") from None
+    except OSError as e:
+        raise ModelFileError(f"cannot read {path}: {e.strerror or e}") from None
+    with f:
+        try:
+            npz = np.load(f, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise ModelFileError(f"{path} is not a readable model file (corrupt or truncated: {e})") from None
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path} is not a scratchnet model (a single array, not an .npz)")
+        try:
+            with npz:
+                if RECORD_KEY not in npz.files:
+                    raise ModelFileError(f"{path} is not a scratchnet model (no architecture record)")
+                record = json.loads(str(npz[RECORD_KEY]))
+                arrays = {k: npz[k] for k in npz.files if k != RECORD_KEY}
+        except ModelFileError:
+            raise
+        except Exception as e:  # zip CRC errors, truncated members, bad JSON, pickled arrays ...
+            raise ModelFileError(f"{path} is corrupt or truncated ({type(e).__name__}: {e})") from None
     model = _build(record, path)
     params = model.parameters()
     if set(arrays) != set(params):

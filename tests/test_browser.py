@@ -22,6 +22,7 @@ def demo(model_file):
     yield line.split(" on ")[1].split()[0]
     proc.terminate()
     proc.wait(timeout=10)
+    proc.stdout.close()
 
 
 @pytest.fixture

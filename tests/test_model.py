@@ -188,3 +188,11 @@ def test_model_without_conv_layers_round_trips(tmp_path):
 def test_directory_instead_of_model_file(tmp_path):
     with pytest.raises(ModelFileError, match="is a directory"):
         load_model(tmp_path)
+
+
+def test_a_single_npy_array_is_refused(tmp_path):
+    path = tmp_path / "weights.npz"
+    with open(path, "wb") as f:
+        np.save(f, np.zeros(3))
+    with pytest.raises(ModelFileError, match="a single array"):
+        load_model(path)

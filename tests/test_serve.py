@@ -125,7 +125,7 @@ def test_command_line_server_starts_and_binds_localhost(model_file):
         assert request(port, "GET", "/api/health")[0] == 200
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.communicate(timeout=10)
 
 
 def test_command_line_server_missing_model(tmp_path):
