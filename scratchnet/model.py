@@ -162,9 +162,7 @@ def load_model(path, return_metadata=False):
         if value.shape != params[key].shape or value.dtype.kind != "f":
             raise ModelFileError(f"{path}: parameter {key} has shape {value.shape} {value.dtype}, "
                                  f"architecture needs {params[key].shape} float")
-        layer_index, name = key.split(".", 1)
-        model.layers[int(layer_index)].params[name] = value.astype(np.float32)
-    model.astype(np.float32)  # fresh zeroed grads matching the loaded params
+        params[key][...] = value  # into the float32 arrays the layers were built with
     return (model, record.get("metadata", {})) if return_metadata else model
 
 
