@@ -67,10 +67,10 @@ def main():
             top = "  " + ", ".join(f"{d} ({p:.3f})" for d, p in r.top(args.top_k)) if args.top_k else ""
             print(f"{r.file:<{width}}  {r.digit:>5}  {r.confidence:>10.4f}{top}")
     if args.save_input and good:
-        from PIL import Image
         from scratchnet.fileio import atomic_write
+        from scratchnet.preprocess import save_digit_png
         with atomic_write(args.save_input) as f:
-            Image.fromarray((good[0].input * 255).round().astype("uint8")).save(f, format="PNG")
+            save_digit_png(good[0].input, f)
     if args.explain and good:
         from scratchnet.explain import explain
         from scratchnet.plots import explanation_png

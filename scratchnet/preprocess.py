@@ -240,6 +240,11 @@ def center_by_mass(digit, frame=FRAME):
     return out
 
 
+def save_digit_png(digit, f):
+    """Write a (28, 28) digit in [0, 1] to the binary file object f as an 8-bit grey PNG."""
+    Image.fromarray((digit * 255).round().astype(np.uint8)).save(f, format="PNG")
+
+
 def preprocess_file(source, max_pixels=MAX_PIXELS, name=None):
     """Path or file object -> (28, 28) float32 MNIST-style digit; ImageError naming it if not."""
     img = load_image(source, max_pixels, name)

@@ -28,7 +28,7 @@ import numpy as np
 from . import kernels
 from .cli import Parser
 from .errors import ImageError, ScratchnetError
-from .preprocess import preprocess_file
+from .preprocess import preprocess_file, save_digit_png
 
 PAGE = Path(__file__).with_name("web") / "index.html"
 MAX_BYTES = 5 * 1024 * 1024
@@ -58,8 +58,7 @@ class DemoServer(ThreadingHTTPServer):
             probs = self.model.predict_proba(digit28[None, None])[0]
         order = np.argsort(probs)[::-1][:3]
         png = io.BytesIO()
-        from PIL import Image
-        Image.fromarray((digit28 * 255).round().astype(np.uint8)).save(png, format="PNG")
+        save_digit_png(digit28, png)
         return {"digit": int(order[0]), "confidence": float(probs[order[0]]),
                 "probabilities": [float(p) for p in probs],
                 "top3": [[int(d), float(probs[d])] for d in order],
