@@ -59,10 +59,10 @@ def set_threads(n=None):
             os.environ[var] = str(n)
 
 
-def run(main):
+def run(main, prog=None):
     """Call main(); turn user errors into one line on stderr and an exit code, never a traceback."""
     from .errors import ScratchnetError
-    prog = os.path.basename(sys.argv[0])
+    prog = prog or os.path.basename(sys.argv[0])
     try:
         code = main()
     except ScratchnetError as e:

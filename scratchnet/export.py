@@ -6,11 +6,9 @@ The graph takes "input" float32 (N, 1, 28, 28) in [0, 1] and returns "probabilit
 Conv, Relu, MaxPool, Flatten, Gemm and a final Softmax, opset 17. Needs the optional `onnx`
 package (pip install -e ".[onnx]").
 """
-import sys
-
 import numpy as np
 
-from .cli import Parser
+from .cli import Parser, run
 from .errors import ScratchnetError
 from .layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 
@@ -78,14 +76,10 @@ def main(argv=None):
     p.add_argument("model", help="a model file written by train.py (.npz)")
     p.add_argument("output", help="where to write the ONNX file")
     args = p.parse_args(argv)
-    try:
-        proto = export(args.model, args.output)
-    except ScratchnetError as e:
-        print(f"export: error: {e}", file=sys.stderr)
-        return 1
+    proto = export(args.model, args.output)
     print(f"wrote {args.output}: {len(proto.graph.node)} nodes, opset {OPSET}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, prog="export")

@@ -17,7 +17,6 @@ import base64
 import binascii
 import io
 import json
-import sys
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from . import kernels
-from .cli import Parser
+from .cli import Parser, run
 from .errors import ImageError, ScratchnetError
 from .preprocess import preprocess_file, save_digit_png
 
@@ -152,14 +151,11 @@ def main(argv=None):
     p.add_argument("--verbose", action="store_true", help="log every request")
     args = p.parse_args(argv)
     from .model import load_model
+    model = load_model(args.model)
     try:
-        server = make_server(load_model(args.model), args.host, args.port, args.max_bytes, args.verbose)
-    except ScratchnetError as e:
-        print(f"serve: error: {e}", file=sys.stderr)
-        return 1
+        server = make_server(model, args.host, args.port, args.max_bytes, args.verbose)
     except OSError as e:
-        print(f"serve: error: cannot listen on {args.host}:{args.port} ({e.strerror or e})", file=sys.stderr)
-        return 1
+        raise ScratchnetError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e})") from None
     host, port = server.server_address[:2]
     print(f"Serving the scratchnet demo on http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
     try:
@@ -172,4 +168,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main, prog="serve")

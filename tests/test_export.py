@@ -61,3 +61,12 @@ def test_missing_model_one_line_error(tmp_path):
                            str(tmp_path / "y.onnx")], capture_output=True, text=True)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert "no model at" in proc.stderr and not (tmp_path / "y.onnx").exists()
+
+
+def test_unwritable_output_one_line_error(model_file, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", str(model_file),
+                           str(blocker / "m.onnx")], capture_output=True, text=True)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert proc.stderr.startswith("export: error:") and "Traceback" not in proc.stderr

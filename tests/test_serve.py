@@ -156,3 +156,10 @@ def test_missing_content_length(server):
     status, answer = raw_request(server, b"POST /api/predict HTTP/1.1\r\nHost: x\r\n"
                                          b"Content-Type: image/png\r\n\r\n")
     assert status == 411 and "Content-Length required" in answer["error"]
+
+
+def test_command_line_server_port_in_use(model_file, server):
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.serve", "--model", str(model_file),
+                           "--port", str(server)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
+    assert f"cannot listen on 127.0.0.1:{server}" in proc.stderr
