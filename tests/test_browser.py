@@ -6,6 +6,7 @@ FAILS with the reason; it never passes silently.
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -71,5 +72,13 @@ def test_drawing_a_seven_shows_seven(demo, browser, tmp_path):
     assert browser.find_element(By.ID, "seen").get_attribute("src").startswith("data:image/png;base64,")
     assert browser.find_element(By.ID, "status").text == ""
 
+    # Clear right after drawing: an answer still in flight must not bring the old digit back
+    actions = ActionChains(browser, duration=20)
+    actions.move_to_element_with_offset(canvas, 0, -90).click_and_hold()
+    for y in range(-90, 91, 30):
+        actions.move_to_element_with_offset(canvas, 0, y)
+    actions.release().perform()
     browser.find_element(By.ID, "clear").click()
+    time.sleep(1.5)   # longer than any answer takes on 127.0.0.1
     assert browser.find_element(By.ID, "digit").text == "–"
+    assert browser.find_element(By.ID, "bars").text == ""
