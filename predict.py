@@ -34,25 +34,21 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
-    from scratchnet import kernels
-    from scratchnet.inference import expand_paths, predict_files
-    from scratchnet.model import load_model
-
-    kernels.use("reference")  # a few images: NumPy is instant, and there is no JIT to wait for
+    from scratchnet.apps.inference import expand_paths, predict_files
+    from scratchnet.core.model import load_model
 
     paths = expand_paths(args.image)
     model = load_model(args.model)
-    results = predict_files(model, paths)
+    results = predict_files(model, paths)   # on the NumPy kernels: no JIT to wait for
     for r in results:
         if r.error:
             if args.json:
-                print(json.dumps({"file": r.file, "error": r.error}))
+                print(json.dumps(r.to_json()))
             print(f"predict.py: error: {r.error}", file=sys.stderr)
     good = [r for r in results if r.error is None]
     if args.json:
         for r in good:
-            print(json.dumps({"file": r.file, "digit": r.digit, "confidence": round(r.confidence, 6),
-                              "probabilities": [round(p, 6) for p in r.probabilities]}))
+            print(json.dumps(r.to_json()))
     elif len(results) == 1 and good:
         r = good[0]
         print(f"Predicted digit : {r.digit}")
@@ -67,16 +63,11 @@ def main():
             top = "  " + ", ".join(f"{d} ({p:.3f})" for d, p in r.top(args.top_k)) if args.top_k else ""
             print(f"{r.file:<{width}}  {r.digit:>5}  {r.confidence:>10.4f}{top}")
     if args.save_input and good:
-        from scratchnet.fileio import atomic_write
-        from scratchnet.preprocess import save_digit_png
-        with atomic_write(args.save_input) as f:
-            save_digit_png(good[0].input, f)
+        from scratchnet.data.preprocess import write_digit_png
+        write_digit_png(good[0].input, args.save_input)
     if args.explain and good:
-        from scratchnet.explain import explain
-        from scratchnet.plots import explanation_png
-        from scratchnet.preprocess import load_image, to_grey
-        r = good[0]
-        explanation_png(to_grey(load_image(r.file)), r.input, explain(model, r.input), args.explain)
+        from scratchnet.apps.explain import explain_file
+        explain_file(model, good[0].file, good[0].input, args.explain)
     return 0 if len(good) == len(results) else 1
 
 

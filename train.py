@@ -7,7 +7,7 @@
 import sys
 import time
 
-from scratchnet.cli import Parser, float_in, positive_int, run, set_threads
+from scratchnet.cli import Parser, float_in, non_negative_int, positive_int, run, set_threads
 
 
 def parse_args(argv=None):
@@ -20,7 +20,7 @@ def parse_args(argv=None):
     p.add_argument("--momentum", type=float_in(0, 1), default=0.9)
     p.add_argument("--val-split", type=float_in(0, 1), default=0.1,
                    help="fraction of the training set held out for validation (the last images, as Keras)")
-    p.add_argument("--seed", type=int, default=0, help="seeds initialisation and shuffling")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="seeds initialisation and shuffling")
     p.add_argument("--limit", type=positive_int, help="use only the first N training images")
     p.add_argument("--test-limit", type=positive_int, help="evaluate on the first N test images only")
     p.add_argument("--threads", type=positive_int, help="CPU threads (default: all cores)")
@@ -40,15 +40,17 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
+    command = " ".join(["train.py"] + sys.argv[1:])
     set_threads(args.threads)
     import numpy as np  # noqa: F401  (after set_threads: BLAS reads its thread count on import)
 
-    from scratchnet import load_model
-    from scratchnet.augment import Augmenter
-    from scratchnet.data import load_mnist, split_validation
-    from scratchnet.model import ARCHITECTURES
-    from scratchnet.report import write_report
-    from scratchnet.training import fit, warm_up
+    from scratchnet.apps.report import write_report
+    from scratchnet.core.model import load_model
+    from scratchnet.core.networks import ARCHITECTURES
+    from scratchnet.core.training import fit, warm_up
+    from scratchnet.data.augment import Augmenter
+    from scratchnet.data.mnist import load_mnist, split_validation, to_input
+    from scratchnet.errors import ScratchnetError
 
     data = load_mnist(args.data_dir, verify=not args.no_verify)
     test = (data.test_images[:args.test_limit], data.test_labels[:args.test_limit])
@@ -58,20 +60,24 @@ def main():
     if args.evaluate:
         model, meta = load_model(args.evaluate, return_metadata=True)
         metrics = write_report(model, *test, args.report_dir, history=meta.get("history", []),
-                               info={"model": args.evaluate, "config": meta.get("config", {})})
+                               info={"model": args.evaluate, "config": meta.get("config", {})},
+                               command=command)
         print(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}")
         print(f"report written to {args.report_dir}/")
         return 0
 
     images, labels = data.train_images[:args.limit], data.train_labels[:args.limit]
     train, val = split_validation(images, labels, args.val_split)
+    if len(train[0]) == 0:
+        raise ScratchnetError(f"--val-split {args.val_split} of {len(images):,} images leaves none to "
+                              f"train on")
     print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}\n")
     model = ARCHITECTURES[args.arch](seed=args.seed)
     print(model.summary() + "\n")
 
     callbacks = progress_callbacks(args.epochs)
     if args.plots_every_epoch:
-        from scratchnet.report import write_learning_snapshot
+        from scratchnet.apps.report import write_learning_snapshot
         print_epoch = callbacks["on_epoch"]
 
         def on_epoch(record):
@@ -81,13 +87,13 @@ def main():
         callbacks["on_epoch"] = on_epoch
 
     start = time.perf_counter()
-    warm_up(model, model.input_shape, args.batch_size)
+    warm_up(model, args.batch_size)
     if time.perf_counter() - start > 0.5:
         print(f"compiled the Numba kernels in {time.perf_counter() - start:.1f} s "
               f"(cached for the next run)\n")
     start = time.perf_counter()
     result = fit(model, train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                 momentum=args.momentum, seed=args.seed,
+                 momentum=args.momentum, seed=args.seed, prepare=to_input,
                  augment=Augmenter(seed=args.seed) if args.augment else None, **callbacks)
     total = time.perf_counter() - start
     if not result.history:
@@ -99,7 +105,8 @@ def main():
     metrics = write_report(model, *test, args.report_dir, history=result.history,
                            info={"seed": args.seed, "config": config, "model": args.model,
                                  "interrupted": result.interrupted,
-                                 "timings": {"training_seconds": total}})
+                                 "timings": {"training_seconds": total}},
+                           command=command)
     model.save(args.model, metadata={"history": result.history, "config": config,
                                      "test_accuracy": metrics["test_accuracy"]})
     print(f"\ntest loss {metrics['test_loss']:.4f}   test accuracy {metrics['test_accuracy']:.4f} "

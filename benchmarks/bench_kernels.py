@@ -14,7 +14,7 @@ def main():
     args = p.parse_args()
     set_threads(args.threads)
     import numpy as np
-    from scratchnet.kernels import jit, reference
+    from scratchnet.core.kernels import jit, reference
 
     header("kernel benchmark: Numba (jit) vs NumPy (reference), float32, batch 64", args.threads)
     rng = np.random.default_rng(0)

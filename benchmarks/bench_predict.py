@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import ROOT, data_dir, header
+from common import ROOT, header
 
 
 def main():
@@ -23,14 +23,15 @@ def main():
     args = p.parse_args()
     import numpy as np
     from PIL import Image
-    from scratchnet import kernels, load_model
-    from scratchnet.data import load_mnist, to_input
-    from scratchnet.inference import predict_files
-    from scratchnet.userstyle import STYLES, stylise
+    from scratchnet import load_model
+    from scratchnet.core import kernels
+    from scratchnet.data.mnist import load_mnist, to_input
+    from scratchnet.apps.inference import predict_files
+    from synthetic.userstyle import STYLES, stylise
 
     header("prediction benchmark")
     model = load_model(args.model)
-    data = load_mnist(data_dir(args.data_dir), progress=False)
+    data = load_mnist(args.data_dir, progress=False)
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "digit.png"
         stylise(data.test_images[0], "ink_on_paper", np.random.default_rng(0)).save(png)
@@ -46,13 +47,13 @@ def main():
 
         x = to_input(data.test_images)
         for backend in ("jit", "reference"):
-            kernels.use(backend)
-            model.predict_proba(x[:1000])  # warm-up (JIT)
-            best = float("inf")
-            for _ in range(3):
-                start = time.perf_counter()
-                probs = model.predict_proba(x, batch_size=1000)
-                best = min(best, time.perf_counter() - start)
+            with kernels.using(backend):
+                model.predict_proba(x[:1000])  # warm-up (JIT)
+                best = float("inf")
+                for _ in range(3):
+                    start = time.perf_counter()
+                    probs = model.predict_proba(x, batch_size=1000)
+                    best = min(best, time.perf_counter() - start)
             acc = (probs.argmax(axis=1) == data.test_labels).mean()
             print(f"batch inference, {backend:9s} kernels, batch 1000: {len(x) / best:9,.0f} images/s "
                   f"(test accuracy {acc:.4f})")

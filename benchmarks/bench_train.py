@@ -4,13 +4,14 @@ seconds, images/s, peak RSS, time per layer, distance to the arithmetic limit, J
     python benchmarks/bench_train.py [--data-dir DIR] [--threads N]
 """
 import argparse
+import math
 import os
 import subprocess
 import sys
 import tempfile
 import time
 
-from common import ROOT, best_of, data_dir, header, peak_rss_mb
+from common import ROOT, best_of, header, peak_rss_mb
 from scratchnet.cli import set_threads
 
 FIRST_STEP = """
@@ -32,10 +33,25 @@ def compile_seconds(cache_dir):
 
 
 def flops_per_image(model):
-    """Multiply-adds x 2 of forward + backward (weight and input gradients) per image."""
-    conv = 2 * 26 * 26 * 32 * 9             # conv forward; its dW costs the same; no dx (1st layer)
-    dense1, dense2 = 2 * 5408 * 100, 2 * 100 * 10
-    return 2 * conv + 3 * dense1 + 3 * dense2
+    """2 x multiply-adds of one training step per image: each Conv2D and Dense layer's forward
+    product, its weight gradient (the same count), and its input gradient (again the same)
+    except for the first layer, which needs none. ReLU, pooling and the loss are not counted."""
+    from scratchnet.core.layers import Conv2D, Dense
+    macs, shape, first = 0, model.input_shape, True
+    for layer in model.layers:
+        out = layer.output_shape(shape)
+        if isinstance(layer, Conv2D):
+            kh, kw = layer.kernel_size
+            per_pass = math.prod(out) * layer.in_channels * kh * kw
+        elif isinstance(layer, Dense):
+            per_pass = layer.in_features * layer.out_features
+        else:
+            per_pass = 0
+        if per_pass:
+            macs += per_pass * (2 if first else 3)
+            first = False
+        shape = out
+    return 2 * macs
 
 
 def gemm_rate(np):
@@ -56,8 +72,8 @@ def main():
     set_threads(args.threads)
     import numpy as np
     from scratchnet import SGD, mnist_cnn, softmax_cross_entropy
-    from scratchnet.data import load_mnist, split_validation, to_input
-    from scratchnet.training import fit
+    from scratchnet.core.training import fit, warm_up
+    from scratchnet.data.mnist import load_mnist, split_validation, to_input
 
     header("training benchmark: one epoch of the reference recipe", args.threads)
     if not args.skip_compile:
@@ -66,13 +82,12 @@ def main():
         print(f"first training step in a fresh process: cold Numba cache {cold:.2f} s, "
               f"warm cache {warm:.2f} s (includes imports)")
 
-    data = load_mnist(data_dir(args.data_dir), progress=False)
+    data = load_mnist(args.data_dir, progress=False)
     train, _ = split_validation(data.train_images, data.train_labels, 0.1)
     model = mnist_cnn(seed=0)
-    fit(model, (train[0][:640], train[1][:640]), epochs=1)   # warm-up: compile, page in
-    model = mnist_cnn(seed=0)
+    warm_up(model)
     start = time.perf_counter()
-    fit(model, train, epochs=1, seed=0)
+    fit(model, train, epochs=1, seed=0, prepare=to_input)
     epoch = time.perf_counter() - start
     n = len(train[0])
     print(f"epoch: {n:,} images in {epoch:.2f} s = {n / epoch:,.0f} images/s")
@@ -95,7 +110,7 @@ def main():
         marks.append(("loss", time.perf_counter() - t))
         for i in range(len(stages) - 1, -1, -1):
             t = time.perf_counter()
-            d = stages[i].backward(d, need_input_grad=i > 0)
+            d = stages[i].backward(d, need_dx=i > 0)
             marks.append((f"bwd {i} {type(stages[i]).__name__}", time.perf_counter() - t))
         t = time.perf_counter()
         opt.step(model.parameters(), model.gradients())

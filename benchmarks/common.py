@@ -1,39 +1,26 @@
 """Shared by the benchmark scripts: machine description, timing, data location."""
 import os
-import platform
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+SHARED_MNIST = ROOT.parent / "shared" / "data" / "mnist"
+# The developers' checkout has the MNIST files beside it; elsewhere scratchnet's own lookup
+# ($SCRATCHNET_DATA, else the per-user cache) decides.
+if SHARED_MNIST.is_dir():
+    os.environ.setdefault("SCRATCHNET_DATA", str(SHARED_MNIST))
 
 
 def header(title, threads=None):
     """Print what was measured where: CPU, cores, threads, versions, date."""
-    import numpy as np
-    from scratchnet.report import machine
-    m = machine()
+    from scratchnet.sysinfo import describe_machine, machine, versions
     print(f"# {title}")
-    print(f"machine : {m['cpu']}, {m['cores']} cores; threads used: {threads or m['cores']}")
-    versions = f"python {platform.python_version()}, numpy {np.__version__}"
-    try:
-        import numba
-        versions += f", numba {numba.__version__}"
-    except ImportError:
-        pass
-    print(f"versions: {versions}")
+    print(f"machine : {describe_machine()}; threads used: {threads or machine()['cores']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()))
     print(f"date    : {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
     print()
-
-
-def data_dir(arg=None):
-    if arg:
-        return Path(arg)
-    if os.environ.get("SCRATCHNET_DATA"):
-        return Path(os.environ["SCRATCHNET_DATA"])
-    shared = ROOT.parent / "shared" / "data" / "mnist"
-    return shared if shared.is_dir() else None
 
 
 def best_of(fn, repeat=5, number=20):

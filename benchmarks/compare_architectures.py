@@ -10,7 +10,7 @@ import json
 import time
 from pathlib import Path
 
-from common import data_dir, header
+from common import header
 from scratchnet.cli import set_threads
 
 RUNS = [("CNN", "cnn", False), ("CNN + augmentation", "cnn", True), ("MLP 784-100-10", "mlp", False)]
@@ -26,27 +26,27 @@ def main():
     args = p.parse_args()
     set_threads(args.threads)
     import numpy as np
-    from scratchnet.augment import Augmenter
-    from scratchnet.data import load_mnist, split_validation
+    from scratchnet.apps.metrics import confusion_matrix
+    from scratchnet.apps.plots import errors_per_class_png
+    from scratchnet.core.networks import ARCHITECTURES
+    from scratchnet.core.training import evaluate, fit, warm_up
+    from scratchnet.data.augment import Augmenter
+    from scratchnet.data.mnist import load_mnist, split_validation, to_input
     from scratchnet.fileio import atomic_write
-    from scratchnet.metrics import confusion_matrix
-    from scratchnet.model import ARCHITECTURES
-    from scratchnet.plots import _pyplot, _save
-    from scratchnet.training import evaluate, fit
 
     header(f"architectures: {args.epochs} epochs each, seed {args.seed}, batch 64, SGD 0.01/0.9",
            args.threads)
-    data = load_mnist(data_dir(args.data_dir), progress=False)
+    data = load_mnist(args.data_dir, progress=False)
     train, val = split_validation(data.train_images, data.train_labels, 0.1)
-    fit(ARCHITECTURES["cnn"](), (train[0][:640], train[1][:640]), epochs=1)   # JIT warm-up
+    warm_up(ARCHITECTURES["cnn"]())
     rows = []
     for name, arch, augment in RUNS:
         model = ARCHITECTURES[arch](seed=args.seed)
         start = time.perf_counter()
-        history = fit(model, train, val, epochs=args.epochs, seed=args.seed,
+        history = fit(model, train, val, epochs=args.epochs, seed=args.seed, prepare=to_input,
                       augment=Augmenter(seed=args.seed) if augment else None).history
         total = time.perf_counter() - start
-        loss, acc, probs = evaluate(model, data.test_images, data.test_labels)
+        loss, acc, probs = evaluate(model, data.test_images, data.test_labels, prepare=to_input)
         cm = confusion_matrix(data.test_labels, probs.argmax(axis=1))
         errors = (cm.sum(axis=1) - np.diag(cm)).tolist()
         rows.append({"model": name, "parameters": model.num_params(),
@@ -71,19 +71,8 @@ def main():
     with atomic_write(out / "architectures.json", "w") as f:
         json.dump(rows, f, indent=2)
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    width = 0.8 / len(rows)
-    for i, r in enumerate(rows):
-        ax.bar(np.arange(10) + (i - (len(rows) - 1) / 2) * width, r["errors_per_class"], width,
-               label=f"{r['model']}: {r['test_accuracy']:.2%}, {r['parameters']:,} params")
-    ax.set_xticks(range(10))
-    ax.set_xlabel("true digit")
-    ax.set_ylabel("test errors (of ~1,000)")
-    ax.set_title(f"Errors per digit after {args.epochs} epochs (same seed and recipe)")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    _save(fig, out / "architectures.png")
+    errors_per_class_png(rows, out / "architectures.png",
+                         f"Errors per digit after {args.epochs} epochs (same seed and recipe)")
     print(f"\n{table}\nwritten to {out}/architectures.md, .json and .png")
 
 

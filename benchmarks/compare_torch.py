@@ -9,7 +9,7 @@ Without PyTorch installed it says so and exits 0.
 import argparse
 import time
 
-from common import data_dir, header
+from common import header
 from scratchnet.cli import set_threads
 
 
@@ -53,9 +53,11 @@ def torch_epoch(torch, images, labels, threads, epochs, seed=0, test=None):
 
 def scratchnet_epoch(images, labels, epochs, seed=0):
     from scratchnet import mnist_cnn
-    from scratchnet.training import fit
-    fit(mnist_cnn(seed=seed), (images[:640], labels[:640]), epochs=1)  # JIT warm-up
-    history = fit(mnist_cnn(seed=seed), (images, labels), epochs=epochs, seed=seed).history
+    from scratchnet.core.training import fit, warm_up
+    from scratchnet.data.mnist import to_input
+    model = mnist_cnn(seed=seed)
+    warm_up(model)
+    history = fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input).history
     return min(h["seconds"] for h in history)
 
 
@@ -77,10 +79,10 @@ def main():
         return 0
     import os
     threads = args.threads or os.cpu_count()
-    from scratchnet.data import load_mnist, split_validation
+    from scratchnet.data.mnist import load_mnist, split_validation
 
     header(f"scratchnet vs PyTorch {torch.__version__} (CPU), one epoch, batch 64", threads)
-    data = load_mnist(data_dir(args.data_dir), progress=False)
+    data = load_mnist(args.data_dir, progress=False)
     (images, labels), _ = split_validation(data.train_images, data.train_labels, 0.1)
     t_sn = scratchnet_epoch(images, labels, args.epochs)
     test = (data.test_images, data.test_labels) if args.accuracy else None

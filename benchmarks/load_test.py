@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 
-from common import ROOT, data_dir, header
+from common import ROOT, header
 
 
 def main():
@@ -26,10 +26,10 @@ def main():
     args = p.parse_args()
     import numpy as np
     from PIL import Image
-    from scratchnet.data import load_mnist
+    from scratchnet.data.mnist import load_mnist
 
     header(f"web demo load test: {args.requests} requests, {args.clients} concurrent clients")
-    digit = load_mnist(data_dir(args.data_dir), progress=False).test_images[0]
+    digit = load_mnist(args.data_dir, progress=False).test_images[0]
     canvas = Image.fromarray(255 - digit).resize((280, 280), Image.Resampling.BILINEAR)
     buf = io.BytesIO()
     canvas.save(buf, format="PNG")

@@ -1,4 +1,5 @@
-"""What train.py and predict.py share: one-line errors and argument types.
+"""What the command-line scripts share (train.py, predict.py and `python -m scratchnet.serve`,
+`.export`, `.gradcheck`): argument types, one-line errors, thread settings.
 
 Imports nothing heavy: the scripts parse their arguments (and set thread counts) before
 NumPy is imported.
@@ -9,23 +10,34 @@ import sys
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with defaults shown in --help and errors on ONE line (no usage dump)."""
+    """argparse with defaults shown in --help and errors on ONE line (no usage dump), prefixed
+    like run()'s: "train.py: error: ...", "scratchnet.serve: error: ..."."""
 
     def __init__(self, **kwargs):
         super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog.split()[-1]}: error: {message} (see --help)\n")
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def int_in(low, high=None):
+    """An argparse type: a whole number in [low, high] (no upper bound if high is None)."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be at least {low}, got {value}" if high is None
+                else f"must be from {low} to {high}, got {value}")
+        return value
+    return parse
+
+
+positive_int = int_in(1)
+non_negative_int = int_in(0)
+port_number = int_in(0, 65535)
 
 
 def float_in(low, high, low_open=False, high_open=True):

@@ -1,7 +1,10 @@
+"""Augmentation: each operation's NumPy reference by hand, and its Numba twin equal to it."""
 import numpy as np
+import pytest
 
-from scratchnet.augment import Augmenter, random_affine
-from scratchnet.kernels import reference
+from scratchnet.data import augment as reference
+from scratchnet.data import augment_jit as jit
+from scratchnet.data.augment import Augmenter, random_affine
 
 
 def test_identity_map_leaves_images_unchanged():
@@ -33,3 +36,11 @@ def test_augmenter_is_seeded_and_keeps_shape_and_ink():
     ratio = a.sum(axis=(1, 2, 3)) / x.sum(axis=(1, 2, 3))
     assert np.all((ratio > 0.75) & (ratio < 1.3))   # scale within ±10%: area within ±21%
     assert not np.array_equal(Augmenter(seed=4)(x), a)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_warp_affine_matches_reference(dtype):
+    rng = np.random.default_rng(0)
+    x = rng.random((5, 28, 28)).astype(dtype)
+    M = random_affine(5, rng, max_degrees=30, max_scale=0.3, max_shift=8).astype(dtype)
+    np.testing.assert_allclose(jit.warp_affine(x, M), reference.warp_affine(x, M), rtol=1e-5, atol=1e-6)

@@ -11,9 +11,9 @@ import time
 import numpy as np
 import pytest
 
-from scratchnet.data import FILES, load_mnist
+from scratchnet.data.mnist import FILES, load_mnist
 from scratchnet.errors import DataError
-from scratchnet.idx import write_idx
+from scratchnet.data.idx import write_idx
 
 
 class MirrorHandler(http.server.BaseHTTPRequestHandler):

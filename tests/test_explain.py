@@ -1,10 +1,11 @@
-"""Grad-CAM and saliency against finite differences, and the learning snapshots."""
+"""Grad-CAM and saliency against finite differences; a model without a conv layer is refused."""
 import numpy as np
 
-from scratchnet.explain import conv_activation_index, explain
-from scratchnet.gradcheck import numerical_gradient, rel_error
-from scratchnet.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
-from scratchnet.model import Sequential, mnist_mlp
+from scratchnet.apps.explain import conv_activation_index, explain
+from scratchnet.core.gradcheck import numerical_gradient, rel_error
+from scratchnet.core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from scratchnet.core.model import Sequential
+from scratchnet.core.networks import mnist_mlp
 
 
 def tiny_model():

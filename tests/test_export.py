@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 
 from scratchnet import load_model
-from scratchnet.data import to_input
+from scratchnet.data.mnist import to_input
 from scratchnet.errors import ScratchnetError
-from scratchnet.export import to_onnx
-from scratchnet.layers import Dense
-from scratchnet.model import Sequential, mnist_mlp
+from scratchnet.apps.onnx_export import to_onnx
+from scratchnet.core.layers import Dense
+from scratchnet.core.model import Sequential
+from scratchnet.core.networks import mnist_mlp
 
 
 def run_onnx(path, x):
@@ -35,7 +36,7 @@ def test_onnx_matches_scratchnet_on_1000_test_digits(model_file, mnist, tmp_path
 
 
 def test_padding_and_stride_export(tmp_path):
-    from scratchnet.layers import Conv2D, Flatten, MaxPool2D, ReLU
+    from scratchnet.core.layers import Conv2D, Flatten, MaxPool2D, ReLU
     rng = np.random.default_rng(0)
     model = Sequential([Conv2D(1, 4, 3, stride=2, padding=1, rng=rng), ReLU(), MaxPool2D(3, 2),
                         Flatten(), Dense(4 * 6 * 6, 10, rng=rng)], input_shape=(1, 28, 28))
@@ -69,4 +70,4 @@ def test_unwritable_output_one_line_error(model_file, tmp_path):
     proc = subprocess.run([sys.executable, "-m", "scratchnet.export", str(model_file),
                            str(blocker / "m.onnx")], capture_output=True, text=True)
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
-    assert proc.stderr.startswith("export: error:") and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("scratchnet.export: error:") and "Traceback" not in proc.stderr

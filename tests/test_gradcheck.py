@@ -2,20 +2,19 @@
 import numpy as np
 import pytest
 
-from scratchnet import kernels
-from scratchnet.gradcheck import check_layer, numerical_gradient, rel_error
-from scratchnet.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
-from scratchnet.losses import softmax_cross_entropy
-from scratchnet.model import mnist_cnn
+from scratchnet.core import kernels
+from scratchnet.core.gradcheck import check_layer, numerical_gradient, rel_error
+from scratchnet.core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from scratchnet.core.losses import softmax_cross_entropy
+from scratchnet.core.networks import mnist_cnn
 
 TOL = 1e-6
 
 
 @pytest.fixture(params=["jit", "reference"])
 def backend(request):
-    kernels.use(request.param)
-    yield request.param
-    kernels.use("jit")
+    with kernels.using(request.param):
+        yield request.param
 
 
 def assert_checks(errors):
@@ -107,7 +106,7 @@ def test_whole_reference_network(backend):
         return softmax_cross_entropy(model.forward(x), y)[0]
 
     _, dlogits = softmax_cross_entropy(model.forward(x), y)
-    dx = model.backward(dlogits, need_input_grad=True)
+    dx = model.backward(dlogits, need_dx=True)
     grads = {k: g.copy() for k, g in model.gradients().items()}
     errors = {"x": rel_error(dx.reshape(-1)[idx := rng.choice(x.size, 40, replace=False)],
                              numerical_gradient(loss, x, indices=idx))}
@@ -120,8 +119,8 @@ def test_whole_reference_network(backend):
 class OffByOneBiasDense(Dense):
     """A deliberately wrong backward: the bias gradient is summed over one row too few."""
 
-    def backward(self, dout, need_input_grad=True):
-        dx = super().backward(dout, need_input_grad)
+    def backward(self, dout, need_dx=True):
+        dx = super().backward(dout, need_dx)
         self.grads["b"][...] = dout[1:].sum(axis=0)
         return dx
 
@@ -129,8 +128,8 @@ class OffByOneBiasDense(Dense):
 class TransposedConvWeights(Conv2D):
     """A deliberately wrong backward: the kernel gradient is flipped spatially."""
 
-    def backward(self, dout, need_input_grad=True):
-        dx = super().backward(dout, need_input_grad)
+    def backward(self, dout, need_dx=True):
+        dx = super().backward(dout, need_dx)
         self.grads["W"][...] = self.grads["W"][:, :, ::-1, ::-1].copy()
         return dx
 

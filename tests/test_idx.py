@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from scratchnet.errors import IDXError
-from scratchnet.idx import idx_bytes, parse_idx, read_idx, write_idx
+from scratchnet.data.idx import idx_bytes, parse_idx, read_idx, write_idx
 
 DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 

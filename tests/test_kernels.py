@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from scratchnet.kernels import jit, reference
+from scratchnet.core.kernels import jit, reference
 
 # (N, C, H, W, KH, KW, stride, pad): batch 1, odd sizes, stride > 1, padding, non-square kernels
 CONV_CASES = [
@@ -138,7 +138,7 @@ def test_fused_conv_relu_pool_matches_reference(case, dtype):
 
 def test_fused_block_equals_the_three_layers():
     from scratchnet import softmax_cross_entropy
-    from scratchnet.model import mnist_cnn
+    from scratchnet.core.networks import mnist_cnn
     fused, plain = mnist_cnn(seed=2).astype(np.float64), mnist_cnn(seed=2).astype(np.float64)
     plain.fuse = False
     assert len(fused.stages()) == 5 and len(plain.stages()) == 7
@@ -161,12 +161,3 @@ def test_sgd_momentum_matches_reference(dtype):
     jit.sgd_momentum(w2, v2, g, 0.01, 0.9)
     np.testing.assert_allclose(w2, w, rtol=1e-6)
     np.testing.assert_allclose(v2, v, rtol=1e-5, atol=1e-7)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_warp_affine_matches_reference(dtype):
-    from scratchnet.augment import random_affine
-    rng = np.random.default_rng(0)
-    x = rng.random((5, 28, 28)).astype(dtype)
-    M = random_affine(5, rng, max_degrees=30, max_scale=0.3, max_shift=8).astype(dtype)
-    np.testing.assert_allclose(jit.warp_affine(x, M), reference.warp_affine(x, M), rtol=1e-5, atol=1e-6)

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scratchnet.inference import predict_files
-from scratchnet.preprocess import to_mnist
-from scratchnet.training import evaluate
-from scratchnet.userstyle import STYLES, stylise
+from scratchnet.apps.inference import predict_files
+from scratchnet.data.preprocess import to_mnist
+from scratchnet.core.training import evaluate
+from scratchnet.data.mnist import to_input
+from synthetic.userstyle import STYLES, stylise
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,7 +35,7 @@ def test_user_style_pngs_predicted_about_as_well_as_plain_digits(model_file, sty
     from scratchnet import load_model
     model = load_model(model_file)
     paths, labels, idx = styled_set
-    _, plain_acc, _ = evaluate(model, mnist.test_images[idx], labels)
+    _, plain_acc, _ = evaluate(model, mnist.test_images[idx], labels, prepare=to_input)
     results = predict_files(model, paths)
     assert all(r.error is None for r in results)
     pred = np.array([r.digit for r in results])

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from scratchnet import mnist_cnn
-from scratchnet.data import split_validation
+from scratchnet.data.mnist import split_validation, to_input
 from scratchnet.errors import TrainingDiverged
-from scratchnet.training import evaluate, fit
+from scratchnet.core.training import evaluate, fit
 
 
 @pytest.fixture(scope="module")
@@ -13,13 +13,14 @@ def smoke(mnist):
     """20,000 real training images, 1 epoch, 10% held out for validation."""
     train, val = split_validation(mnist.train_images[:20000], mnist.train_labels[:20000], 0.1)
     model = mnist_cnn(seed=0)
-    result = fit(model, train, val, epochs=1, seed=0)
+    result = fit(model, train, val, epochs=1, seed=0, prepare=to_input)
     return model, result
 
 
 def test_one_short_epoch_passes_an_accuracy_floor(smoke, mnist):
     model, result = smoke
-    loss, acc, probs = evaluate(model, mnist.test_images[:1000], mnist.test_labels[:1000])
+    loss, acc, probs = evaluate(model, mnist.test_images[:1000], mnist.test_labels[:1000],
+                                prepare=to_input)
     print(f"1 epoch on 18,000 images: test accuracy {acc:.4f} on 1,000")
     assert acc >= 0.90
     assert probs.shape == (1000, 10) and np.allclose(probs.sum(axis=1), 1, atol=1e-5)
@@ -34,20 +35,20 @@ def test_same_seed_same_weights_and_accuracy(mnist):
     runs = []
     for _ in range(2):
         model = mnist_cnn(seed=3)
-        history = fit(model, data, epochs=2, seed=3).history
+        history = fit(model, data, epochs=2, seed=3, prepare=to_input).history
         runs.append((model.parameters(), history))
     for key in runs[0][0]:
         np.testing.assert_array_equal(runs[0][0][key], runs[1][0][key])
     assert runs[0][1][1]["train_accuracy"] == runs[1][1][1]["train_accuracy"]
     other = mnist_cnn(seed=4)
-    fit(other, data, epochs=1, seed=4)
+    fit(other, data, epochs=1, seed=4, prepare=to_input)
     assert not np.array_equal(other.parameters()["4.W"], runs[0][0]["4.W"])
 
 
 def test_divergence_stops_with_a_clear_error(mnist):
     data = (mnist.train_images[:2000], mnist.train_labels[:2000])
     with pytest.raises(TrainingDiverged, match="training diverged: loss is .* at epoch 1.*--lr"):
-        fit(mnist_cnn(seed=0), data, epochs=1, lr=50.0, momentum=0.9)
+        fit(mnist_cnn(seed=0), data, epochs=1, lr=50.0, momentum=0.9, prepare=to_input)
 
 
 def test_ctrl_c_keeps_the_last_finished_epoch(mnist):
@@ -62,7 +63,7 @@ def test_ctrl_c_keeps_the_last_finished_epoch(mnist):
     def on_epoch(record):
         after_epoch_1.update({k: v.copy() for k, v in model.parameters().items()})
 
-    result = fit(model, data, epochs=5, on_batch=on_batch, on_epoch=on_epoch)
+    result = fit(model, data, epochs=5, prepare=to_input, on_batch=on_batch, on_epoch=on_epoch)
     assert result.interrupted and len(result.history) == 1
     for key, value in model.parameters().items():
         np.testing.assert_array_equal(value, after_epoch_1[key])
@@ -75,9 +76,9 @@ def test_validation_split_is_the_last_fraction_like_keras():
 
 
 def test_warm_up_does_not_change_the_weights():
-    from scratchnet.training import warm_up
+    from scratchnet.core.training import warm_up
     model = mnist_cnn(seed=0)
     before = {k: v.copy() for k, v in model.parameters().items()}
-    warm_up(model, (1, 28, 28), batch_size=4)
+    warm_up(model, batch_size=4)
     for k, v in model.parameters().items():
         np.testing.assert_array_equal(v, before[k])

@@ -2,10 +2,15 @@
 
 Every layer has the same interface:
     out = layer.forward(x)                        # remembers what backward needs
-    dx  = layer.backward(dout, need_input_grad=True)
+    dx  = layer.backward(dout)                    # need_dx=False skips dL/dx (first layer)
     layer.params, layer.grads                     # dicts with the same keys and shapes;
-                                                  # backward fills grads (None = no params)
+                                                  # backward fills grads
     layer.output_shape(input_shape), layer.config(), layer.astype(dtype)
+
+Training does not run Conv2D, ReLU and MaxPool2D one after the other: `Sequential` runs the
+three as one fused block with the same maths (scratchnet/core/fused.py; its kernel is
+`conv_relu_pool_*` in kernels/reference.py and kernels/jit.py). The layers here are the
+readable definition; tests prove the fused block computes exactly the same thing.
 
 Dimension letters: N batch, C/F input/output channels, H/W height/width, D/M input/output
 features. Images are NCHW. Training runs in float32; gradient checks run the same code in
@@ -14,7 +19,7 @@ float64 (`astype`).
 import numpy as np
 
 from . import kernels
-from .kernels.reference import conv_output_size
+from .shapes import conv_output_size
 
 
 def init_kernel(rng, shape, fan_in, fan_out, init, dtype):
@@ -60,6 +65,7 @@ class Layer:
 # ------------------------------------------------------------------------------ Conv2D
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, like every DL framework) via im2col + one matmul.
+    (Followed by ReLU and MaxPool2D in a Sequential, training runs it fused: see fused.py.)
 
     x: (N, C, H, W) -> out: (N, F, OH, OW), OH = (H + 2P - KH) // S + 1 (same for OW).
     Parameters: W (F, C, KH, KW), b (F,).  Cache: x's shape and cols = im2col(x) (N, K, L),
@@ -90,7 +96,7 @@ class Conv2D(Layer):
         self.cache = (x.shape, cols)
         return out.reshape(N, F, OH, OW)
 
-    def backward(self, dout, need_input_grad=True):
+    def backward(self, dout, need_dx=True):
         x_shape, cols = self.cache
         N, F = dout.shape[:2]
         dout = dout.reshape(N, F, -1)                                   # (N, F, L)
@@ -98,7 +104,7 @@ class Conv2D(Layer):
         self.grads["W"][...] = np.tensordot(dout, cols, axes=([0, 2], [0, 2])).reshape(
             self.params["W"].shape)                                     # (F, K) -> (F, C, KH, KW)
         self.grads["b"][...] = dout.sum(axis=(0, 2))
-        if not need_input_grad:
+        if not need_dx:
             return None  # first layer: nobody needs dL/dx, skip the costly col2im
         dcols = np.matmul(self.params["W"].reshape(F, -1).T, dout)      # (K, F) @ (N, F, L) -> (N, K, L)
         (kh, kw), S, P = self.kernel_size, self.stride, self.padding
@@ -134,7 +140,7 @@ class MaxPool2D(Layer):
         self.cache = (x.shape, argmax)
         return out
 
-    def backward(self, dout, need_input_grad=True):
+    def backward(self, dout, need_dx=True):
         x_shape, argmax = self.cache
         return kernels.active().maxpool_backward(dout, argmax, x_shape, self.size, self.stride)
 
@@ -155,7 +161,7 @@ class Flatten(Layer):
         self.cache = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, dout, need_input_grad=True):
+    def backward(self, dout, need_dx=True):
         return dout.reshape(self.cache)
 
     def output_shape(self, input_shape):
@@ -183,11 +189,11 @@ class Dense(Layer):
         self.cache = x
         return x @ self.params["W"] + self.params["b"]                # (N, D) @ (D, M) -> (N, M)
 
-    def backward(self, dout, need_input_grad=True):
+    def backward(self, dout, need_dx=True):
         x = self.cache
         np.matmul(x.T, dout, out=self.grads["W"])                      # (D, N) @ (N, M) -> (D, M)
         self.grads["b"][...] = dout.sum(axis=0)
-        if not need_input_grad:
+        if not need_dx:
             return None
         return dout @ self.params["W"].T                               # (N, M) @ (M, D) -> (N, D)
 
@@ -206,7 +212,7 @@ class ReLU(Layer):
         self.cache = x > 0
         return np.maximum(x, 0)
 
-    def backward(self, dout, need_input_grad=True):
+    def backward(self, dout, need_dx=True):
         return dout * self.cache
 
     def output_shape(self, input_shape):

@@ -1,35 +1,33 @@
-"""The report's pictures (matplotlib, headless). Each function writes one PNG atomically."""
+"""The report's pictures. Each function writes one PNG atomically.
+
+Matplotlib's object-oriented API only (matplotlib.figure.Figure, rendered by the Agg canvas):
+no pyplot, so importing or calling this never changes anyone's plotting back end, opens no
+window and keeps no global figure list.
+"""
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-from .fileio import atomic_write
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use("Agg")  # no display needed, and never pops up a window
-    import matplotlib.pyplot as plt
-    return plt
+from ..fileio import atomic_write
 
 
 def _save(fig, path):
-    plt = _pyplot()
     with atomic_write(path) as f:
         fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
 
 
 def confusion_matrix_png(cm, path, title="Confusion matrix (test set)"):
     """Annotated counts; the diagonal (correct) and the errors use separate colour scales."""
-    plt = _pyplot()
     k = len(cm)
     errors = cm.astype(float).copy()
     np.fill_diagonal(errors, np.nan)
-    fig, ax = plt.subplots(figsize=(7.5, 6.5))
+    fig = Figure(figsize=(7.5, 6.5))
+    ax = fig.subplots()
     im = ax.imshow(errors, cmap="Reds", vmin=0, vmax=max(1, np.nanmax(errors)))
     for i in range(k):
         for j in range(k):
             if i == j:
-                ax.add_patch(plt.Rectangle((j - .5, i - .5), 1, 1, color="#d9ead3"))
+                ax.add_patch(Rectangle((j - .5, i - .5), 1, 1, color="#d9ead3"))
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=9,
                     color="white" if i != j and cm[i, j] > 0.6 * np.nanmax(errors) else "black")
     ax.set_xticks(range(k))
@@ -43,11 +41,11 @@ def confusion_matrix_png(cm, path, title="Confusion matrix (test set)"):
 
 def misclassified_png(images, y_true, y_pred, confidence, path, title=None):
     """A grid of the given images, each captioned 'true 4 -> pred 9 (0.97)'."""
-    plt = _pyplot()
     n = len(images)
     cols = 8
     rows = max(1, (n + cols - 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.35, rows * 1.6))
+    fig = Figure(figsize=(cols * 1.35, rows * 1.6))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in np.ravel(axes):
         ax.axis("off")
     for i, ax in enumerate(np.ravel(axes)[:n]):
@@ -60,9 +58,9 @@ def misclassified_png(images, y_true, y_pred, confidence, path, title=None):
 
 def training_curves_png(history, path):
     """Loss and accuracy per epoch, training vs validation."""
-    plt = _pyplot()
     epochs = [h["epoch"] for h in history]
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 3.8))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     for key, label, style in (("train", "training", "o-"), ("val", "validation", "s--")):
         if all(f"{key}_loss" in h for h in history):
             ax_loss.plot(epochs, [h[f"{key}_loss"] for h in history], style, label=label)
@@ -79,9 +77,9 @@ def training_curves_png(history, path):
 def explanation_png(original, seen, expl, path):
     """One figure a newcomer can read: the picture, what the network saw, where it looked,
     which pixels mattered, and how sure it was."""
-    plt = _pyplot()
     c = expl.target
-    fig, axes = plt.subplots(1, 5, figsize=(17, 3.9), gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.3]})
+    fig = Figure(figsize=(17, 3.9))
+    axes = fig.subplots(1, 5, gridspec_kw={"width_ratios": [1, 1, 1, 1, 1.3]})
     panels = [
         (original, "gray", "1. Your image", "as loaded"),
         (seen, "gray", "2. What the network saw", "28×28, centred like MNIST"),
@@ -116,11 +114,11 @@ def explanation_png(original, seen, expl, path):
 
 def filters_png(W, path, title="The 32 learned 3×3 filters of the conv layer"):
     """W: (F, 1, KH, KW) -> a grid of filters, blue negative, red positive weights."""
-    plt = _pyplot()
     F = W.shape[0]
     cols = 8
     rows = (F + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2))
+    fig = Figure(figsize=(cols * 1.1, rows * 1.2))
+    axes = fig.subplots(rows, cols, squeeze=False)
     lim = np.abs(W).max()
     for f, ax in enumerate(np.ravel(axes)):
         ax.axis("off")
@@ -133,11 +131,11 @@ def filters_png(W, path, title="The 32 learned 3×3 filters of the conv layer"):
 
 def feature_maps_png(digit, maps, path, title="What each filter responds to in one test digit"):
     """digit (28, 28), maps (F, OH, OW) post-ReLU -> the digit and the F feature maps."""
-    plt = _pyplot()
     F = maps.shape[0]
     cols = 9
     rows = (F + 1 + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.1, rows * 1.2))
+    fig = Figure(figsize=(cols * 1.1, rows * 1.2))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in np.ravel(axes):
         ax.axis("off")
     axes = np.ravel(axes)
@@ -147,6 +145,24 @@ def feature_maps_png(digit, maps, path, title="What each filter responds to in o
         axes[f + 1].imshow(maps[f], cmap="viridis")
         axes[f + 1].set_title(str(f), fontsize=8)
     fig.suptitle(title + " (after ReLU; bright = strong response)", fontsize=10)
+    _save(fig, path)
+
+
+def errors_per_class_png(rows, path, title):
+    """Grouped bars: test errors per true digit for each model in `rows`
+    ([{"model", "test_accuracy", "parameters", "errors_per_class"}, ...])."""
+    fig = Figure(figsize=(9, 3.8))
+    ax = fig.subplots()
+    width = 0.8 / len(rows)
+    for i, r in enumerate(rows):
+        ax.bar(np.arange(10) + (i - (len(rows) - 1) / 2) * width, r["errors_per_class"], width,
+               label=f"{r['model']}: {r['test_accuracy']:.2%}, {r['parameters']:,} params")
+    ax.set_xticks(range(10))
+    ax.set_xlabel("true digit")
+    ax.set_ylabel("test errors (of ~1,000)")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
     _save(fig, path)
 
 

@@ -7,6 +7,7 @@ clever: slicing and reshapes only, so each kernel can be checked by eye.
 Dimension letters used throughout:
     N  batch size          C  input channels      H, W   input height, width
     F  output channels     KH, KW kernel size     S      stride    P  padding
+    w  weights (F, C, KH, KW), b biases (F,) (lower case: W is the width)
     OH, OW output height, width = (H + 2P - KH) // S + 1, (W + 2P - KW) // S + 1
     L  = OH * OW           K  = C * KH * KW   (one column of the im2col matrix)
 """
@@ -95,37 +96,37 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 
 
 # ------------------------------------------------------- fused conv + ReLU + max-pool
-def conv_relu_pool_forward(x, W, b, stride, pad, size, pstride):
+def conv_relu_pool_forward(x, w, b, stride, pad, size, pstride):
     """maxpool(relu(conv(x))) in one call: the composition of the kernels above.
 
-    x: (N, C, H, W), W: (F, C, KH, KW), b: (F,) -> out: (N, F, PH, PW), argmax (N, F, PH, PW)
+    x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) -> out: (N, F, PH, PW), argmax (N, F, PH, PW)
     with PH = (OH - size) // pstride + 1. Same tie rule as maxpool_forward, applied to the
     ReLU outputs (a window of negatives is a tie of zeros: the first one wins, gradient 0).
     """
     N = x.shape[0]
-    F, C, kh, kw = W.shape
+    F, C, kh, kw = w.shape
     OH, OW = conv_output_size(x.shape[2], kh, stride, pad), conv_output_size(x.shape[3], kw, stride, pad)
     cols = im2col(x, kh, kw, stride, pad)                               # (N, K, L)
-    conv = np.matmul(W.reshape(F, -1), cols) + b[None, :, None]         # (N, F, L)
+    conv = np.matmul(w.reshape(F, -1), cols) + b[None, :, None]         # (N, F, L)
     return maxpool_forward(np.maximum(conv, 0).reshape(N, F, OH, OW), size, pstride)
 
 
-def conv_relu_pool_backward(dout, argmax, out, x, W, stride, pad, size, pstride, need_dx):
-    """Gradients of conv_relu_pool_forward: (dW, db, dx), dx None unless need_dx.
+def conv_relu_pool_backward(dout, argmax, out, x, w, stride, pad, size, pstride, need_dx):
+    """Gradients of conv_relu_pool_forward: (dw, db, dx), dx None unless need_dx.
 
     dout, argmax, out: (N, F, PH, PW). The ReLU passes a winner's gradient iff its value
     (the pooled output) is > 0; the pool routes it to the winner's conv position.
     """
     N = x.shape[0]
-    F, C, kh, kw = W.shape
+    F, C, kh, kw = w.shape
     OH, OW = conv_output_size(x.shape[2], kh, stride, pad), conv_output_size(x.shape[3], kw, stride, pad)
     dconv = maxpool_backward(dout * (out > 0), argmax, (N, F, OH, OW), size, pstride)
     dconv = dconv.reshape(N, F, OH * OW)                                 # (N, F, L)
     cols = im2col(x, kh, kw, stride, pad)                               # (N, K, L)
-    dW = np.tensordot(dconv, cols, axes=([0, 2], [0, 2])).reshape(W.shape)
+    dw = np.tensordot(dconv, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
     db = dconv.sum(axis=(0, 2))
-    dx = col2im(np.matmul(W.reshape(F, -1).T, dconv), x.shape, kh, kw, stride, pad) if need_dx else None
-    return dW, db, dx
+    dx = col2im(np.matmul(w.reshape(F, -1).T, dconv), x.shape, kh, kw, stride, pad) if need_dx else None
+    return dw, db, dx
 
 
 # ------------------------------------------------------------------- optimizer update
@@ -134,27 +135,3 @@ def sgd_momentum(w, v, g, lr, momentum):
     v *= momentum
     v -= lr * g
     w += v
-
-
-# ------------------------------------------------------------ augmentation: affine warp
-def warp_affine(images, M):
-    """images (N, H, W) float, M (N, 2, 3) inverse maps about the centre -> (N, H, W)."""
-    N, H, W = images.shape
-    cy, cx = (H - 1) / 2, (W - 1) / 2
-    yy, xx = np.meshgrid(np.arange(H) - cy, np.arange(W) - cx, indexing="ij")
-    grid = np.stack([yy.ravel(), xx.ravel(), np.ones(H * W)])               # (3, H*W)
-    src = M @ grid                                                          # (N, 2, H*W)
-    sy, sx = src[:, 0] + cy, src[:, 1] + cx
-    y0, x0 = np.floor(sy).astype(np.int64), np.floor(sx).astype(np.int64)
-    fy, fx = (sy - y0).astype(images.dtype), (sx - x0).astype(images.dtype)
-    padded = np.pad(images, ((0, 0), (1, 2), (1, 2)))   # reads just outside the image get 0
-    flat = padded.reshape(N, -1)
-    pw = W + 3
-
-    def at(y, x):
-        y, x = np.clip(y + 1, 0, H + 2), np.clip(x + 1, 0, W + 2)   # far outside -> a 0 border
-        return np.take_along_axis(flat, y * pw + x, axis=1)
-
-    out = ((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1))
-           + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)))
-    return out.reshape(N, H, W).astype(images.dtype, copy=False)

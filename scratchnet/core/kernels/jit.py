@@ -125,7 +125,7 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 # "Wide plane" convolution: each image channel is a flat vector with row pitch Wp (the
 # padded width). The stride-1 convolution of a whole image is then, per filter, a sum of
 # KH*KW shifted copies of that vector, each scaled by one weight:
-#     plane[p] += W[f, c, i, j] * x_flat[c, p + i*Wp + j]      p = oh*Wp + ow
+#     plane[p] += w[f, c, i, j] * x_flat[c, p + i*Wp + j]      p = oh*Wp + ow
 # a long unit-stride loop the compiler turns into SIMD. (Columns ow >= OW are junk and
 # never read.) Pooling then reads the plane at the strided positions. Loops index
 # slices from 0 so the compiler can drop Numba's negative-index checks, which otherwise
@@ -142,9 +142,9 @@ def _padded(x, pad):
 
 
 @njit(cache=True, nogil=True)
-def _conv_plane(xf, W, f, bias, Hp, Wp, plane):
+def _conv_plane(xf, w, f, bias, Hp, Wp, plane):
     """plane[:L] = bias + stride-1 conv of one padded image xf (C, Hp*Wp) with filter f."""
-    C, KH, KW = W.shape[1], W.shape[2], W.shape[3]
+    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
     L = (Hp - KH) * Wp + (Wp - KW + 1)
     for p in range(L):
         plane[p] = bias
@@ -155,19 +155,19 @@ def _conv_plane(xf, W, f, bias, Hp, Wp, plane):
             x0, x1, x2 = xc[0:L], xc[1:1 + L], xc[2:2 + L]
             x3, x4, x5 = xc[Wp:Wp + L], xc[Wp + 1:Wp + 1 + L], xc[Wp + 2:Wp + 2 + L]
             x6, x7, x8 = xc[2 * Wp:2 * Wp + L], xc[2 * Wp + 1:2 * Wp + 1 + L], xc[2 * Wp + 2:2 * Wp + 2 + L]
-            w0, w1, w2 = W[f, c, 0, 0], W[f, c, 0, 1], W[f, c, 0, 2]
-            w3, w4, w5 = W[f, c, 1, 0], W[f, c, 1, 1], W[f, c, 1, 2]
-            w6, w7, w8 = W[f, c, 2, 0], W[f, c, 2, 1], W[f, c, 2, 2]
+            w0, w1, w2 = w[f, c, 0, 0], w[f, c, 0, 1], w[f, c, 0, 2]
+            w3, w4, w5 = w[f, c, 1, 0], w[f, c, 1, 1], w[f, c, 1, 2]
+            w6, w7, w8 = w[f, c, 2, 0], w[f, c, 2, 1], w[f, c, 2, 2]
             for p in range(L):
                 plane[p] += (w0 * x0[p] + w1 * x1[p] + w2 * x2[p] + w3 * x3[p] + w4 * x4[p]
                              + w5 * x5[p] + w6 * x6[p] + w7 * x7[p] + w8 * x8[p])
             continue
         for i in range(KH):
             for j in range(KW):
-                w = W[f, c, i, j]
+                wt = w[f, c, i, j]
                 xs = xc[i * Wp + j:i * Wp + j + L]
                 for p in range(L):
-                    plane[p] += w * xs[p]
+                    plane[p] += wt * xs[p]
 
 
 @njit(cache=True, nogil=True)
@@ -194,16 +194,16 @@ def _relu_pool_2x2(plane, Wp, PW, out_row, arg_row, ph):
 
 
 @njit(cache=True, parallel=True)
-def _conv_relu_pool_fwd(xp, W, b, stride, size, pstride, out, argmax):
+def _conv_relu_pool_fwd(xp, w, b, stride, size, pstride, out, argmax):
     N, C, Hp, Wp = xp.shape
-    F = W.shape[0]
+    F = w.shape[0]
     PH, PW = out.shape[2], out.shape[3]
     step = pstride * stride                  # plane columns between neighbouring windows
     for n in prange(N):
         xf = xp[n].reshape(C, Hp * Wp)
         plane = np.empty(Hp * Wp, dtype=xp.dtype)
         for f in range(F):
-            _conv_plane(xf, W, f, b[f], Hp, Wp, plane)
+            _conv_plane(xf, w, f, b[f], Hp, Wp, plane)
             if size == 2 and pstride == 2 and stride == 1:
                 for ph in range(PH):
                     _relu_pool_2x2(plane, Wp, PW, out[n, f, ph], argmax[n, f, ph], ph)
@@ -267,10 +267,10 @@ def _dw_3x3(G, xc, Wp, L, dw):
 
 
 @njit(cache=True, parallel=True, fastmath=True)
-def _conv_relu_pool_dw(dout, argmax, out, xp, W, stride, size, pstride, dW_parts, db_parts):
+def _conv_relu_pool_dw(dout, argmax, out, xp, w, stride, size, pstride, dw_parts, db_parts):
     # fastmath lets the dot products below be summed in SIMD order (a reduction)
     N, C, Hp, Wp = xp.shape
-    F, _, KH, KW = W.shape
+    F, _, KH, KW = w.shape
     L = (Hp - KH) * Wp + (Wp - KW + 1)
     for n in prange(N):
         xf = xp[n].reshape(C, Hp * Wp)
@@ -280,21 +280,21 @@ def _conv_relu_pool_dw(dout, argmax, out, xp, W, stride, size, pstride, dW_parts
             for c in range(C):
                 xc = xf[c]
                 if KH == 3 and KW == 3:
-                    _dw_3x3(G, xc, Wp, L, dW_parts[n, f, c])
+                    _dw_3x3(G, xc, Wp, L, dw_parts[n, f, c])
                     continue
                 for i in range(KH):
-                    for j in range(KW):         # dW[f,c,i,j] = sum_p G[p] * x_flat[c, p + i*Wp + j]
+                    for j in range(KW):         # dw[f,c,i,j] = sum_p G[p] * x_flat[c, p + i*Wp + j]
                         xs = xc[i * Wp + j:i * Wp + j + L]
                         acc = xp.dtype.type(0)
                         for p in range(L):
                             acc += G[p] * xs[p]
-                        dW_parts[n, f, c, i, j] = acc
+                        dw_parts[n, f, c, i, j] = acc
 
 
 @njit(cache=True, parallel=True)
-def _conv_relu_pool_dx(dout, argmax, out, W, stride, size, pstride, dxp):
+def _conv_relu_pool_dx(dout, argmax, out, w, stride, size, pstride, dxp):
     N, C, Hp, Wp = dxp.shape
-    F, _, KH, KW = W.shape
+    F, _, KH, KW = w.shape
     L = (Hp - KH) * Wp + (Wp - KW + 1)
     for n in prange(N):
         G = np.empty(Hp * Wp, dtype=dxp.dtype)
@@ -303,39 +303,39 @@ def _conv_relu_pool_dx(dout, argmax, out, W, stride, size, pstride, dxp):
             _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G)
             for c in range(C):
                 for i in range(KH):
-                    for j in range(KW):         # dx_flat[c, p + i*Wp + j] += W[f,c,i,j] * G[p]
-                        w = W[f, c, i, j]
+                    for j in range(KW):         # dx_flat[c, p + i*Wp + j] += w[f,c,i,j] * G[p]
+                        wt = w[f, c, i, j]
                         ds = dxf[c, i * Wp + j:i * Wp + j + L]
                         for p in range(L):
-                            ds[p] += w * G[p]
+                            ds[p] += wt * G[p]
 
 
-def conv_relu_pool_forward(x, W, b, stride, pad, size, pstride):
+def conv_relu_pool_forward(x, w, b, stride, pad, size, pstride):
     """Same as reference.conv_relu_pool_forward."""
     N = x.shape[0]
-    F, C, KH, KW = W.shape
+    F, C, KH, KW = w.shape
     OH, OW = conv_output_size(x.shape[2], KH, stride, pad), conv_output_size(x.shape[3], KW, stride, pad)
     PH, PW = conv_output_size(OH, size, pstride, 0), conv_output_size(OW, size, pstride, 0)
     out = np.empty((N, F, PH, PW), dtype=x.dtype)
     argmax = np.empty((N, F, PH, PW), dtype=np.int32)
-    _conv_relu_pool_fwd(_padded(np.ascontiguousarray(x), pad), W, b, stride, size, pstride, out, argmax)
+    _conv_relu_pool_fwd(_padded(np.ascontiguousarray(x), pad), w, b, stride, size, pstride, out, argmax)
     return out, argmax
 
 
-def conv_relu_pool_backward(dout, argmax, out, x, W, stride, pad, size, pstride, need_dx):
-    """Same as reference.conv_relu_pool_backward: (dW, db, dx or None)."""
-    N, C, H, Wd = x.shape
+def conv_relu_pool_backward(dout, argmax, out, x, w, stride, pad, size, pstride, need_dx):
+    """Same as reference.conv_relu_pool_backward: (dw, db, dx or None)."""
+    N, C, H, W = x.shape
     xp = _padded(np.ascontiguousarray(x), pad)
     dout = np.ascontiguousarray(dout)
-    dW_parts = np.empty((N,) + W.shape, dtype=W.dtype)               # per image: no races
-    db_parts = np.empty((N, W.shape[0]), dtype=W.dtype)
-    _conv_relu_pool_dw(dout, argmax, out, xp, W, stride, size, pstride, dW_parts, db_parts)
+    dw_parts = np.empty((N,) + w.shape, dtype=w.dtype)               # per image: no races
+    db_parts = np.empty((N, w.shape[0]), dtype=w.dtype)
+    _conv_relu_pool_dw(dout, argmax, out, xp, w, stride, size, pstride, dw_parts, db_parts)
     dx = None
     if need_dx:  # compiled and run only for a block that is not the network's first
-        dxp = np.zeros(xp.shape, dtype=W.dtype)
-        _conv_relu_pool_dx(dout, argmax, out, W, stride, size, pstride, dxp)
-        dx = dxp[:, :, pad:pad + H, pad:pad + Wd]
-    return dW_parts.sum(axis=0), db_parts.sum(axis=0), dx
+        dxp = np.zeros(xp.shape, dtype=w.dtype)
+        _conv_relu_pool_dx(dout, argmax, out, w, stride, size, pstride, dxp)
+        dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    return dw_parts.sum(axis=0), db_parts.sum(axis=0), dx
 
 
 # ------------------------------------------------------------------- optimizer update
@@ -350,35 +350,3 @@ def _sgd_momentum(w, v, g, lr, momentum):
 def sgd_momentum(w, v, g, lr, momentum):
     """Same as reference.sgd_momentum, in one pass over memory instead of four."""
     _sgd_momentum(w.reshape(-1), v.reshape(-1), g.reshape(-1), w.dtype.type(lr), w.dtype.type(momentum))
-
-
-# ------------------------------------------------------------ augmentation: affine warp
-@njit(cache=True, parallel=True)
-def _warp_affine(images, M, out):
-    N, H, W = images.shape
-    cy, cx = (H - 1) / 2, (W - 1) / 2
-    for n in prange(N):
-        for y in range(H):
-            for x in range(W):
-                sy = M[n, 0, 0] * (y - cy) + M[n, 0, 1] * (x - cx) + M[n, 0, 2] + cy
-                sx = M[n, 1, 0] * (y - cy) + M[n, 1, 1] * (x - cx) + M[n, 1, 2] + cx
-                y0, x0 = int(np.floor(sy)), int(np.floor(sx))
-                fy, fx = sy - y0, sx - x0
-                acc = 0.0
-                for dy in range(2):
-                    yy = y0 + dy
-                    if yy < 0 or yy >= H:
-                        continue
-                    wy = fy if dy else 1 - fy
-                    for dx in range(2):
-                        xx = x0 + dx
-                        if 0 <= xx < W:
-                            acc += wy * (fx if dx else 1 - fx) * images[n, yy, xx]
-                out[n, y, x] = acc
-
-
-def warp_affine(images, M):
-    """Same as reference.warp_affine."""
-    out = np.empty_like(images)
-    _warp_affine(np.ascontiguousarray(images), M, out)
-    return out

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, IDXError
-from .fileio import atomic_write
+from ..errors import DataError, IDXError
+from ..fileio import atomic_write
 from .idx import parse_idx, read_bytes
 
 # name: (sha256 of the official .gz, sha256 of its uncompressed content, expected shape)
@@ -60,10 +60,13 @@ def to_input(images):
     return (images.astype(np.float32) * np.float32(1 / 255))[:, None]
 
 
-def default_data_dir():
-    env = os.environ.get("SCRATCHNET_DATA")
-    if env:
-        return Path(env)
+def resolve_data_dir(data_dir=None):
+    """The one place that decides where MNIST lives: `data_dir` (--data-dir) if given, else
+    $SCRATCHNET_DATA, else the per-user cache (~/.cache or $XDG_CACHE_HOME)/scratchnet/mnist."""
+    if data_dir:
+        return Path(data_dir)
+    if os.environ.get("SCRATCHNET_DATA"):
+        return Path(os.environ["SCRATCHNET_DATA"])
     cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(cache) / "scratchnet" / "mnist"
 
@@ -72,12 +75,14 @@ def load_mnist(data_dir=None, download=True, verify=True, mirrors=MIRRORS, timeo
                progress=True):
     """Load the four MNIST files; download missing ones into the folder first.
 
-    verify=False accepts other IDX files with MNIST's names and shapes (e.g. Fashion-MNIST).
-    Raises DataError (missing/unverifiable data) or IDXError (malformed file).
+    `data_dir` as in resolve_data_dir. verify=False accepts other IDX files with MNIST's names
+    and shapes (e.g. Fashion-MNIST). Raises DataError (missing/unverifiable data) or IDXError
+    (malformed file).
     """
-    folder = Path(data_dir) if data_dir is not None else default_data_dir()
-    if data_dir is not None and not folder.is_dir():
-        raise DataError(f"data directory {folder} does not exist")
+    folder = resolve_data_dir(data_dir)
+    if data_dir and not folder.is_dir():  # an explicit folder must exist; the others are made
+        raise DataError(f"data directory {folder} " + ("is a file, not a folder" if folder.exists()
+                                                        else "does not exist"))
     arrays = []
     for name, (_, raw_sha, shape) in FILES.items():
         path = find_file(folder, name)

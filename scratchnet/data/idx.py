@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import IDXError
-from .fileio import atomic_write
+from ..errors import IDXError
+from ..fileio import atomic_write
 
 TYPES = {0x08: np.dtype("u1"), 0x09: np.dtype("i1"), 0x0B: np.dtype(">i2"),
          0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}

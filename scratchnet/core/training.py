@@ -1,5 +1,8 @@
-"""The training loop: mini-batch SGD over uint8 images, validation, and evaluation.
+"""The training loop: mini-batch SGD with momentum, validation, evaluation.
 
+Data-agnostic: inputs are any arrays (N, *input_shape) and integer labels (N,). Integer
+images (MNIST's uint8) are converted per batch by a `prepare` function the caller passes,
+e.g. scratchnet.data.to_input, so a dataset can stay uint8 in memory (4x smaller).
 No printing here: callers pass `on_batch` / `on_epoch` callbacks (train.py draws the progress
 bar with them), so the loop is importable, testable and silent by default.
 """
@@ -8,8 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .data import to_input
-from .errors import TrainingDiverged
+from ..errors import TrainingDiverged
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
 
@@ -25,36 +27,55 @@ class TrainResult:
     interrupted: bool = False                   # Ctrl-C: the model holds the last finished epoch
 
 
-def evaluate(model, images, labels, batch_size=1000):
-    """Mean loss, accuracy and probabilities (N, 10) of `model` on uint8 images."""
-    probs = np.empty((len(images), 10), dtype=np.float32)
-    loss_sum = 0.0
-    for i in range(0, len(images), batch_size):
-        logp = log_softmax(model.forward(to_input(images[i:i + batch_size])))   # (B, 10)
+def _prepare_for(model, prepare):
+    """The batch conversion to use: `prepare`, else a plain cast of float inputs."""
+    if prepare is not None:
+        return prepare
+
+    def as_float(batch):
+        if batch.dtype.kind != "f":
+            raise TypeError(f"inputs are {batch.dtype}: pass prepare= to scale them "
+                            f"(for MNIST's uint8 images: scratchnet.data.to_input)")
+        return batch.astype(model.dtype, copy=False)
+    return as_float
+
+
+def evaluate(model, inputs, labels, batch_size=1000, prepare=None):
+    """Mean cross-entropy, accuracy and class probabilities (N, classes) of `model`."""
+    prepare = _prepare_for(model, prepare)
+    probs, loss_sum = None, 0.0
+    for i in range(0, len(inputs), batch_size):
+        logp = log_softmax(model.forward(prepare(inputs[i:i + batch_size])))   # (B, classes)
+        if probs is None:
+            probs = np.empty((len(inputs), logp.shape[1]), dtype=np.float32)
         y = labels[i:i + batch_size]
-        loss_sum -= float(logp[np.arange(len(y)), y].sum())                      # cross-entropy
+        loss_sum -= float(logp[np.arange(len(y)), y].sum())                     # cross-entropy
         probs[i:i + batch_size] = np.exp(logp)
-    n = max(len(images), 1)
-    accuracy = float((probs.argmax(axis=1) == labels).mean()) if len(images) else float("nan")
-    return loss_sum / n, accuracy, probs
+    if probs is None:
+        return float("nan"), float("nan"), np.zeros((0, 0), dtype=np.float32)
+    accuracy = float((probs.argmax(axis=1) == labels).mean())
+    return loss_sum / len(inputs), accuracy, probs
 
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
-        augment=None, on_batch=None, on_epoch=None):
-    """Train `model` in place. train/val: (uint8 images (N, 28, 28), labels (N,)).
+        prepare=None, augment=None, on_batch=None, on_epoch=None):
+    """Train `model` in place. train/val: (inputs (N, ...), integer labels (N,)).
 
-    Each epoch visits the training images once in a fresh order drawn from `seed`.
-    `augment` (e.g. augment.Augmenter) maps each float batch (N, 1, 28, 28) to a new one.
+    Each epoch visits the training inputs once in a fresh order drawn from `seed`.
+    `prepare` converts a slice of inputs to the model's float input (see module docstring);
+    `augment` (e.g. data.augment.Augmenter) then maps each float batch to a new one.
     on_batch(epoch, batch_index, n_batches, running_loss, running_acc, images_per_s) and
     on_epoch(record) are called as it goes. Raises TrainingDiverged if the loss is not finite or
-    above DIVERGED_LOSS.
-    Ctrl-C returns early with the weights of the last finished epoch.
+    above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished epoch.
     """
-    images, labels = train
+    inputs, labels = train
+    if len(inputs) == 0:
+        raise ValueError("the training set is empty")
+    prepare = _prepare_for(model, prepare)
     rng = np.random.default_rng(seed)
     opt = SGD(lr, momentum)
     result = TrainResult()
-    n = len(images)
+    n = len(inputs)
     n_batches = (n + batch_size - 1) // batch_size
     snapshot = _copy_params(model)
     try:
@@ -64,7 +85,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                x, y = to_input(images[idx]), labels[idx]
+                x, y = prepare(inputs[idx]), labels[idx]
                 if augment is not None:
                     x = augment(x)
                 logits = model.forward(x)
@@ -73,10 +94,10 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                     raise TrainingDiverged(
                         f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
                         f"try a lower --lr (now {lr})")
-                model.backward(dlogits)
+                correct += int((logits.argmax(axis=1) == y).sum())
+                model.backward(dlogits, need_dx=False)
                 opt.step(model.parameters(), model.gradients())
                 loss_sum += loss * len(y)
-                correct += int((logits.argmax(axis=1) == y).sum())
                 seen += len(y)
                 if on_batch is not None:
                     elapsed = time.perf_counter() - start
@@ -86,7 +107,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
             record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                       "seconds": seconds, "images_per_second": seen / seconds}
             if val is not None and len(val[0]):
-                val_loss, val_acc, _ = evaluate(model, *val)
+                val_loss, val_acc, _ = evaluate(model, *val, prepare=prepare)
                 record.update(val_loss=val_loss, val_accuracy=val_acc)
             result.history.append(record)
             snapshot = _copy_params(model)
@@ -98,13 +119,14 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     return result
 
 
-def warm_up(model, input_shape, batch_size=64):
+def warm_up(model, batch_size=64):
     """One forward and backward pass on zeros, so JIT compilation (or loading compiled
     kernels from the cache) happens before the clock of the first epoch starts. Touches
     gradients only, never the weights."""
-    x = np.zeros((batch_size, *input_shape), dtype=model.dtype)
-    _, dlogits = softmax_cross_entropy(model.forward(x), np.zeros(batch_size, dtype=np.int64))
-    model.backward(dlogits)
+    x = np.zeros((batch_size, *model.input_shape), dtype=model.dtype)
+    logits = model.forward(x)
+    _, dlogits = softmax_cross_entropy(logits, np.zeros(batch_size, dtype=np.int64))
+    model.backward(dlogits, need_dx=False)
 
 
 def _copy_params(model):

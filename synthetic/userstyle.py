@@ -1,4 +1,4 @@
-"""Synthetic "real-world" pictures of MNIST digits, for tests and benchmarks of predict.py.
+"""Synthetic "real-world" pictures of MNIST digits, for the tests and benchmarks of predict.py.
 
 Each style imitates what people hand to predict.py: ink on paper of any size, a small
 digit in a corner of a big canvas, a transparent canvas export, a phone photo (uneven

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ScratchnetError
-from .layers import Conv2D, ReLU
-from .losses import softmax
+from ..core import kernels
+from ..core.layers import Conv2D, ReLU
+from ..core.losses import softmax
+from ..data.preprocess import load_image, to_grey
+from ..errors import ScratchnetError
 
 
 @dataclass
@@ -50,7 +52,7 @@ def explain(model, image, target=None):
     grad[0, c] = 1.0                                               # d score_c / d logits
     input_grads = [None] * len(model.layers)                       # d score / d (input of layer i)
     for i in range(len(model.layers) - 1, -1, -1):
-        grad = model.layers[i].backward(grad, need_input_grad=True)
+        grad = model.layers[i].backward(grad, need_dx=True)
         input_grads[i] = grad
     k = conv_activation_index(model)
     A, dA = outputs[k][0], input_grads[k + 1][0]                   # (F, OH, OW) each
@@ -78,3 +80,12 @@ def conv_feature_maps(model, image):
     for i in range(conv_activation_index(model) + 1):
         h = model.layers[i].forward(h)
     return h[0]
+
+
+def explain_file(model, path, seen, out, backend="reference"):
+    """Write the explanation figure (apps/plots.explanation_png) of the picture at `path`,
+    whose 28x28 network input is `seen`, to `out`."""
+    from .plots import explanation_png   # matplotlib only when a figure is asked for
+    with kernels.using(backend):
+        explanation = explain(model, seen)
+    explanation_png(to_grey(load_image(path)), seen, explanation, out)

@@ -26,13 +26,13 @@ class ConvReLUPool:
         self.cache = (x, out, argmax)
         return out
 
-    def backward(self, dout, need_input_grad=True):
+    def backward(self, dout, need_dx=True):
         x, out, argmax = self.cache
         c, p = self.conv, self.pool
-        dW, db, dx = kernels.active().conv_relu_pool_backward(
+        dw, db, dx = kernels.active().conv_relu_pool_backward(
             dout, argmax, out, x, c.params["W"], c.stride, c.padding, p.size, p.stride,
-            need_input_grad)
-        c.grads["W"][...] = dW
+            need_dx)
+        c.grads["W"][...] = dw
         c.grads["b"][...] = db
         return dx
 

@@ -7,45 +7,29 @@ metrics.json keys (top level):
     most_confused (pairs), timings, config, seed, versions, command, created.
 """
 import json
-import os
-import platform
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ..core.layers import Conv2D
+from ..core.training import evaluate
+from ..data.mnist import to_input
+from ..fileio import atomic_write
+from ..sysinfo import machine, versions
 from . import plots
-from .fileio import atomic_write
+from .explain import conv_feature_maps
 from .metrics import confusion_matrix, most_confused_pairs, per_class_scores
-from .training import evaluate
 
 
-def versions():
-    import numba
-    from . import __version__
-    return {"python": platform.python_version(), "numpy": np.__version__,
-            "numba": numba.__version__, "scratchnet": __version__}
-
-
-def machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()}
-
-
-def write_report(model, test_images, test_labels, out_dir, history=(), info=None, n_mistakes=32):
-    """Evaluate `model` on the test set and write the report files; return the metrics dict."""
+def write_report(model, test_images, test_labels, out_dir, history=(), info=None, n_mistakes=32,
+                 command=None):
+    """Evaluate `model` on the uint8 test images and write the report files into `out_dir`;
+    return the metrics dict. `command` (the command line, as a string) is recorded."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    test_loss, test_acc, probs = evaluate(model, test_images, test_labels)
+    test_loss, test_acc, probs = evaluate(model, test_images, test_labels, prepare=to_input)
     eval_seconds = time.perf_counter() - start
     pred = probs.argmax(axis=1)
     cm = confusion_matrix(test_labels, pred)
@@ -61,7 +45,7 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
                     "inference_images_per_second": len(test_labels) / eval_seconds,
                     **info.pop("timings", {})},
         "versions": versions(), "machine": machine(),
-        "command": " ".join([Path(sys.argv[0]).name] + sys.argv[1:]),
+        "command": command,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **info,
     }
@@ -87,11 +71,9 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
 def write_learning_snapshot(model, digit, out_dir, suffix=""):
     """filters{suffix}.png and feature_maps{suffix}.png for a model whose first layer is a
     Conv2D on one input channel; returns whether it wrote them."""
-    from .layers import Conv2D
     first = model.layers[0] if model.layers else None
     if not isinstance(first, Conv2D) or first.in_channels != 1:
         return False
-    from .explain import conv_feature_maps
     plots.filters_png(first.params["W"], Path(out_dir) / f"filters{suffix}.png")
     plots.feature_maps_png(digit, conv_feature_maps(model, digit / 255.0),
                            Path(out_dir) / f"feature_maps{suffix}.png")
@@ -103,7 +85,7 @@ def _markdown(m, has_curves, has_conv=False):
         "# scratchnet evaluation report", "",
         f"- **Test accuracy: {m['test_accuracy']:.2%}** ({m['test_errors']} errors in "
         f"{m['test_images']:,} test images), test loss {m['test_loss']:.4f}",
-        f"- Command: `{m['command']}`",
+        f"- Command: `{m['command']}`" if m["command"] else "- Command: (not recorded)",
         f"- Machine: {m['machine']['cpu']}, {m['machine']['cores']} cores; created {m['created']}",
     ]
     if m["history"]:

@@ -26,7 +26,8 @@ import warnings
 import numpy as np
 from PIL import Image, ImageFilter, UnidentifiedImageError
 
-from .errors import ImageError
+from ..errors import ImageError
+from ..fileio import atomic_write
 
 MAX_PIXELS = 40_000_000   # larger images are refused (decompression-bomb guard)
 WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
@@ -243,6 +244,12 @@ def center_by_mass(digit, frame=FRAME):
 def save_digit_png(digit, f):
     """Write a (28, 28) digit in [0, 1] to the binary file object f as an 8-bit grey PNG."""
     Image.fromarray((digit * 255).round().astype(np.uint8)).save(f, format="PNG")
+
+
+def write_digit_png(digit, path):
+    """save_digit_png to a file, atomically."""
+    with atomic_write(path) as f:
+        save_digit_png(digit, f)
 
 
 def preprocess_file(source, max_pixels=MAX_PIXELS, name=None):

@@ -1,4 +1,4 @@
-"""Sequential model, the reference MNIST network, and the self-describing model file.
+"""Sequential model and the self-describing model file.
 
 A model file is one `.npz` (a zip of .npy arrays, loaded with allow_pickle=False, so it can
 never run code) holding every parameter under "<layer index>.<name>" plus "__scratchnet__":
@@ -10,10 +10,10 @@ import zipfile
 
 import numpy as np
 
+from ..errors import ModelFileError
+from ..fileio import atomic_write
 from . import fused
-from .errors import ModelFileError
-from .fileio import atomic_write
-from .layers import LAYER_TYPES, Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from .layers import LAYER_TYPES
 from .losses import softmax
 
 FORMAT_NAME = "scratchnet.model"
@@ -44,14 +44,15 @@ class Sequential:
             x = stage.forward(x)
         return x
 
-    def backward(self, dout, need_input_grad=False):
+    def backward(self, dout, need_dx=True):
         """Backpropagate dL/dlogits through every layer, filling each layer's grads.
 
-        Returns dL/dx, or None when not asked for: then the first layer skips it.
+        Returns dL/dx; with need_dx=False (training) the first layer skips computing it and
+        None is returned.
         """
         stages = self.stages()
         for i in range(len(stages) - 1, -1, -1):
-            dout = stages[i].backward(dout, need_input_grad=need_input_grad or i > 0)
+            dout = stages[i].backward(dout, need_dx=need_dx or i > 0)
         return dout
 
     def predict_proba(self, x, batch_size=1000):
@@ -116,10 +117,6 @@ class Sequential:
         with atomic_write(path) as f:
             np.savez(f, allow_pickle=False, **arrays)
 
-    @classmethod
-    def load(cls, path):
-        return load_model(path)
-
 
 def load_model(path, return_metadata=False):
     """Rebuild a Sequential from a model file; ModelFileError with a clear message if it can't.
@@ -137,22 +134,28 @@ def load_model(path, return_metadata=False):
     except OSError as e:
         raise ModelFileError(f"cannot read {path}: {e.strerror or e}") from None
     with f:
-        try:
-            npz = np.load(f, allow_pickle=False)
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
-            raise ModelFileError(f"{path} is not a readable model file (corrupt or truncated: {e})") from None
-        if not isinstance(npz, np.lib.npyio.NpzFile):
+        magic = f.read(6)
+        f.seek(0)
+        if magic == b"\x93NUMPY":
             raise ModelFileError(f"{path} is not a scratchnet model (a single array, not an .npz)")
+        if magic[:4] != b"PK\x03\x04":  # every .npz is a zip archive; never let NumPy guess
+            raise ModelFileError(f"{path} is not a scratchnet model file (not an .npz archive)")
         try:
-            with npz:
+            with np.load(f, allow_pickle=False) as npz:
                 if RECORD_KEY not in npz.files:
                     raise ModelFileError(f"{path} is not a scratchnet model (no architecture record)")
                 record = json.loads(str(npz[RECORD_KEY]))
                 arrays = {k: npz[k] for k in npz.files if k != RECORD_KEY}
         except ModelFileError:
             raise
-        except Exception as e:  # zip CRC errors, truncated members, bad JSON, pickled arrays ...
-            raise ModelFileError(f"{path} is corrupt or truncated ({type(e).__name__}: {e})") from None
+        except ValueError as e:
+            if "allow_pickle" not in str(e):
+                raise ModelFileError(f"{path} is a corrupt or truncated model file ({e})") from None
+            raise ModelFileError(f"{path} holds pickled Python objects, which a scratchnet model "
+                                 f"never does; refusing to load it") from None
+        except Exception as e:  # zip CRC errors, truncated members, bad JSON ...
+            raise ModelFileError(f"{path} is a corrupt or truncated model file "
+                                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     model = _build(record, path)
     params = model.parameters()
     if set(arrays) != set(params):
@@ -185,37 +188,3 @@ def _build(record, path):
             raise ModelFileError(f"{path}: bad config for {spec['type']}: {e}") from None
     shape = record.get("input_shape")
     return Sequential(layers, input_shape=tuple(shape) if shape else None)
-
-
-def mnist_cnn(seed=0, dtype=np.float32):
-    """The reference network: 542,230 parameters, initialised as the original Keras model:
-    He-uniform kernels for the ReLU layers, Keras' default Glorot-uniform for the softmax layer,
-    zero biases.
-
-    (N,1,28,28) -Conv 32@3x3-> (N,32,26,26) -ReLU-> -MaxPool 2-> (N,32,13,13) -Flatten->
-    (N,5408) -Dense-> (N,100) -ReLU-> -Dense-> (N,10) logits (softmax lives in the loss).
-    """
-    rng = np.random.default_rng(seed)
-    return Sequential([
-        Conv2D(1, 32, 3, rng=rng, dtype=dtype),
-        ReLU(),
-        MaxPool2D(2, 2),
-        Flatten(),
-        Dense(32 * 13 * 13, 100, rng=rng, dtype=dtype),  # 5408 = 32 channels x 13 x 13 pooled
-        ReLU(),
-        Dense(100, 10, init="glorot_uniform", rng=rng, dtype=dtype),
-    ], input_shape=(1, 28, 28))
-
-
-def mnist_mlp(seed=0, dtype=np.float32):
-    """The fully connected baseline: 784 -> 100 ReLU -> 10 (79,510 parameters), same init."""
-    rng = np.random.default_rng(seed)
-    return Sequential([
-        Flatten(),
-        Dense(28 * 28, 100, rng=rng, dtype=dtype),
-        ReLU(),
-        Dense(100, 10, init="glorot_uniform", rng=rng, dtype=dtype),
-    ], input_shape=(1, 28, 28))
-
-
-ARCHITECTURES = {"cnn": mnist_cnn, "mlp": mnist_mlp}

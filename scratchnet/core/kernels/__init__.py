@@ -1,0 +1,48 @@
+"""Kernel back ends: `reference` (plain NumPy, readable) and `jit` (Numba, fast).
+
+Both modules export the same functions with the same signatures, and the tests assert that
+they agree. Layers call `kernels.active()`, the back end selected for the current thread:
+
+- "jit" (the default): Numba-compiled loops. Training uses it. Numba is imported on the
+  first call, never by `import scratchnet`.
+- "reference": NumPy only. One-image prediction uses it: no JIT compilation, no Numba import
+  (a cold `predict.py` stays well under a second).
+
+Choose at the call site, for one block of code in one thread:
+
+    with kernels.using("reference"):
+        probs = model.predict_proba(x)
+
+The process-wide default comes from the environment variable SCRATCHNET_KERNELS (else "jit");
+no function changes it.
+"""
+import contextlib
+import contextvars
+import importlib
+import os
+
+from ...errors import ScratchnetError
+
+BACKENDS = ("jit", "reference")
+_selected = contextvars.ContextVar("scratchnet_kernels", default=os.environ.get("SCRATCHNET_KERNELS", "jit"))
+
+
+def _check(name):
+    if name not in BACKENDS:  # also catches a mistyped SCRATCHNET_KERNELS
+        raise ScratchnetError(f"unknown kernel back end {name!r}; choose one of {', '.join(BACKENDS)}")
+    return name
+
+
+@contextlib.contextmanager
+def using(name):
+    """Within the block, in this thread only, layers call the back end `name`."""
+    token = _selected.set(_check(name))
+    try:
+        yield
+    finally:
+        _selected.reset(token)
+
+
+def active():
+    """The module of the back end selected for this thread (imported on first use)."""
+    return importlib.import_module(f"{__name__}.{_check(_selected.get())}")
