@@ -6,6 +6,7 @@
 """
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from scratchnet.cli import Parser, float_in, non_negative_int, positive_int, run, set_threads
 
@@ -52,7 +53,16 @@ def main():
     from scratchnet.data.mnist import load_mnist, split_validation, to_input
     from scratchnet.errors import ScratchnetError
 
-    data = load_mnist(args.data_dir, verify=not args.no_verify)
+    with ThreadPoolExecutor(1) as pool:   # MNIST loads while the kernels compile
+        loading = pool.submit(load_mnist, args.data_dir, verify=not args.no_verify)
+        if not args.evaluate:
+            model = ARCHITECTURES[args.arch](seed=args.seed)
+            start = time.perf_counter()
+            compiled = warm_up(model, args.batch_size, on_compile=lambda n: print(
+                f"compiling {n} kernels for this CPU (first run only) ...", flush=True))
+            if compiled:
+                print(f"compiled in {time.perf_counter() - start:.1f} s; cached for the next runs\n")
+        data = loading.result()
     test = (data.test_images[:args.test_limit], data.test_labels[:args.test_limit])
     print(f"MNIST from {data.source}: {len(data.train_images):,} training and "
           f"{len(data.test_images):,} test images, {data.train_images.shape[1:]} uint8")
@@ -72,7 +82,6 @@ def main():
         raise ScratchnetError(f"--val-split {args.val_split} of {len(images):,} images leaves none to "
                               f"train on")
     print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}\n")
-    model = ARCHITECTURES[args.arch](seed=args.seed)
     print(model.summary() + "\n")
 
     callbacks = progress_callbacks(args.epochs)
@@ -86,11 +95,6 @@ def main():
                                     suffix=f"_epoch{record['epoch']:02d}")
         callbacks["on_epoch"] = on_epoch
 
-    start = time.perf_counter()
-    warm_up(model, args.batch_size)
-    if time.perf_counter() - start > 0.5:
-        print(f"compiled the Numba kernels in {time.perf_counter() - start:.1f} s "
-              f"(cached for the next run)\n")
     start = time.perf_counter()
     result = fit(model, train, val, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                  momentum=args.momentum, seed=args.seed, prepare=to_input,

@@ -101,42 +101,101 @@ def test_maxpool_odd_sizes_floor_like_keras_valid():
     np.testing.assert_array_equal(out[0, 0, 2, 1], x[0, 0, 4:6, 2:4].max())
 
 
-# (N, C, H, W, F, KH, KW, stride, pad, pool size, pool stride)
+# (N, C, H, W, F, KH, KW, pad, S): stride-1 conv, SxS pool with stride S
 FUSED_CASES = [
-    (3, 1, 28, 28, 4, 3, 3, 1, 0, 2, 2),   # the reference network's first block
-    (2, 3, 9, 8, 2, 3, 3, 1, 1, 2, 2),
-    (1, 2, 11, 11, 3, 3, 2, 2, 1, 3, 2),
-    (2, 1, 7, 7, 2, 2, 2, 1, 0, 2, 1),
+    (3, 1, 28, 28, 4, 3, 3, 0, 2),    # the reference network's block: jit's unrolled kernel
+    (2, 1, 9, 10, 5, 3, 3, 1, 2),     # the same kernel: odd sizes (the last row/column dropped)
+    (2, 3, 9, 8, 2, 3, 3, 1, 2),      # several channels: the general kernels
+    (1, 2, 11, 11, 3, 3, 2, 1, 3),    # non-square kernel, 3x3 pool
+    (2, 1, 7, 7, 2, 2, 2, 0, 1),      # 1x1 "pool": conv + ReLU
+    (2, 1, 8, 8, 3, 5, 5, 2, 2),      # 5x5 kernel, padding 2
 ]
+
+
+def layer_by_layer(x, w, b, pad, S, dout):
+    """The same block as three separate layers: output, (dw, db, dx)."""
+    from scratchnet.core.layers import Conv2D, MaxPool2D, ReLU
+    F, C, KH, KW = w.shape
+    conv, relu, pool = Conv2D(C, F, (KH, KW), padding=pad).astype(x.dtype), ReLU(), MaxPool2D(S, S)
+    conv.params["W"][...], conv.params["b"][...] = w, b
+    out = pool.forward(relu.forward(conv.forward(x)))
+    dx = conv.backward(relu.backward(pool.backward(dout)))
+    return out.copy(), (conv.grads["W"].copy(), conv.grads["b"].copy(), dx.copy())
+
+
+def fused_inputs(case, dtype):
+    N, C, H, W, F, KH, KW, pad, S = case
+    rng = np.random.default_rng(sum(case))
+    x = rng.standard_normal((N, C, H, W)).astype(dtype)
+    x[0, 0, :4, :4] = 0  # an all-zero patch: conv = bias exactly, ties inside windows
+    w = rng.standard_normal((F, C, KH, KW)).astype(dtype)
+    b = (rng.standard_normal(F) * 0.1).astype(dtype)
+    return x, w, b, pad, S, rng
+
+
+@pytest.mark.parametrize("case", FUSED_CASES)
+def test_fused_reference_equals_the_three_layers(case):
+    x, w, b, pad, S, rng = fused_inputs(case, np.float64)
+    out, argmax, planes = reference.conv_relu_pool_forward(x, w, b, pad, S)
+    dout = rng.standard_normal(out.shape)
+    out_l, grads_l = layer_by_layer(x, w, b, pad, S, dout)
+    np.testing.assert_allclose(out, out_l, rtol=1e-12, atol=1e-12)
+    grads = reference.conv_relu_pool_backward(dout, argmax, planes, w, x.shape, pad, S, True)
+    for name, g, g_l in zip(("dw", "db", "dx"), grads, grads_l):
+        np.testing.assert_allclose(g, g_l, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", FUSED_CASES)
-def test_fused_conv_relu_pool_matches_reference(case, dtype):
-    N, C, H, W, F, kh, kw, s, p, size, ps = case
-    rng = np.random.default_rng(sum(case))
-    x = rng.standard_normal((N, C, H, W)).astype(dtype)
-    x[0, 0, :3, :3] = 0  # an all-zero patch: conv = bias exactly, ties inside windows
-    Wt = rng.standard_normal((F, C, kh, kw)).astype(dtype)
-    b = (rng.standard_normal(F) * 0.1).astype(dtype)
-    out_r, arg_r = reference.conv_relu_pool_forward(x, Wt, b, s, p, size, ps)
-    out_j, arg_j = jit.conv_relu_pool_forward(x, Wt, b, s, p, size, ps)
+def test_fused_jit_matches_reference(case, dtype):
+    x, w, b, pad, S, rng = fused_inputs(case, dtype)
+    out_r, arg_r, planes_r = reference.conv_relu_pool_forward(x, w, b, pad, S)
+    out_j, arg_j, planes_j = jit.conv_relu_pool_forward(x, w, b, pad, S)
+    np.testing.assert_array_equal(planes_j, planes_r)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(out_j, out_r, **tol)
     assert (arg_j == arg_r).mean() > 0.99  # float32 sum order can flip a near-tie, rarely
     dout = rng.standard_normal(out_r.shape).astype(dtype)
-    grads_r = reference.conv_relu_pool_backward(dout, arg_r, out_r, x, Wt, s, p, size, ps, True)
-    grads_j = jit.conv_relu_pool_backward(dout, arg_r, out_r, x, Wt, s, p, size, ps, True)
-    for g_j, g_r in zip(grads_j, grads_r):
-        np.testing.assert_allclose(g_j, g_r, **tol)
-    # without dx the kernel takes other paths (the 3x3 single-pass dW): check them too
-    dW_j, db_j, dx_j = jit.conv_relu_pool_backward(dout, arg_r, out_r, x, Wt, s, p, size, ps, False)
-    assert dx_j is None
-    np.testing.assert_allclose(dW_j, grads_r[0], **tol)
-    np.testing.assert_allclose(db_j, grads_r[1], **tol)
+    for need_dx in (True, False):
+        grads_r = reference.conv_relu_pool_backward(dout, arg_r, planes_r, w, x.shape, pad, S, need_dx)
+        grads_j = jit.conv_relu_pool_backward(dout, arg_r, planes_r, w, x.shape, pad, S, need_dx)
+        assert (grads_j[2] is None) == (not need_dx)
+        for g_j, g_r in zip(grads_j, grads_r):
+            if g_r is not None:
+                np.testing.assert_allclose(g_j, g_r, **tol)
 
 
-def test_fused_block_equals_the_three_layers():
+def test_fused_jit_fills_the_buffers_it_is_given():
+    x, w, b, pad, S, rng = fused_inputs(FUSED_CASES[0], np.float32)
+    out, argmax, planes = (np.full_like(a, 7) for a in jit.conv_relu_pool_forward(x, w, b, pad, S))
+    got = jit.conv_relu_pool_forward(x, w, b, pad, S, out, argmax, planes)
+    assert got[0] is out and got[1] is argmax and got[2] is planes
+    np.testing.assert_allclose(out, reference.conv_relu_pool_forward(x, w, b, pad, S)[0], rtol=1e-5, atol=1e-5)
+
+
+def test_phase_planes_by_hand():
+    # one 6x6 image, 3x3 kernel, 2x2 pool: 2 pooled rows and columns, planes of 3 rows x 2
+    x = np.arange(36.0).reshape(1, 1, 6, 6)
+    planes = reference.make_phase_planes(x, 3, 3, 0, 2)
+    assert planes.shape == (1, 2, 2, 2, 1, 6)               # (N, rr, re, qe, C, rows*PW)
+    np.testing.assert_array_equal(planes[0, 0, 0, 0, 0], [0, 2, 12, 14, 24, 26])  # even rows, cols 0, 2
+    np.testing.assert_array_equal(planes[0, 0, 0, 1, 0], [2, 4, 14, 16, 26, 28])  # shifted one column
+    np.testing.assert_array_equal(planes[0, 1, 1, 0, 0], [7, 9, 19, 21, 31, 33])  # odd rows, odd cols
+
+
+@pytest.mark.parametrize("case", FUSED_CASES)
+def test_unmake_phase_planes_is_the_adjoint(case):
+    # <make(x), y> == <x, unmake(y)>: what makes it the right backward pass (like col2im)
+    x, w, b, pad, S, rng = fused_inputs(case, np.float64)
+    KH, KW = w.shape[2:]
+    planes = reference.make_phase_planes(x, KH, KW, pad, S)
+    y = rng.standard_normal(planes.shape)
+    lhs = np.sum(planes * y)
+    rhs = np.sum(x * reference.unmake_phase_planes(y, x.shape, KH, KW, pad, S))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_fused_network_equals_the_unfused_one():
     from scratchnet import softmax_cross_entropy
     from scratchnet.core.networks import mnist_cnn
     fused, plain = mnist_cnn(seed=2).astype(np.float64), mnist_cnn(seed=2).astype(np.float64)
@@ -152,12 +211,31 @@ def test_fused_block_equals_the_three_layers():
         np.testing.assert_allclose(fused.gradients()[key], plain.gradients()[key], rtol=1e-10, atol=1e-14)
 
 
+@pytest.mark.parametrize("size", [35, 200_000])       # one thread, and split over the team
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sgd_momentum_matches_reference(dtype):
+def test_sgd_momentum_matches_reference(dtype, size):
     rng = np.random.default_rng(0)
-    w, v, g = (rng.standard_normal((7, 5)).astype(dtype) for _ in range(3))
+    w, v, g = (rng.standard_normal(size).astype(dtype) for _ in range(3))
     w2, v2 = w.copy(), v.copy()
     reference.sgd_momentum(w, v, g, 0.01, 0.9)
     jit.sgd_momentum(w2, v2, g, 0.01, 0.9)
-    np.testing.assert_allclose(w2, w, rtol=1e-6)
-    np.testing.assert_allclose(v2, v, rtol=1e-5, atol=1e-7)
+    tol = dict(rtol=1e-6, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(w2, w, **tol)    # (a fused multiply-add rounds once, not twice)
+    np.testing.assert_allclose(v2, v, **tol)
+
+
+@pytest.mark.parametrize("kernels", [reference, jit], ids=["reference", "jit"])
+def test_sgd_momentum_leaves_no_denormal_velocities(kernels):
+    """A weight whose gradient stays 0 has its velocity decay as 0.9^k; without the flush it
+    sinks into float32's denormal range (slow on Intel cores) after ~800 steps."""
+    w = np.ones(1000, np.float32)
+    v = np.zeros_like(w)
+    g = np.full_like(w, 0.5)
+    kernels.sgd_momentum(w, v, g, 0.01, 0.9)      # one step with a gradient, then none
+    g[:] = 0
+    for _ in range(1500):
+        kernels.sgd_momentum(w, v, g, 0.01, 0.9)
+    tiny = np.finfo(np.float32).tiny              # the smallest normal float32, 1.2e-38
+    assert not np.any((v != 0) & (np.abs(v) < tiny))
+    assert np.all(v == 0)                          # flushed to exactly zero ...
+    assert np.all(w < 1)                           # ... after moving the weights as Keras does

@@ -82,3 +82,30 @@ def test_warm_up_does_not_change_the_weights():
     warm_up(model, batch_size=4)
     for k, v in model.parameters().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_a_steady_state_training_step_allocates_nothing_big(mnist):
+    """Every layer reuses its arrays from step to step: once the shapes are settled a step
+    makes only small temporaries (the loss's (64, 10) arrays, the conv weight gradient's
+    partial sums, NumPy's own ~27 KB buffer for a broadcast addition), never an input batch
+    (200 KB), an activation or gradient (0.4-1.4 MB) or a weight matrix (2.2 MB)."""
+    import tracemalloc
+
+    from scratchnet.core.optim import SGD
+    from scratchnet.core.training import Batches, train_step
+    model, opt = mnist_cnn(seed=0), SGD()
+    batches = Batches(model, mnist.train_images, mnist.train_labels, 64, to_input)
+    steps = [np.arange(k * 64, (k + 1) * 64) for k in range(6)]
+    for idx in steps[:3]:
+        train_step(model, opt, *batches.take(idx))
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        for idx in steps[3:]:
+            train_step(model, opt, *batches.take(idx))
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    print(f"largest memory in use during a step beyond what was there before: {peak:,} bytes")
+    assert peak < 50_000

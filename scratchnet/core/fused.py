@@ -1,40 +1,62 @@
 """Fused blocks: several layers computed by one kernel, sharing the layers' parameters.
 
-Sequential runs Conv2D -> ReLU -> MaxPool2D as one ConvReLUPool block: one pass over the
+Sequential runs Conv2D -> ReLU -> MaxPool2D as one ConvReLUPool block when the convolution
+has stride 1 and the pooling windows do not overlap (size == stride): one pass over the
 input instead of three, no im2col matrix, no (N, F, OH, OW) activations kept for backward.
-The maths is exactly the three layers' (the tests compare both, and the model-level
-gradient check runs through the fused path); the separate layers stay the readable version.
+The algorithm (the input rearranged into "phase planes", see shapes.phase_planes) is in
+kernels/reference.py: conv_relu_pool_forward and _backward, readable NumPy; jit.py runs the
+same algorithm compiled. The maths is exactly the three layers': the tests compare both, and
+the model-level gradient check runs through this block.
 """
+import numpy as np
+
 from . import kernels
-from .layers import Conv2D, MaxPool2D, ReLU
+from .layers import Conv2D, Layer, MaxPool2D, ReLU
+from .shapes import phase_planes
 
 
-class ConvReLUPool:
+class ConvReLUPool(Layer):
     """x: (N, C, H, W) -> maxpool(relu(conv(x))): (N, F, PH, PW).
 
-    Cache: x, the pooled output (its sign is the ReLU mask at each winner) and argmax.
-    Gradients are written into the Conv2D layer's grads.
+    Cache: the input as phase planes and the argmax of each window (-1 where the ReLU was off).
+    Gradients are written into the Conv2D layer's grads. Output, argmax and planes live in
+    buffers reused from batch to batch.
     """
 
     def __init__(self, conv, relu, pool):
+        super().__init__()
         self.conv, self.relu, self.pool = conv, relu, pool
 
+    @staticmethod
+    def fits(conv, relu, pool):
+        """Whether the fused kernels compute this Conv2D -> ReLU -> MaxPool2D."""
+        return conv.stride == 1 and pool.size == pool.stride and pool.size ** 2 <= 127  # int8 argmax
+
     def forward(self, x):
-        c, p = self.conv, self.pool
-        out, argmax = kernels.active().conv_relu_pool_forward(
-            x, c.params["W"], c.params["b"], c.stride, c.padding, p.size, p.stride)
-        self.cache = (x, out, argmax)
+        c, S = self.conv, self.pool.size
+        F, (KH, KW) = c.out_channels, c.kernel_size
+        N, C, H, W = x.shape
+        _, PH, PW = self.output_shape(x.shape[1:])
+        dt = c.params["W"].dtype
+        g = phase_planes(H, W, KH, KW, c.padding, S)
+        out = self._buffer("out", (N, F, PH, PW), dt)
+        argmax = self._buffer("argmax", (N, F, PH, PW), np.int8)
+        planes = self._buffer("planes", (N, S, S, g.CS, C, g.length), dt)
+        kernels.active().conv_relu_pool_forward(x.astype(dt, copy=False), c.params["W"], c.params["b"],
+                                                c.padding, S, out, argmax, planes)
+        self.cache = (x.shape, argmax, planes)
         return out
 
     def backward(self, dout, need_dx=True):
-        x, out, argmax = self.cache
-        c, p = self.conv, self.pool
-        dw, db, dx = kernels.active().conv_relu_pool_backward(
-            dout, argmax, out, x, c.params["W"], c.stride, c.padding, p.size, p.stride,
-            need_dx)
-        c.grads["W"][...] = dw
-        c.grads["b"][...] = db
+        x_shape, argmax, planes = self.cache
+        c = self.conv
+        _, _, dx = kernels.active().conv_relu_pool_backward(
+            dout, argmax, planes, c.params["W"], x_shape, c.padding, self.pool.size, need_dx,
+            c.grads["W"], c.grads["b"])
         return dx
+
+    def output_shape(self, input_shape):
+        return self.pool.output_shape(self.conv.output_shape(input_shape))
 
 
 PATTERNS = [((Conv2D, ReLU, MaxPool2D), ConvReLUPool)]
@@ -46,7 +68,8 @@ def plan(layers):
     while i < len(layers):
         for types, block in PATTERNS:
             window = layers[i:i + len(types)]
-            if len(window) == len(types) and all(type(l) is t for l, t in zip(window, types)):
+            if (len(window) == len(types) and all(type(l) is t for l, t in zip(window, types))
+                    and block.fits(*window)):
                 stages.append(block(*window))
                 i += len(types)
                 break

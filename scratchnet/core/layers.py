@@ -7,6 +7,9 @@ Every layer has the same interface:
                                                   # backward fills grads
     layer.output_shape(input_shape), layer.config(), layer.astype(dtype)
 
+Dense, ReLU and the fused block return arrays they own and reuse on the next call (no
+allocation in a training step once the batch size is settled): copy an output to keep it.
+
 Training does not run Conv2D, ReLU and MaxPool2D one after the other: `Sequential` runs the
 three as one fused block with the same maths (scratchnet/core/fused.py; its kernel is
 `conv_relu_pool_*` in kernels/reference.py and kernels/jit.py). The layers here are the
@@ -42,6 +45,21 @@ class Layer:
 
     def __init__(self):
         self.params, self.grads = {}, {}
+        self._buffers = {}
+
+    def _buffer(self, name, shape, dtype, keep=3):
+        """An array of this layer, reused by every call with the same shape and dtype. The
+        `keep` most recent shapes stay allocated (a training batch, the epoch's last, smaller
+        batch, and an evaluation batch), so alternating between them allocates nothing."""
+        key = (name, tuple(shape), np.dtype(dtype))
+        buf = self._buffers.pop(key, None)
+        if buf is None:
+            buf = np.empty(shape, dtype=dtype)
+            same_name = [k for k in self._buffers if k[0] == name]
+            for old in same_name[:max(0, len(same_name) - keep + 1)]:   # the least recent
+                del self._buffers[old]
+        self._buffers[key] = buf          # (re)inserted last: dicts keep insertion order
+        return buf
 
     def config(self):
         """Constructor arguments, JSON-serialisable: enough to rebuild the layer."""
@@ -52,6 +70,7 @@ class Layer:
         for name in self.params:
             self.params[name] = self.params[name].astype(dtype)
             self.grads[name] = np.zeros_like(self.params[name])
+        self._buffers.clear()
         return self
 
     def num_params(self):
@@ -187,15 +206,19 @@ class Dense(Layer):
 
     def forward(self, x):
         self.cache = x
-        return x @ self.params["W"] + self.params["b"]                # (N, D) @ (D, M) -> (N, M)
+        out = self._buffer("out", (x.shape[0], self.out_features), self.params["W"].dtype)
+        np.matmul(x, self.params["W"], out=out)                        # (N, D) @ (D, M) -> (N, M)
+        out += self.params["b"]
+        return out
 
     def backward(self, dout, need_dx=True):
         x = self.cache
         np.matmul(x.T, dout, out=self.grads["W"])                      # (D, N) @ (N, M) -> (D, M)
-        self.grads["b"][...] = dout.sum(axis=0)
+        np.sum(dout, axis=0, out=self.grads["b"])
         if not need_dx:
             return None
-        return dout @ self.params["W"].T                               # (N, M) @ (M, D) -> (N, D)
+        dx = self._buffer("dx", x.shape, dout.dtype)
+        return np.matmul(dout, self.params["W"].T, out=dx)             # (N, M) @ (M, D) -> (N, D)
 
     def output_shape(self, input_shape):
         return (self.out_features,)
@@ -209,11 +232,12 @@ class ReLU(Layer):
     """out = max(x, 0); backward passes the gradient where x > 0 (0 at x == 0). Cache: mask."""
 
     def forward(self, x):
-        self.cache = x > 0
-        return np.maximum(x, 0)
+        mask = self.cache = self._buffer("mask", x.shape, np.bool_)
+        np.greater(x, 0, out=mask)
+        return np.maximum(x, 0, out=self._buffer("out", x.shape, x.dtype))
 
     def backward(self, dout, need_dx=True):
-        return dout * self.cache
+        return np.multiply(dout, self.cache, out=self._buffer("dx", dout.shape, dout.dtype))
 
     def output_shape(self, input_shape):
         return tuple(input_shape)

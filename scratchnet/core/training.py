@@ -1,8 +1,10 @@
 """The training loop: mini-batch SGD with momentum, validation, evaluation.
 
-Data-agnostic: inputs are any arrays (N, *input_shape) and integer labels (N,). Integer
-images (MNIST's uint8) are converted per batch by a `prepare` function the caller passes,
-e.g. scratchnet.data.to_input, so a dataset can stay uint8 in memory (4x smaller).
+Data-agnostic: inputs are any arrays (N, ...) and integer labels (N,). Each batch is
+converted to the model's float input by `prepare(batch, out)`, which writes into `out`
+(B, *model.input_shape) and returns it; integer images (MNIST's uint8) need one that scales
+them (scratchnet.data.mnist.to_input), so a dataset can stay uint8 in memory (4x smaller).
+Batches are gathered into buffers reused from step to step.
 No printing here: callers pass `on_batch` / `on_epoch` callbacks (train.py draws the progress
 bar with them), so the loop is importable, testable and silent by default.
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import TrainingDiverged
+from . import kernels
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
 
@@ -27,25 +30,43 @@ class TrainResult:
     interrupted: bool = False                   # Ctrl-C: the model holds the last finished epoch
 
 
-def _prepare_for(model, prepare):
-    """The batch conversion to use: `prepare`, else a plain cast of float inputs."""
-    if prepare is not None:
-        return prepare
+def as_float(batch, out):
+    """The default `prepare`: float inputs copied as they are."""
+    if batch.dtype.kind != "f":
+        raise TypeError(f"inputs are {batch.dtype}: pass prepare= to scale them "
+                        f"(for MNIST's uint8 images: scratchnet.data.mnist.to_input)")
+    np.copyto(out, batch.reshape(out.shape))
+    return out
 
-    def as_float(batch):
-        if batch.dtype.kind != "f":
-            raise TypeError(f"inputs are {batch.dtype}: pass prepare= to scale them "
-                            f"(for MNIST's uint8 images: scratchnet.data.to_input)")
-        return batch.astype(model.dtype, copy=False)
-    return as_float
+
+class Batches:
+    """Gathers batches of inputs and labels into arrays reused from call to call."""
+
+    def __init__(self, model, inputs, labels, batch_size, prepare=None):
+        self.inputs, self.labels, self.prepare = inputs, labels, prepare or as_float
+        self.raw = np.empty((batch_size, *inputs.shape[1:]), dtype=inputs.dtype)
+        self.x = np.empty((batch_size, *model.input_shape), dtype=model.dtype)
+        self.y = np.empty(batch_size, dtype=labels.dtype)
+
+    def take(self, idx):
+        """Inputs (B, *input_shape) and labels (B,) at positions idx (a slice or an array)."""
+        B = len(range(len(self.inputs))[idx]) if isinstance(idx, slice) else len(idx)
+        raw, y = self.raw[:B], self.y[:B]
+        if isinstance(idx, slice):
+            raw[...], y[...] = self.inputs[idx], self.labels[idx]
+        else:
+            np.take(self.inputs, idx, axis=0, out=raw, mode="wrap")   # "wrap": no temporary
+            np.take(self.labels, idx, out=y, mode="wrap")              # copy (idx is in range)
+        return self.prepare(raw, self.x[:B]), y
 
 
 def evaluate(model, inputs, labels, batch_size=1000, prepare=None):
     """Mean cross-entropy, accuracy and class probabilities (N, classes) of `model`."""
-    prepare = _prepare_for(model, prepare)
+    batches = Batches(model, inputs, labels, min(batch_size, max(len(inputs), 1)), prepare)
     probs, loss_sum = None, 0.0
     for i in range(0, len(inputs), batch_size):
-        logp = log_softmax(model.forward(prepare(inputs[i:i + batch_size])))   # (B, classes)
+        x, _ = batches.take(slice(i, i + batch_size))
+        logp = log_softmax(model.forward(x))                                     # (B, classes)
         if probs is None:
             probs = np.empty((len(inputs), logp.shape[1]), dtype=np.float32)
         y = labels[i:i + batch_size]
@@ -71,7 +92,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     inputs, labels = train
     if len(inputs) == 0:
         raise ValueError("the training set is empty")
-    prepare = _prepare_for(model, prepare)
+    batches = Batches(model, inputs, labels, batch_size, prepare)
     rng = np.random.default_rng(seed)
     opt = SGD(lr, momentum)
     result = TrainResult()
@@ -84,19 +105,15 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
             start = time.perf_counter()
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                x, y = prepare(inputs[idx]), labels[idx]
+                x, y = batches.take(order[b * batch_size:(b + 1) * batch_size])
                 if augment is not None:
                     x = augment(x)
-                logits = model.forward(x)
-                loss, dlogits = softmax_cross_entropy(logits, y)
+                loss, hits = train_step(model, opt, x, y)
                 if not np.isfinite(loss) or loss > DIVERGED_LOSS:
                     raise TrainingDiverged(
                         f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
                         f"try a lower --lr (now {lr})")
-                correct += int((logits.argmax(axis=1) == y).sum())
-                model.backward(dlogits, need_dx=False)
-                opt.step(model.parameters(), model.gradients())
+                correct += hits
                 loss_sum += loss * len(y)
                 seen += len(y)
                 if on_batch is not None:
@@ -119,14 +136,36 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     return result
 
 
-def warm_up(model, batch_size=64):
-    """One forward and backward pass on zeros, so JIT compilation (or loading compiled
-    kernels from the cache) happens before the clock of the first epoch starts. Touches
-    gradients only, never the weights."""
-    x = np.zeros((batch_size, *model.input_shape), dtype=model.dtype)
+def train_step(model, opt, x, y):
+    """One step of mini-batch SGD: forward, loss, backward, update. Returns the batch's mean
+    loss and how many of its inputs the model classified right before the update. A diverged
+    loss (inf or NaN) is returned, not checked: the update it made is garbage either way."""
     logits = model.forward(x)
-    _, dlogits = softmax_cross_entropy(logits, np.zeros(batch_size, dtype=np.int64))
+    loss, dlogits = softmax_cross_entropy(logits, y)
+    hits = int(np.count_nonzero(logits.argmax(axis=1) == y))
     model.backward(dlogits, need_dx=False)
+    opt.step(model.parameters(), model.gradients())
+    return loss, hits
+
+
+def warm_up(model, batch_size=64, on_compile=None):
+    """Get every kernel a training step calls compiled (or loaded from Numba's disk cache)
+    before the first epoch's clock starts: ahead of time and on all cores at once where the
+    back end can (kernels.jit.compile_ahead; on_compile(n) is told when n kernels must be
+    compiled), then one forward and backward pass on zeros. Returns the seconds spent
+    compiling. Touches gradients and buffers only, never the weights."""
+    x = np.zeros((batch_size, *model.input_shape), dtype=model.dtype)
+    y = np.zeros(batch_size, dtype=np.int64)
+
+    def step(update):
+        _, dlogits = softmax_cross_entropy(model.forward(x), y)
+        model.backward(dlogits, need_dx=False)
+        if update:   # only ever recorded by compile_ahead, never run: the weights stay as they are
+            SGD().step(model.parameters(), model.gradients())
+
+    seconds = kernels.active().compile_ahead(lambda: step(update=True), on_compile)
+    step(update=False)
+    return seconds
 
 
 def _copy_params(model):

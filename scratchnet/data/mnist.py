@@ -55,9 +55,12 @@ class MNIST:
     source: Path
 
 
-def to_input(images):
-    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]: the network's input."""
-    return (images.astype(np.float32) * np.float32(1 / 255))[:, None]
+def to_input(images, out=None):
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28) in [0, 1]: the network's input (written
+    into `out` if given: the training loop's `prepare`)."""
+    if out is None:
+        out = np.empty((len(images), 1, *images.shape[1:]), dtype=np.float32)
+    return np.multiply(images[:, None], np.float32(1 / 255), out=out)
 
 
 def resolve_data_dir(data_dir=None):

@@ -1,14 +1,128 @@
 """Numba-compiled kernels: the same functions as `reference.py`, as explicit loops.
 
-Each function has the name, arguments, result and tie rule of its NumPy twin in
-`scratchnet.kernels.reference` (read that one first); tests assert they agree on random
+Each public function has the name, arguments, result and tie rule of its NumPy twin in
+`scratchnet.core.kernels.reference` (read that one first); tests assert they agree on random
 shapes. The loops are written so the innermost one walks contiguous memory.
-`cache=True` keeps the compiled code on disk, so only the first process pays to compile.
-"""
-import numpy as np
-from numba import njit, prange
 
-from .reference import conv_output_size
+Compiled lazily, one kernel at a time, on first use (a run compiles only what it calls) and
+kept on disk (`cache=True`), so only the first process pays. Parallel work is split into
+chunks of the batch and handed to a team of threads (team.py); the kernels release the GIL.
+"""
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+from numba import config, njit, typeof
+
+from ..shapes import conv_output_size, phase_planes
+from .reference import FLUSH
+from .team import Team
+
+_team = None
+
+
+def team():
+    """The threads the kernels run on: NUMBA_NUM_THREADS of them (default: every core;
+    `--threads N` sets it)."""
+    global _team
+    if _team is None:
+        _team = Team(int(os.environ.get("NUMBA_NUM_THREADS") or config.NUMBA_NUM_THREADS))
+    return _team
+
+
+def compile_ahead(run, on_compile=None):
+    """Compile every kernel `run()` would call, before it is called, on every core at once.
+
+    run() is executed with the team recording instead of running kernels (so it must not
+    depend on kernel results; its NumPy work runs on whatever is in the buffers). Kernels
+    already in Numba's disk cache are loaded. The others are compiled in parallel: on Linux,
+    one forked process per core compiles its share into the disk cache while this process
+    compiles its own, then loads theirs (a first run pays ~half the compile time on 2 cores).
+    on_compile(n) is called first if n kernels must be compiled. Returns the seconds spent
+    compiling (0.0 when everything came from the cache).
+    """
+    with np.errstate(all="ignore"), team().recording() as calls:
+        run()
+    jobs = []
+    for fn, args in calls:
+        sig = tuple(typeof(a) for a in args)
+        if (fn, sig) not in jobs and tuple(sig) not in fn.overloads and not _cached(fn, sig):
+            jobs.append((fn, sig))
+    if not jobs:
+        return 0.0
+    if on_compile is not None:
+        on_compile(len(jobs))
+    start = time.perf_counter()
+    _compile_in_parallel(jobs, min(team().size, len(jobs)))
+    return time.perf_counter() - start
+
+
+def _cached(fn, sig):
+    """Whether Numba's disk cache holds fn compiled for sig (loading it if so)."""
+    try:
+        return fn._cache.load_overload(sig, fn.targetctx) is not None
+    except Exception:   # an internal of Numba's: if it changes, compile as if uncached
+        return False
+
+
+def _compile_in_parallel(jobs, processes):
+    """jobs [(dispatcher, signature)], shared out by estimated size; the forked processes only
+    write Numba's disk cache, from which this process then loads what they compiled."""
+    shares = [[] for _ in range(processes)]
+    for job in sorted(jobs, key=lambda job: -_code_size(job[0])):    # largest first, to the
+        min(shares, key=lambda share: sum(_code_size(fn) for fn, _ in share)).append(job)  # least loaded
+    children = []
+    if processes > 1 and hasattr(os, "fork") and sys.platform.startswith("linux"):
+        _numba_set_up()                           # once, here, so no child has to redo it
+        for share in shares[1:]:
+            with warnings.catch_warnings():       # (3.12+: "multi-threaded, fork may deadlock";
+                warnings.simplefilter("ignore")   # the child only compiles and exits)
+                pid = os.fork()
+            if pid == 0:
+                code = 0
+                try:
+                    for fn, sig in share:
+                        fn.compile(sig)
+                except BaseException:
+                    code = 1
+                os._exit(code)
+            children.append(pid)
+    for fn, sig in (shares[0] if children else jobs):
+        fn.compile(sig)
+    for pid in children:
+        os.waitpid(pid, 0)
+    for fn, sig in jobs:                          # loaded from the cache the children wrote
+        fn.compile(sig)                           # (or compiled here, if a child could not)
+
+
+def _code_size(fn, seen=None):
+    """Bytecode size of a kernel and the kernels it calls: a proxy for its compile time."""
+    seen = set() if seen is None else seen
+    seen.add(fn)
+    code = fn.py_func.__code__
+    total = len(code.co_code)
+    for name in code.co_names:
+        callee = fn.py_func.__globals__.get(name)
+        if callee not in seen and hasattr(callee, "py_func"):
+            total += _code_size(callee, seen)
+    return total
+
+
+@njit(cache=True)
+def _nothing(x):
+    return x
+
+
+def _numba_set_up():
+    _nothing(0)
+
+
+def _split(n, parts):
+    """[(lo, hi), ...]: range(n) cut into `parts` contiguous pieces (fewer if n is small)."""
+    parts = max(1, min(parts, n))
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
 @njit(cache=True)
@@ -19,6 +133,16 @@ def _out_size(size, kernel, stride, pad):
 # Large outputs are allocated by NumPy in the Python wrappers and filled by the compiled
 # loops: NumPy asks the kernel for huge pages on big arrays, so first touching a 50 MB
 # array costs 4 ms instead of 20 ms inside Numba's own allocator (measured here).
+
+def _padded(x, pad):
+    """(N, C, H, W) -> (N, C, H+2P, W+2P) zero-padded copy (x itself when P == 0)."""
+    if pad == 0:
+        return x
+    N, C, H, W = x.shape
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
+    xp[:, :, pad:pad + H, pad:pad + W] = x
+    return xp
+
 
 @njit(cache=True)
 def _im2col(xp, kh, kw, stride, cols):
@@ -122,231 +246,310 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 
 
 # ------------------------------------------------------- fused conv + ReLU + max-pool
-# "Wide plane" convolution: each image channel is a flat vector with row pitch Wp (the
-# padded width). The stride-1 convolution of a whole image is then, per filter, a sum of
-# KH*KW shifted copies of that vector, each scaled by one weight:
-#     plane[p] += w[f, c, i, j] * x_flat[c, p + i*Wp + j]      p = oh*Wp + ow
-# a long unit-stride loop the compiler turns into SIMD. (Columns ow >= OW are junk and
-# never read.) Pooling then reads the plane at the strided positions. Loops index
-# slices from 0 so the compiler can drop Numba's negative-index checks, which otherwise
-# stop vectorisation (measured 5x). Parallel over images; each image owns its buffers.
+# The algorithm of reference.conv_relu_pool_* (read it first, and shapes.phase_planes): the
+# input as phase planes, every pooling window's S*S conv outputs as unit-stride sums over
+# the planes, max + ReLU + argmax on the fly. The reference network's block (one input
+# channel, 3x3 kernel, 2x2 pool) has a kernel of its own with everything unrolled: the four
+# conv outputs of a window are four expressions of nine products each, so a SIMD vector
+# computes 8 windows at once and the pooling needs no shuffles. Other shapes take the
+# general kernels, loops over taps and window elements around the same unit-stride sums.
+# Work is split over images; the weight gradient is summed per chunk into one of
+# DW_PARTS partial sums (a fixed number, so the result does not depend on the thread count).
 
-def _padded(x, pad):
-    """(N, C, H, W) -> (N, C, H+2P, W+2P) zero-padded copy (x itself when P == 0)."""
-    if pad == 0:
-        return x
-    N, C, H, W = x.shape
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=x.dtype)
-    xp[:, :, pad:pad + H, pad:pad + W] = x
-    return xp
+DW_PARTS = 8
 
 
 @njit(cache=True, nogil=True)
-def _conv_plane(xf, w, f, bias, Hp, Wp, plane):
-    """plane[:L] = bias + stride-1 conv of one padded image xf (C, Hp*Wp) with filter f."""
-    C, KH, KW = w.shape[1], w.shape[2], w.shape[3]
-    L = (Hp - KH) * Wp + (Wp - KW + 1)
-    for p in range(L):
-        plane[p] = bias
-    for c in range(C):
-        xc = xf[c]
-        if KH == 3 and KW == 3:
-            # the common 3x3 case: all nine taps in one pass (a third of the memory traffic)
-            x0, x1, x2 = xc[0:L], xc[1:1 + L], xc[2:2 + L]
-            x3, x4, x5 = xc[Wp:Wp + L], xc[Wp + 1:Wp + 1 + L], xc[Wp + 2:Wp + 2 + L]
-            x6, x7, x8 = xc[2 * Wp:2 * Wp + L], xc[2 * Wp + 1:2 * Wp + 1 + L], xc[2 * Wp + 2:2 * Wp + 2 + L]
-            w0, w1, w2 = w[f, c, 0, 0], w[f, c, 0, 1], w[f, c, 0, 2]
-            w3, w4, w5 = w[f, c, 1, 0], w[f, c, 1, 1], w[f, c, 1, 2]
-            w6, w7, w8 = w[f, c, 2, 0], w[f, c, 2, 1], w[f, c, 2, 2]
-            for p in range(L):
-                plane[p] += (w0 * x0[p] + w1 * x1[p] + w2 * x2[p] + w3 * x3[p] + w4 * x4[p]
-                             + w5 * x5[p] + w6 * x6[p] + w7 * x7[p] + w8 * x8[p])
-            continue
-        for i in range(KH):
-            for j in range(KW):
-                wt = w[f, c, i, j]
-                xs = xc[i * Wp + j:i * Wp + j + L]
-                for p in range(L):
-                    plane[p] += wt * xs[p]
+def _fill_planes(x, pad, PW, planes, n0, n1):
+    """planes[n] for n in [n0, n1) from x: see reference.make_phase_planes."""
+    H, W = x.shape[2], x.shape[3]
+    S, CS, C, length = planes.shape[1], planes.shape[3], planes.shape[4], planes.shape[5]
+    rows = length // PW
+    for n in range(n0, n1):
+        for rr in range(S):
+            for re in range(S):
+                for qe in range(CS):
+                    for c in range(C):
+                        dst = planes[n, rr, re, qe, c]
+                        for row in range(rows):
+                            y = S * row + rr - pad
+                            for pw in range(PW):
+                                col = S * (pw + qe) + re - pad
+                                inside = 0 <= y < H and 0 <= col < W
+                                dst[row * PW + pw] = x[n, c, y, col] if inside else 0
 
 
-@njit(cache=True, nogil=True)
-def _relu_pool_2x2(plane, Wp, PW, out_row, arg_row, ph):
-    """The common 2x2/stride-2 pool of one row of windows, branch-free enough for SIMD."""
-    r0 = plane[2 * ph * Wp:2 * ph * Wp + 2 * PW]
-    r1 = plane[(2 * ph + 1) * Wp:(2 * ph + 1) * Wp + 2 * PW]
-    for pw in range(PW):
-        best, k = plane.dtype.type(0), 0     # ReLU: a window of negatives ties at 0
-        v = r0[2 * pw]
-        if v > best:                         # strict: the first maximum wins ties
-            best, k = v, 0
-        v = r0[2 * pw + 1]
-        if v > best:
-            best, k = v, 1
-        v = r1[2 * pw]
-        if v > best:
-            best, k = v, 2
-        v = r1[2 * pw + 1]
-        if v > best:
-            best, k = v, 3
-        out_row[pw] = best
-        arg_row[pw] = k
-
-
-@njit(cache=True, parallel=True)
-def _conv_relu_pool_fwd(xp, w, b, stride, size, pstride, out, argmax):
-    N, C, Hp, Wp = xp.shape
-    F = w.shape[0]
-    PH, PW = out.shape[2], out.shape[3]
-    step = pstride * stride                  # plane columns between neighbouring windows
-    for n in prange(N):
-        xf = xp[n].reshape(C, Hp * Wp)
-        plane = np.empty(Hp * Wp, dtype=xp.dtype)
+@njit(cache=True, nogil=True, fastmath=True)
+def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
+    """The reference block: C = 1, 3x3 kernel, 2x2 pool. Phases A (even row, even column),
+    B (even, odd), C (odd, even), D (odd, odd); suffix 1: shifted one column; Q: one row.
+    Window element (a, e) and tap (i, j) read phase ((a+i)%2, (e+j)%2): e.g. c01, tap (0, 1)
+    reads row 0, column 2 of the window's 4x4 patch: phase A shifted one column, A1."""
+    F, L = w.shape[0], out.shape[2]
+    for n in range(n0, n1):
+        A0, A1 = planes[n, 0, 0, 0, 0], planes[n, 0, 0, 1, 0]
+        B0, B1 = planes[n, 0, 1, 0, 0], planes[n, 0, 1, 1, 0]
+        C0, C1 = planes[n, 1, 0, 0, 0], planes[n, 1, 0, 1, 0]
+        D0, D1 = planes[n, 1, 1, 0, 0], planes[n, 1, 1, 1, 0]
+        AQ, AQ1, BQ, BQ1 = A0[PW:], A1[PW:], B0[PW:], B1[PW:]
+        CQ, CQ1, DQ, DQ1 = C0[PW:], C1[PW:], D0[PW:], D1[PW:]
         for f in range(F):
-            _conv_plane(xf, w, f, b[f], Hp, Wp, plane)
-            if size == 2 and pstride == 2 and stride == 1:
-                for ph in range(PH):
-                    _relu_pool_2x2(plane, Wp, PW, out[n, f, ph], argmax[n, f, ph], ph)
-                continue
-            for ph in range(PH):             # one row of windows at a time, SIMD across pw
-                best, best_k = out[n, f, ph], argmax[n, f, ph]
-                for pw in range(PW):         # (explicit loops: array expressions inside a
-                    best[pw] = 0             # prange become nested parallel loops, slow to
-                    best_k[pw] = 0           # compile). ReLU: negatives tie at 0.
-                for a in range(size):
-                    for e in range(size):
-                        start = (ph * pstride + a) * stride * Wp + e * stride
-                        row = plane[start:start + (PW - 1) * step + 1:step]
-                        k = a * size + e
-                        for pw in range(PW):
-                            if row[pw] > best[pw]:   # strict: the first maximum wins ties
-                                best[pw] = row[pw]
-                                best_k[pw] = k
+            w0, w1, w2 = w[f, 0, 0, 0], w[f, 0, 0, 1], w[f, 0, 0, 2]
+            w3, w4, w5 = w[f, 0, 1, 0], w[f, 0, 1, 1], w[f, 0, 1, 2]
+            w6, w7, w8 = w[f, 0, 2, 0], w[f, 0, 2, 1], w[f, 0, 2, 2]
+            bf = b[f]
+            res, win = out[n, f], argmax[n, f]
+            for p in range(L):   # sums as trees: more independent additions in flight
+                c00 = ((((w0 * A0[p] + w1 * B0[p]) + (w2 * A1[p] + w3 * C0[p]))
+                        + ((w4 * D0[p] + w5 * C1[p]) + (w6 * AQ[p] + w7 * BQ[p]))) + (w8 * AQ1[p] + bf))
+                c01 = ((((w0 * B0[p] + w1 * A1[p]) + (w2 * B1[p] + w3 * D0[p]))
+                        + ((w4 * C1[p] + w5 * D1[p]) + (w6 * BQ[p] + w7 * AQ1[p]))) + (w8 * BQ1[p] + bf))
+                c10 = ((((w0 * C0[p] + w1 * D0[p]) + (w2 * C1[p] + w3 * AQ[p]))
+                        + ((w4 * BQ[p] + w5 * AQ1[p]) + (w6 * CQ[p] + w7 * DQ[p]))) + (w8 * CQ1[p] + bf))
+                c11 = ((((w0 * D0[p] + w1 * C1[p]) + (w2 * D1[p] + w3 * BQ[p]))
+                        + ((w4 * AQ1[p] + w5 * BQ1[p]) + (w6 * DQ[p] + w7 * CQ1[p]))) + (w8 * DQ1[p] + bf))
+                best, k = c00, np.int8(0)          # strict >: the first maximum wins ties
+                if c01 > best:
+                    best, k = c01, np.int8(1)
+                if c10 > best:
+                    best, k = c10, np.int8(2)
+                if c11 > best:
+                    best, k = c11, np.int8(3)
+                on = best > 0                      # ReLU
+                res[p] = best if on else 0
+                win[p] = k if on else np.int8(-1)
 
 
-@njit(cache=True, nogil=True)
-def _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G):
-    """G = dL/d(wide conv plane) of image n, filter f: each window's gradient at its winner
-    if the winner passed the ReLU (pooled value > 0), zero elsewhere. Returns sum (db)."""
+@njit(cache=True, nogil=True, fastmath=True)
+def _forward_general(planes, w, b, PW, out, argmax, n0, n1):
+    F, C, KH, KW = w.shape
+    S = planes.shape[1]
+    L = out.shape[2]
+    conv = np.empty((S * S, L), dtype=out.dtype)   # one filter's conv output per window element
+    for n in range(n0, n1):
+        for f in range(F):
+            conv[:] = b[f]
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        wt = w[f, c, i, j]
+                        for a in range(S):
+                            for e in range(S):
+                                r, cc = a + i, e + j
+                                src = planes[n, r % S, cc % S, cc // S, c][(r // S) * PW:]
+                                acc = conv[a * S + e]
+                                for p in range(L):
+                                    acc[p] += wt * src[p]
+            res, win = out[n, f], argmax[n, f]
+            for p in range(L):
+                best, k = conv[0, p], 0
+                for t in range(1, S * S):
+                    if conv[t, p] > best:
+                        best, k = conv[t, p], t
+                on = best > 0
+                res[p] = best if on else 0
+                win[p] = k if on else -1
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, part, n0, n1):
+    """dw, db of the reference block, summed over images [n0, n1) into partial `part`.
+    Tap (i, j) of window element (a, e) read phase ((a+i)%2, (e+j)%2), as in the forward."""
+    F, L = dout.shape[1], dout.shape[2]
+    dw, db = dw_parts[part], db_parts[part]
+    dw[:] = 0
+    db[:] = 0
+    for n in range(n0, n1):
+        A0, A1 = planes[n, 0, 0, 0, 0], planes[n, 0, 0, 1, 0]
+        B0, B1 = planes[n, 0, 1, 0, 0], planes[n, 0, 1, 1, 0]
+        C0, C1 = planes[n, 1, 0, 0, 0], planes[n, 1, 0, 1, 0]
+        D0, D1 = planes[n, 1, 1, 0, 0], planes[n, 1, 1, 1, 0]
+        AQ, AQ1, BQ, BQ1 = A0[PW:], A1[PW:], B0[PW:], B1[PW:]
+        CQ, CQ1, DQ, DQ1 = C0[PW:], C1[PW:], D0[PW:], D1[PW:]
+        for f in range(F):
+            g_, k_ = dout[n, f], argmax[n, f]
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = sb = dw.dtype.type(0)
+            for p in range(L):
+                g, k = g_[p], k_[p]
+                g00 = g if k == 0 else 0           # the gradient each window element got:
+                g01 = g if k == 1 else 0           # all of it at the winner, 0 elsewhere
+                g10 = g if k == 2 else 0           # (and 0 everywhere if the ReLU was off)
+                g11 = g if k == 3 else 0
+                sb += (g00 + g01) + (g10 + g11)
+                s0 += (g00 * A0[p] + g01 * B0[p]) + (g10 * C0[p] + g11 * D0[p])
+                s1 += (g00 * B0[p] + g01 * A1[p]) + (g10 * D0[p] + g11 * C1[p])
+                s2 += (g00 * A1[p] + g01 * B1[p]) + (g10 * C1[p] + g11 * D1[p])
+                s3 += (g00 * C0[p] + g01 * D0[p]) + (g10 * AQ[p] + g11 * BQ[p])
+                s4 += (g00 * D0[p] + g01 * C1[p]) + (g10 * BQ[p] + g11 * AQ1[p])
+                s5 += (g00 * C1[p] + g01 * D1[p]) + (g10 * AQ1[p] + g11 * BQ1[p])
+                s6 += (g00 * AQ[p] + g01 * BQ[p]) + (g10 * CQ[p] + g11 * DQ[p])
+                s7 += (g00 * BQ[p] + g01 * AQ1[p]) + (g10 * DQ[p] + g11 * CQ1[p])
+                s8 += (g00 * AQ1[p] + g01 * BQ1[p]) + (g10 * CQ1[p] + g11 * DQ1[p])
+            dw[f, 0, 0, 0] += s0
+            dw[f, 0, 0, 1] += s1
+            dw[f, 0, 0, 2] += s2
+            dw[f, 0, 1, 0] += s3
+            dw[f, 0, 1, 1] += s4
+            dw[f, 0, 1, 2] += s5
+            dw[f, 0, 2, 0] += s6
+            dw[f, 0, 2, 1] += s7
+            dw[f, 0, 2, 2] += s8
+            db[f] += sb
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _window_gradients(dout_nf, argmax_nf, G):
+    """G[t] = the gradient of window element t for every window; returns their sum (db)."""
     G[:] = 0
     total = G.dtype.type(0)
-    PH, PW = out.shape[2], out.shape[3]
-    for ph in range(PH):
-        for pw in range(PW):
-            if out[n, f, ph, pw] > 0:
-                k = argmax[n, f, ph, pw]
-                g = dout[n, f, ph, pw]
-                oh, ow = ph * pstride + k // size, pw * pstride + k % size
-                G[np.uint64(oh * stride * Wp + ow * stride)] += g
-                total += g
+    for p in range(G.shape[1]):
+        k = argmax_nf[p]
+        if k >= 0:
+            G[k, p] = dout_nf[p]
+            total += dout_nf[p]
     return total
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def _dw_3x3(G, xc, Wp, L, dw):
-    """dw (3, 3) = correlation of the gradient plane G with one input channel xc: the nine
-    dot products of the 3x3 case in a single pass over memory."""
-    x0, x1, x2 = xc[0:L], xc[1:1 + L], xc[2:2 + L]
-    x3, x4, x5 = xc[Wp:Wp + L], xc[Wp + 1:Wp + 1 + L], xc[Wp + 2:Wp + 2 + L]
-    x6, x7, x8 = xc[2 * Wp:2 * Wp + L], xc[2 * Wp + 1:2 * Wp + 1 + L], xc[2 * Wp + 2:2 * Wp + 2 + L]
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = a8 = G.dtype.type(0)
-    for p in range(L):
-        g = G[p]
-        a0 += g * x0[p]
-        a1 += g * x1[p]
-        a2 += g * x2[p]
-        a3 += g * x3[p]
-        a4 += g * x4[p]
-        a5 += g * x5[p]
-        a6 += g * x6[p]
-        a7 += g * x7[p]
-        a8 += g * x8[p]
-    dw[0, 0], dw[0, 1], dw[0, 2] = a0, a1, a2
-    dw[1, 0], dw[1, 1], dw[1, 2] = a3, a4, a5
-    dw[2, 0], dw[2, 1], dw[2, 2] = a6, a7, a8
-
-
-@njit(cache=True, parallel=True, fastmath=True)
-def _conv_relu_pool_dw(dout, argmax, out, xp, w, stride, size, pstride, dw_parts, db_parts):
-    # fastmath lets the dot products below be summed in SIMD order (a reduction)
-    N, C, Hp, Wp = xp.shape
-    F, _, KH, KW = w.shape
-    L = (Hp - KH) * Wp + (Wp - KW + 1)
-    for n in prange(N):
-        xf = xp[n].reshape(C, Hp * Wp)
-        G = np.empty(Hp * Wp, dtype=xp.dtype)
-        for f in range(F):
-            db_parts[n, f] = _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G)
-            for c in range(C):
-                xc = xf[c]
-                if KH == 3 and KW == 3:
-                    _dw_3x3(G, xc, Wp, L, dw_parts[n, f, c])
-                    continue
-                for i in range(KH):
-                    for j in range(KW):         # dw[f,c,i,j] = sum_p G[p] * x_flat[c, p + i*Wp + j]
-                        xs = xc[i * Wp + j:i * Wp + j + L]
-                        acc = xp.dtype.type(0)
-                        for p in range(L):
-                            acc += G[p] * xs[p]
-                        dw_parts[n, f, c, i, j] = acc
-
-
-@njit(cache=True, parallel=True)
-def _conv_relu_pool_dx(dout, argmax, out, w, stride, size, pstride, dxp):
-    N, C, Hp, Wp = dxp.shape
-    F, _, KH, KW = w.shape
-    L = (Hp - KH) * Wp + (Wp - KW + 1)
-    for n in prange(N):
-        G = np.empty(Hp * Wp, dtype=dxp.dtype)
-        dxf = dxp[n].reshape(C, Hp * Wp)
-        for f in range(F):
-            _grad_plane(dout, argmax, out, n, f, stride, size, pstride, Wp, G)
-            for c in range(C):
-                for i in range(KH):
-                    for j in range(KW):         # dx_flat[c, p + i*Wp + j] += w[f,c,i,j] * G[p]
-                        wt = w[f, c, i, j]
-                        ds = dxf[c, i * Wp + j:i * Wp + j + L]
-                        for p in range(L):
-                            ds[p] += wt * G[p]
-
-
-def conv_relu_pool_forward(x, w, b, stride, pad, size, pstride):
-    """Same as reference.conv_relu_pool_forward."""
-    N = x.shape[0]
+def _backward_general(planes, dout, argmax, w, PW, dw_parts, db_parts, part, n0, n1):
     F, C, KH, KW = w.shape
-    OH, OW = conv_output_size(x.shape[2], KH, stride, pad), conv_output_size(x.shape[3], KW, stride, pad)
-    PH, PW = conv_output_size(OH, size, pstride, 0), conv_output_size(OW, size, pstride, 0)
-    out = np.empty((N, F, PH, PW), dtype=x.dtype)
-    argmax = np.empty((N, F, PH, PW), dtype=np.int32)
-    _conv_relu_pool_fwd(_padded(np.ascontiguousarray(x), pad), w, b, stride, size, pstride, out, argmax)
-    return out, argmax
+    S = planes.shape[1]
+    L = dout.shape[2]
+    dw, db = dw_parts[part], db_parts[part]
+    dw[:] = 0
+    db[:] = 0
+    G = np.empty((S * S, L), dtype=dout.dtype)
+    for n in range(n0, n1):
+        for f in range(F):
+            db[f] += _window_gradients(dout[n, f], argmax[n, f], G)
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        total = dw.dtype.type(0)
+                        for a in range(S):
+                            for e in range(S):
+                                r, cc = a + i, e + j
+                                src = planes[n, r % S, cc % S, cc // S, c][(r // S) * PW:]
+                                g = G[a * S + e]
+                                for p in range(L):
+                                    total += g[p] * src[p]
+                        dw[f, c, i, j] += total
 
 
-def conv_relu_pool_backward(dout, argmax, out, x, w, stride, pad, size, pstride, need_dx):
-    """Same as reference.conv_relu_pool_backward: (dw, db, dx or None)."""
+@njit(cache=True, nogil=True, fastmath=True)
+def _input_gradient(dout, argmax, w, pad, PW, dplanes, dx, n0, n1):
+    """dx of images [n0, n1): scatter each window's gradient through the taps into the
+    planes (the forward's reads, reversed), then fold the planes onto the pixels."""
+    F, C, KH, KW = w.shape
+    S, CS, length = dplanes.shape[1], dplanes.shape[3], dplanes.shape[5]
+    H, W = dx.shape[2], dx.shape[3]
+    L, rows = dout.shape[2], length // PW
+    G = np.empty((S * S, L), dtype=dout.dtype)
+    for n in range(n0, n1):
+        dplanes[n] = 0
+        for f in range(F):
+            _window_gradients(dout[n, f], argmax[n, f], G)
+            for c in range(C):
+                for i in range(KH):
+                    for j in range(KW):
+                        wt = w[f, c, i, j]
+                        for a in range(S):
+                            for e in range(S):
+                                r, cc = a + i, e + j
+                                dst = dplanes[n, r % S, cc % S, cc // S, c][(r // S) * PW:]
+                                g = G[a * S + e]
+                                for p in range(L):
+                                    dst[p] += wt * g[p]
+        dx[n] = 0
+        for rr in range(S):
+            for re in range(S):
+                for qe in range(CS):
+                    for c in range(C):
+                        src = dplanes[n, rr, re, qe, c]
+                        for row in range(rows):
+                            y = S * row + rr - pad
+                            if 0 <= y < H:
+                                for pw in range(PW):
+                                    col = S * (pw + qe) + re - pad
+                                    if 0 <= col < W:
+                                        dx[n, c, y, col] += src[row * PW + pw]
+
+
+@njit(cache=True, nogil=True)
+def _forward_c1_k3_s2_chunk(x, w, b, pad, PW, planes, out, argmax, n0, n1):
+    _fill_planes(x, pad, PW, planes, n0, n1)
+    _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1)
+
+
+@njit(cache=True, nogil=True)
+def _forward_general_chunk(x, w, b, pad, PW, planes, out, argmax, n0, n1):
+    _fill_planes(x, pad, PW, planes, n0, n1)
+    _forward_general(planes, w, b, PW, out, argmax, n0, n1)
+
+
+def _reference_block(C, KH, KW, S):
+    return C == 1 and KH == 3 and KW == 3 and S == 2
+
+
+def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
+    """Same as reference.conv_relu_pool_forward (given buffers are filled, not reallocated)."""
     N, C, H, W = x.shape
-    xp = _padded(np.ascontiguousarray(x), pad)
-    dout = np.ascontiguousarray(dout)
-    dw_parts = np.empty((N,) + w.shape, dtype=w.dtype)               # per image: no races
-    db_parts = np.empty((N, w.shape[0]), dtype=w.dtype)
-    _conv_relu_pool_dw(dout, argmax, out, xp, w, stride, size, pstride, dw_parts, db_parts)
+    F, _, KH, KW = w.shape
+    g = phase_planes(H, W, KH, KW, pad, S)
+    if out is None:
+        out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
+        argmax = np.empty((N, F, g.PH, g.PW), dtype=np.int8)
+        planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
+    chunk = _forward_c1_k3_s2_chunk if _reference_block(C, KH, KW, S) else _forward_general_chunk
+    team().run(chunk, (np.ascontiguousarray(x), w, b, pad, g.PW, planes, out.reshape(N, F, g.L),
+                       argmax.reshape(N, F, g.L)), _split(N, team().size))
+    return out, argmax, planes
+
+
+def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, dw=None, db=None):
+    """Same as reference.conv_relu_pool_backward: (dw, db, dx or None)."""
+    N, C, H, W = x_shape
+    F, _, KH, KW = w.shape
+    PW = dout.shape[3]
+    dout = np.ascontiguousarray(dout).reshape(N, F, -1)        # (N, F, L): windows in order
+    argmax = argmax.reshape(N, F, -1)
+    parts = _split(N, DW_PARTS)
+    dw_parts = np.empty((len(parts),) + w.shape, dtype=w.dtype)
+    db_parts = np.empty((len(parts), F), dtype=w.dtype)
+    chunks = [(k, lo, hi) for k, (lo, hi) in enumerate(parts)]
+    if _reference_block(C, KH, KW, S):
+        team().run(_backward_c1_k3_s2, (planes, dout, argmax, PW, dw_parts, db_parts), chunks)
+    else:
+        team().run(_backward_general, (planes, dout, argmax, w, PW, dw_parts, db_parts), chunks)
+    dw = np.zeros(w.shape, dtype=w.dtype) if dw is None else dw
+    db = np.zeros(F, dtype=w.dtype) if db is None else db
+    np.sum(dw_parts, axis=0, out=dw)        # partials added in a fixed order: reproducible
+    np.sum(db_parts, axis=0, out=db)
     dx = None
-    if need_dx:  # compiled and run only for a block that is not the network's first
-        dxp = np.zeros(xp.shape, dtype=w.dtype)
-        _conv_relu_pool_dx(dout, argmax, out, w, stride, size, pstride, dxp)
-        dx = dxp[:, :, pad:pad + H, pad:pad + W]
-    return dw_parts.sum(axis=0), db_parts.sum(axis=0), dx
+    if need_dx:  # only a block that is not the network's first layer needs it
+        dx = np.empty(x_shape, dtype=w.dtype)
+        team().run(_input_gradient, (dout, argmax, w, pad, PW, np.empty_like(planes), dx),
+                   _split(N, team().size))
+    return dw, db, dx
 
 
 # ------------------------------------------------------------------- optimizer update
-@njit(cache=True)
-def _sgd_momentum(w, v, g, lr, momentum):
-    # serial: a parallel region would cost more to start than this memory-bound loop takes
-    for i in range(w.size):
-        v[i] = momentum * v[i] - lr * g[i]
-        w[i] += v[i]
+@njit(cache=True, nogil=True, fastmath=True)
+def _sgd_momentum(w, v, g, lr, momentum, lo, hi):
+    flush = w.dtype.type(FLUSH)
+    for i in range(lo, hi):
+        vi = momentum * v[i] - lr * g[i]
+        vi = vi if abs(vi) >= flush else 0      # no denormals: see reference.FLUSH
+        v[i] = vi
+        w[i] += vi
+
+
+SGD_CHUNK = 1 << 16   # smaller arrays are updated by one thread: waking another costs more
 
 
 def sgd_momentum(w, v, g, lr, momentum):
     """Same as reference.sgd_momentum, in one pass over memory instead of four."""
-    _sgd_momentum(w.reshape(-1), v.reshape(-1), g.reshape(-1), w.dtype.type(lr), w.dtype.type(momentum))
+    w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
+    lr, momentum = w.dtype.type(lr), w.dtype.type(momentum)
+    parts = _split(w.size, team().size) if w.size >= SGD_CHUNK else [(0, w.size)]
+    team().run(_sgd_momentum, (w, v, g, lr, momentum), parts)

@@ -1,7 +1,7 @@
 """Plain NumPy reference kernels: the version to read and learn from.
 
 Every function here has a Numba twin of the same name and signature in
-`scratchnet.kernels.jit`; the tests assert that both agree. Nothing here is
+`scratchnet.core.kernels.jit`; the tests assert that both agree. Nothing here is
 clever: slicing and reshapes only, so each kernel can be checked by eye.
 
 Dimension letters used throughout:
@@ -10,13 +10,12 @@ Dimension letters used throughout:
     w  weights (F, C, KH, KW), b biases (F,) (lower case: W is the width)
     OH, OW output height, width = (H + 2P - KH) // S + 1, (W + 2P - KW) // S + 1
     L  = OH * OW           K  = C * KH * KW   (one column of the im2col matrix)
+In the fused conv + ReLU + max-pool block the convolution has stride 1, S is the pool's size
+(and stride), PH, PW its output size and L = PH * PW (see shapes.phase_planes).
 """
 import numpy as np
 
-
-def conv_output_size(size, kernel, stride, pad):
-    """Output length of a 'valid' sliding window: floor((size + 2P - kernel) / S) + 1."""
-    return (size + 2 * pad - kernel) // stride + 1
+from ..shapes import conv_output_size, phase_planes
 
 
 # --------------------------------------------------------------------------- im2col
@@ -96,42 +95,142 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 
 
 # ------------------------------------------------------- fused conv + ReLU + max-pool
-def conv_relu_pool_forward(x, w, b, stride, pad, size, pstride):
-    """maxpool(relu(conv(x))) in one call: the composition of the kernels above.
+# Conv2D (stride 1) -> ReLU -> MaxPool2D (size S, stride S) in one pass, the algorithm the
+# trainer runs (the Numba twin in jit.py does exactly this, with loops). The input is first
+# rearranged into "phase planes" (shapes.phase_planes explains them): then the convolution
+# output at window element (a, e) of EVERY pooling window is a sum of KH*KW*C unit-stride
+# slices, one per kernel tap, and the pooling is an elementwise maximum over the S*S sums.
 
-    x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) -> out: (N, F, PH, PW), argmax (N, F, PH, PW)
-    with PH = (OH - size) // pstride + 1. Same tie rule as maxpool_forward, applied to the
-    ReLU outputs (a window of negatives is a tie of zeros: the first one wins, gradient 0).
+def make_phase_planes(x, KH, KW, pad, S, planes=None):
+    """x (N, C, H, W) -> planes (N, S, S, CS, C, length), see shapes.phase_planes:
+
+        planes[n, rr, re, qe, c, row * PW + pw] = xpad[n, c, S*row + rr, S*(pw + qe) + re]
+
+    (0 where that pixel is outside the padded image).
     """
-    N = x.shape[0]
-    F, C, kh, kw = w.shape
-    OH, OW = conv_output_size(x.shape[2], kh, stride, pad), conv_output_size(x.shape[3], kw, stride, pad)
-    cols = im2col(x, kh, kw, stride, pad)                               # (N, K, L)
-    conv = np.matmul(w.reshape(F, -1), cols) + b[None, :, None]         # (N, F, L)
-    return maxpool_forward(np.maximum(conv, 0).reshape(N, F, OH, OW), size, pstride)
+    N, C, H, W = x.shape
+    g = phase_planes(H, W, KH, KW, pad, S)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    grid = np.zeros((N, S, S, g.CS, C, g.rows, g.PW), dtype=x.dtype)
+    for rr in range(S):
+        for re in range(S):
+            for qe in range(g.CS):
+                sub = xp[:, :, rr::S, S * qe + re::S][:, :, :g.rows, :g.PW]     # (N, C, <=rows, <=PW)
+                grid[:, rr, re, qe, :, :sub.shape[2], :sub.shape[3]] = sub
+    grid = grid.reshape(N, S, S, g.CS, C, g.length)
+    if planes is None:
+        return grid
+    planes[...] = grid
+    return planes
 
 
-def conv_relu_pool_backward(dout, argmax, out, x, w, stride, pad, size, pstride, need_dx):
+def _tap_slice(g, a, e, i, j):
+    """Where window element (a, e) finds kernel tap (i, j): (rr, re, qe) and the slice of the
+    plane that holds it for every window P = 0..L-1 (see shapes.phase_planes)."""
+    r, c = a + i, e + j
+    start = (r // g.S) * g.PW
+    return (r % g.S, c % g.S, c // g.S), slice(start, start + g.L)
+
+
+def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
+    """out = maxpool_S(relu(conv(x, w, b, stride 1, pad))) and what backward needs.
+
+    x: (N, C, H, W), w: (F, C, KH, KW), b: (F,) -> out (N, F, PH, PW), argmax (N, F, PH, PW)
+    int8, planes (see make_phase_planes). argmax holds the winner a*S + e of each window
+    (the first maximum in row-major order, as maxpool_forward), or -1 where the maximum is
+    <= 0, i.e. where the ReLU let nothing through (out = 0, no gradient). Buffers given as
+    out/argmax/planes are filled and returned; otherwise new arrays are.
+    """
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    g = phase_planes(H, W, KH, KW, pad, S)
+    planes = make_phase_planes(x, KH, KW, pad, S, planes)
+    conv = np.empty((S * S, N, F, g.L), dtype=x.dtype)     # conv output at window element a*S+e
+    for a in range(S):
+        for e in range(S):
+            acc = conv[a * S + e]
+            acc[...] = b[None, :, None]
+            for i in range(KH):
+                for j in range(KW):
+                    (rr, re, qe), at = _tap_slice(g, a, e, i, j)
+                    acc += np.matmul(w[:, :, i, j], planes[:, rr, re, qe, :, at])   # (F,C)@(N,C,L)
+    best, winner = conv.max(axis=0), conv.argmax(axis=0)   # argmax: the first maximum wins
+    relu_on = best > 0
+    shape = (N, F, g.PH, g.PW)
+    result = np.where(relu_on, best, 0).reshape(shape)
+    winner = np.where(relu_on, winner, -1).astype(np.int8).reshape(shape)
+    if out is None:
+        return result, winner, planes
+    out[...], argmax[...] = result, winner
+    return out, argmax, planes
+
+
+def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, dw=None, db=None):
     """Gradients of conv_relu_pool_forward: (dw, db, dx), dx None unless need_dx.
 
-    dout, argmax, out: (N, F, PH, PW). The ReLU passes a winner's gradient iff its value
-    (the pooled output) is > 0; the pool routes it to the winner's conv position.
+    dout, argmax: (N, F, PH, PW). Each window's gradient goes to its winner only, and only if
+    the ReLU let the winner through (argmax >= 0); the conv then spreads it like Conv2D:
+        dw[f, c, i, j] = sum over n, windows of  G[n, f, P] * (pixel tap (i, j) saw)
+        dx[pixel]     += w[f, c, i, j] * G[n, f, P]   (for every window and tap that saw it)
+    with G the gradient at the winning conv output. Written into dw/db when given.
     """
-    N = x.shape[0]
-    F, C, kh, kw = w.shape
-    OH, OW = conv_output_size(x.shape[2], kh, stride, pad), conv_output_size(x.shape[3], kw, stride, pad)
-    dconv = maxpool_backward(dout * (out > 0), argmax, (N, F, OH, OW), size, pstride)
-    dconv = dconv.reshape(N, F, OH * OW)                                 # (N, F, L)
-    cols = im2col(x, kh, kw, stride, pad)                               # (N, K, L)
-    dw = np.tensordot(dconv, cols, axes=([0, 2], [0, 2])).reshape(w.shape)
-    db = dconv.sum(axis=(0, 2))
-    dx = col2im(np.matmul(w.reshape(F, -1).T, dconv), x.shape, kh, kw, stride, pad) if need_dx else None
+    N, C, H, W = x_shape
+    F, _, KH, KW = w.shape
+    g = phase_planes(H, W, KH, KW, pad, S)
+    dout, argmax = dout.reshape(N, F, g.L), argmax.reshape(N, F, g.L)
+    dw = np.zeros(w.shape, dtype=w.dtype) if dw is None else dw
+    db = np.zeros(F, dtype=w.dtype) if db is None else db
+    dw[...] = 0
+    db[...] = np.where(argmax >= 0, dout, 0).sum(axis=(0, 2))
+    dplanes = np.zeros_like(planes) if need_dx else None
+    for a in range(S):
+        for e in range(S):
+            G = np.where(argmax == a * S + e, dout, 0)                       # (N, F, L)
+            for i in range(KH):
+                for j in range(KW):
+                    (rr, re, qe), at = _tap_slice(g, a, e, i, j)
+                    seen = planes[:, rr, re, qe, :, at]                         # (N, C, L)
+                    dw[:, :, i, j] += np.tensordot(G, seen, axes=([0, 2], [0, 2]))   # (F, C)
+                    if need_dx:
+                        dplanes[:, rr, re, qe, :, at] += np.matmul(w[:, :, i, j].T, G)  # (C,F)@(N,F,L)
+    dx = unmake_phase_planes(dplanes, x_shape, KH, KW, pad, S) if need_dx else None
     return dw, db, dx
 
 
+def unmake_phase_planes(dplanes, x_shape, KH, KW, pad, S):
+    """The adjoint of make_phase_planes: add every plane entry back onto the input pixel it
+    was copied from, then drop the padding: (N, S, S, CS, C, length) -> (N, C, H, W).
+    A pixel sits in one phase (rr, re) but in up to CS planes (once per column shift qe, at
+    pw = column // S - qe), so its gradient is the sum over those, like col2im's overlaps."""
+    N, C, H, W = x_shape
+    g = phase_planes(H, W, KH, KW, pad, S)
+    grid = dplanes.reshape(N, S, S, g.CS, C, g.rows, g.PW)
+    dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dplanes.dtype)
+    for rr in range(S):
+        for re in range(S):
+            for qe in range(g.CS):
+                sub = dxp[:, :, rr::S, S * qe + re::S][:, :, :g.rows, :g.PW]    # a view
+                sub += grid[:, rr, re, qe, :, :sub.shape[2], :sub.shape[3]]
+    return dxp[:, :, pad:pad + H, pad:pad + W]
+
+
 # ------------------------------------------------------------------- optimizer update
+FLUSH = 1e-30
+"""Velocities smaller than this are set to exactly 0. A weight whose gradient stays 0 (a pixel
+that is always background feeds such weights) has its velocity decay as momentum^k; after ~800
+steps it falls below float32's smallest normal number (1.2e-38) into the denormals, on which
+Intel cores take a slow microcode path (~35% slower epochs measured). Flushing at 1e-30 changes
+no weight: a step that small is below float32's resolution for any weight above 1e-23."""
+
+
 def sgd_momentum(w, v, g, lr, momentum):
-    """In place, Keras semantics:  v <- momentum * v - lr * g;  w <- w + v."""
+    """In place, Keras semantics:  v <- momentum * v - lr * g;  w <- w + v  (|v| < FLUSH -> 0)."""
     v *= momentum
     v -= lr * g
+    v[np.abs(v) < FLUSH] = 0
     w += v
+
+
+def compile_ahead(run, on_compile=None):
+    """NumPy needs no compiling: `run` is not called (jit.compile_ahead is the real one)."""
+    return 0.0

@@ -1,0 +1,63 @@
+"""The jit back end's team of threads: every chunk runs once, on a thread fixed by its index;
+errors and Ctrl-C reach the caller only after every thread has stopped writing."""
+import threading
+
+import pytest
+
+from scratchnet.core.kernels.team import Team
+
+
+def test_every_chunk_runs_once_on_the_thread_its_index_names():
+    team = Team(3)
+    seen = []
+    lock = threading.Lock()
+
+    def record(k):
+        with lock:
+            seen.append((k, threading.current_thread().name))
+
+    for _ in range(20):                          # repeated: assignment never depends on timing
+        seen.clear()
+        team.run(record, (), [(k,) for k in range(8)])
+        assert sorted(k for k, _ in seen) == list(range(8))
+        for k, name in seen:
+            expected = threading.main_thread().name if k % 3 == 0 else f"scratchnet-kernels-{k % 3}"
+            assert name == expected
+
+
+def test_fewer_chunks_than_threads_and_a_single_thread():
+    out = []
+    Team(4).run(out.append, (), [(1,), (2,)])
+    Team(1).run(out.append, (), [(3,), (4,)])
+    assert sorted(out) == [1, 2, 3, 4]
+
+
+def test_an_error_on_a_helper_thread_reaches_the_caller():
+    team = Team(2)
+
+    def fail_on_one(k):
+        if k == 1:
+            raise ValueError("chunk 1 failed")
+
+    with pytest.raises(ValueError, match="chunk 1 failed"):
+        team.run(fail_on_one, (), [(0,), (1,)])
+    out = []
+    team.run(out.append, (), [(0,), (1,)])       # and the team still works afterwards
+    assert sorted(out) == [0, 1]
+
+
+def test_a_second_caller_runs_its_chunks_itself_instead_of_waiting():
+    team = Team(2)
+    release, inner = threading.Event(), []
+
+    def slow(k):
+        if k == 1:
+            release.wait(5)
+
+    worker = threading.Thread(target=team.run, args=(slow, (), [(0,), (1,)]))
+    worker.start()
+    team.run(inner.append, (), [(10,), (11,)])   # the team is busy: done by this thread alone
+    assert inner == [10, 11]
+    release.set()
+    worker.join(5)
+    assert not worker.is_alive()
