@@ -100,6 +100,8 @@ def main():
                  momentum=args.momentum, seed=args.seed, prepare=to_input,
                  augment=Augmenter(seed=args.seed) if args.augment else None, **callbacks)
     total = time.perf_counter() - start
+    del images, labels, train, val                      # the training images are done with:
+    data.train_images = data.train_labels = None        # free 47 MB before the report
     if not result.history:
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130

@@ -25,8 +25,10 @@ def main():
     cols = reference.im2col(x, 3, 3, 1, 0)
     pooled, argmax = reference.maxpool_forward(h, 2, 2)
     dpool = rng.standard_normal(pooled.shape).astype(np.float32)
-    fout, farg = reference.conv_relu_pool_forward(x, W, b, 1, 0, 2, 2)
+    fout, farg, fplanes = reference.conv_relu_pool_forward(x, W, b, 0, 2)
     dfout = rng.standard_normal(fout.shape).astype(np.float32)
+    velocity, grad = np.zeros(540_800, np.float32), rng.standard_normal(540_800).astype(np.float32)
+    weights = rng.standard_normal(540_800).astype(np.float32)
 
     def conv_forward(k):
         return lambda: np.matmul(W.reshape(32, -1), k.im2col(x, 3, 3, 1, 0))
@@ -44,9 +46,10 @@ def main():
         ("maxpool bwd (64,32,26,26)", lambda k: lambda: k.maxpool_backward(dpool, argmax, h.shape, 2, 2)),
         ("conv fwd im2col+GEMM", conv_forward),
         ("conv bwd dW + dx", conv_backward),
-        ("fused conv+relu+pool fwd", lambda k: lambda: k.conv_relu_pool_forward(x, W, b, 1, 0, 2, 2)),
+        ("fused conv+relu+pool fwd", lambda k: lambda: k.conv_relu_pool_forward(x, W, b, 0, 2)),
         ("fused conv+relu+pool bwd (dW)", lambda k: lambda: k.conv_relu_pool_backward(
-            dfout, farg, fout, x, W, 1, 0, 2, 2, False)),
+            dfout, farg, fplanes, W, x.shape, 0, 2, False)),
+        ("SGD update, 540,800 weights", lambda k: lambda: k.sgd_momentum(weights, velocity, grad, 1e-9, 0.9)),
     ]
     print(f"{'kernel':34s} {'numpy µs':>10s} {'numba µs':>10s} {'speed-up':>9s}")
     for name, make in cases:

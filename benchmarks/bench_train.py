@@ -1,7 +1,8 @@
-"""One epoch of the reference recipe (54,000 MNIST images, batch 64, SGD 0.01/0.9):
-seconds, images/s, peak RSS, time per layer, distance to the arithmetic limit, JIT cost.
+"""Training speed of the reference recipe (54,000 MNIST images, batch 64, SGD 0.01/0.9):
+first-run start-up, every epoch and the steady state, time per stage, distance to the
+arithmetic limit, memory per step, denormals.
 
-    python benchmarks/bench_train.py [--data-dir DIR] [--threads N]
+    python benchmarks/bench_train.py [--epochs 4] [--threads N] [--skip-compile]
 """
 import argparse
 import math
@@ -14,22 +15,30 @@ import time
 from common import ROOT, best_of, header, peak_rss_mb
 from scratchnet.cli import set_threads
 
+# what train.py does before its first epoch: imports, the model, warm_up (compile_ahead),
+# then one real training step
 FIRST_STEP = """
 import time; t0 = time.perf_counter()
+from scratchnet.cli import set_threads; set_threads(None)
 import numpy as np
-from scratchnet import mnist_cnn, softmax_cross_entropy, SGD
+from scratchnet import mnist_cnn, SGD
+from scratchnet.core.training import train_step, warm_up
 m, opt = mnist_cnn(), SGD()
-x = np.zeros((64, 1, 28, 28), np.float32); y = np.zeros(64, np.int64)
-l, d = softmax_cross_entropy(m.forward(x), y); m.backward(d); opt.step(m.parameters(), m.gradients())
-print(time.perf_counter() - t0)
+compiled = warm_up(m)
+train_step(m, opt, np.zeros((64, 1, 28, 28), np.float32), np.zeros(64, np.int64))
+print(time.perf_counter() - t0, compiled)
 """
 
 
-def compile_seconds(cache_dir):
+def first_step_seconds(cache_dir):
+    """(seconds from process start to the end of the first training step, compile seconds)."""
     env = dict(os.environ, NUMBA_CACHE_DIR=cache_dir, PYTHONPATH=str(ROOT))
+    start = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", FIRST_STEP], env=env, capture_output=True,
                          text=True, check=True)
-    return float(out.stdout.strip().splitlines()[-1])
+    wall = time.perf_counter() - start
+    _, compiled = map(float, out.stdout.split())
+    return wall, compiled
 
 
 def flops_per_image(model):
@@ -63,44 +72,17 @@ def gemm_rate(np):
     return 3 * 2 * 64 * 5408 * 100 / t / 1e9
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir")
-    p.add_argument("--threads", type=int)
-    p.add_argument("--skip-compile", action="store_true", help="skip the cold/warm JIT measurement")
-    args = p.parse_args()
-    set_threads(args.threads)
-    import numpy as np
-    from scratchnet import SGD, mnist_cnn, softmax_cross_entropy
-    from scratchnet.core.training import fit, warm_up
-    from scratchnet.data.mnist import load_mnist, split_validation, to_input
-
-    header("training benchmark: one epoch of the reference recipe", args.threads)
-    if not args.skip_compile:
-        with tempfile.TemporaryDirectory() as cache:
-            cold, warm = compile_seconds(cache), compile_seconds(cache)
-        print(f"first training step in a fresh process: cold Numba cache {cold:.2f} s, "
-              f"warm cache {warm:.2f} s (includes imports)")
-
-    data = load_mnist(args.data_dir, progress=False)
-    train, _ = split_validation(data.train_images, data.train_labels, 0.1)
-    model = mnist_cnn(seed=0)
-    warm_up(model)
-    start = time.perf_counter()
-    fit(model, train, epochs=1, seed=0, prepare=to_input)
-    epoch = time.perf_counter() - start
-    n = len(train[0])
-    print(f"epoch: {n:,} images in {epoch:.2f} s = {n / epoch:,.0f} images/s")
-
-    # where the time goes: the same steps, timed stage by stage
-    stages, opt = model.stages(), SGD()
-    times = {}
-    rng = np.random.default_rng(0)
-    for it in range(220):
-        idx = rng.integers(0, n, 64)
+def stage_times(np, model, images, labels, batches=200):
+    """Median milliseconds per batch of each stage of the training step, in place."""
+    from scratchnet import SGD, softmax_cross_entropy
+    from scratchnet.data.mnist import to_input
+    stages, opt, rng, times = model.stages(), SGD(), np.random.default_rng(0), {}
+    for it in range(batches + 20):
+        idx = rng.integers(0, len(images), 64)
+        marks = []
         t = time.perf_counter()
-        x, y = to_input(train[0][idx]), train[1][idx]
-        marks = [("input", time.perf_counter() - t)]
+        x, y = to_input(images[idx]), labels[idx]
+        marks.append(("input", time.perf_counter() - t))
         for i, s in enumerate(stages):
             t = time.perf_counter()
             x = s.forward(x)
@@ -117,11 +99,76 @@ def main():
         marks.append(("sgd update", time.perf_counter() - t))
         if it >= 20:
             for k, v in marks:
-                times[k] = times.get(k, 0.0) + v
+                times.setdefault(k, []).append(v)
+    return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
+
+
+def step_allocation(np, model, images, labels):
+    """Bytes of memory a steady-state training step needs beyond what exists before it."""
+    import tracemalloc
+
+    from scratchnet import SGD
+    from scratchnet.core.training import Batches, train_step
+    from scratchnet.data.mnist import to_input
+    batches, opt = Batches(model, images, labels, 64, to_input), SGD()
+    for k in range(3):
+        train_step(model, opt, *batches.take(np.arange(k * 64, (k + 1) * 64)))
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    train_step(model, opt, *batches.take(np.arange(192, 256)))
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    return peak
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir")
+    p.add_argument("--threads", type=int)
+    p.add_argument("--epochs", type=int, default=4, help="epochs timed (the first, then the steady state)")
+    p.add_argument("--skip-compile", action="store_true", help="skip the first-run measurement")
+    args = p.parse_args()
+    set_threads(args.threads)
+    import numpy as np
+    from scratchnet import mnist_cnn
+    from scratchnet.core.optim import SGD
+    from scratchnet.core.training import fit, warm_up
+    from scratchnet.data.mnist import load_mnist, split_validation, to_input
+
+    header("training benchmark: the reference recipe", args.threads)
+    if not args.skip_compile:
+        with tempfile.TemporaryDirectory() as cache:
+            (cold, compiled), (warm, _) = first_step_seconds(cache), first_step_seconds(cache)
+        print(f"first run (fresh process, empty Numba cache) ready to train in {cold:.2f} s "
+              f"({compiled:.2f} s of it compiling); next runs {warm:.2f} s "
+              f"(process start to the end of the first training step, imports included)")
+
+    data = load_mnist(args.data_dir, progress=False)
+    train, _ = split_validation(data.train_images, data.train_labels, 0.1)
+    model = mnist_cnn(seed=0)
+    warm_up(model)
+    opt = SGD(0.01, 0.9)
+    history = fit(model, train, epochs=args.epochs, seed=0, prepare=to_input, optimizer=opt).history
+    velocity = opt.velocity
+    seconds = [h["seconds"] for h in history]
+    n = len(train[0])
+    steady = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
+    print(f"epochs ({n:,} images each): " + ", ".join(f"{s:.2f}" for s in seconds) + " s")
+    print(f"steady state (median of epochs 2..{len(seconds)}): {steady:.2f} s = {n / steady:,.0f} images/s")
+    print(f"slowest epoch / first epoch = {max(seconds) / seconds[0]:.2f}")
+    tiny = np.finfo(np.float32).tiny
+    denormal = sum(int(np.count_nonzero((v != 0) & (np.abs(v) < tiny))) for v in velocity.values())
+    print(f"momentum entries below float32's smallest normal after {len(seconds)} epochs: "
+          f"{denormal} of {sum(v.size for v in velocity.values()):,}")
+
+    times = stage_times(np, model, train[0], train[1])
     total = sum(times.values())
-    print(f"\ntime per batch by stage (200 batches, {total / 200 * 1e3:.2f} ms per batch):")
+    print(f"\ntime per batch of 64 by stage (median of 200 batches; sum {total:.2f} ms):")
     for k, v in times.items():
-        print(f"  {k:24s} {v / 200 * 1e3:7.3f} ms  {100 * v / total:5.1f}%")
+        print(f"  {k:24s} {v:7.3f} ms  {100 * v / total:5.1f}%")
+    print(f"steady-state training step: {step_allocation(np, model, *train):,} bytes of memory "
+          f"beyond what exists before it (NumPy's ufunc buffers and small temporaries)")
 
     flops = flops_per_image(model) * n
     rate = gemm_rate(np)
@@ -129,7 +176,7 @@ def main():
     print(f"\nwork: {flops_per_image(model) / 1e6:.2f} MFLOP per image, {flops / 1e9:.0f} GFLOP per epoch")
     print(f"BLAS sgemm at the network's batch-64 shapes: {rate:.0f} GFLOP/s "
           f"-> arithmetic limit {limit:.2f} s per epoch")
-    print(f"measured epoch / limit = {epoch / limit:.2f}x")
+    print(f"steady-state epoch / limit = {steady / limit:.2f}x")
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 

@@ -1,23 +1,49 @@
-"""scratchnet vs PyTorch (CPU): the same network, initialisation scheme, batch size and
-optimizer, one epoch on the same 54,000 MNIST images, timed in the same run.
+"""scratchnet vs PyTorch (CPU): the same network, initialisation scheme, batch size, optimizer
+and number of epochs on the same 54,000 MNIST images, and batch inference on the 10,000 test
+images, each framework in its own process with its own default settings, in one run.
 
     pip install torch==2.13.0        # optional: only this benchmark uses it
-    python benchmarks/compare_torch.py [--threads N] [--epochs 1]
+    python benchmarks/compare_torch.py [--epochs 3] [--accuracy]
 
-Without PyTorch installed it says so and exits 0.
+Epoch times are reported as the first epoch and the median of the epochs after it (the
+steady state); the ratio compares steady states. scratchnet runs as train.py does (its thread
+settings: OPENBLAS_THREAD_TIMEOUT, OMP_WAIT_POLICY); PyTorch runs with the environment those
+settings came from removed, so it keeps its defaults. Without PyTorch it says so and exits 0.
 """
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
 import time
 
-from common import header
-from scratchnet.cli import set_threads
+from common import ROOT, header
+
+SCRATCHNET_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
 
 
-def torch_epoch(torch, images, labels, threads, epochs, seed=0, test=None):
-    """Train the reference network in PyTorch; return seconds per epoch (best of `epochs`)
-    and, if `test` (images, labels) is given, the test accuracy after the last epoch."""
+def run_scratchnet(images, labels, test, epochs, seed):
+    from scratchnet import mnist_cnn
+    from scratchnet.core.training import evaluate, fit, warm_up
+    from scratchnet.data.mnist import to_input
+    model = mnist_cnn(seed=seed)
+    warm_up(model)
+    history = fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input).history
+    _, accuracy, _ = evaluate(model, *test, prepare=to_input)
+    x = to_input(test[0])
+    model.predict_proba(x[:1000])                                  # warm the 1000-batch buffers
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        model.predict_proba(x, batch_size=1000)
+        best = min(best, time.perf_counter() - start)
+    return [h["seconds"] for h in history], accuracy, len(x) / best
+
+
+def run_torch(images, labels, test, epochs, seed):
+    import torch
     from torch import nn
-    torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                           nn.Linear(5408, 100), nn.ReLU(), nn.Linear(100, 10))
@@ -31,7 +57,7 @@ def torch_epoch(torch, images, labels, threads, epochs, seed=0, test=None):
     x_all = torch.from_numpy(images.copy())           # uint8, scaled per batch like scratchnet
     y_all = torch.from_numpy(labels.astype("int64"))
     gen = torch.Generator().manual_seed(seed)
-    times = []
+    seconds = []
     for _ in range(epochs):
         order = torch.randperm(len(x_all), generator=gen)
         start = time.perf_counter()
@@ -42,59 +68,88 @@ def torch_epoch(torch, images, labels, threads, epochs, seed=0, test=None):
             loss = loss_fn(model(x), y_all[idx])
             loss.backward()
             opt.step()
-        times.append(time.perf_counter() - start)
-    accuracy = None
-    if test is not None:
-        with torch.no_grad():
-            x = torch.from_numpy(test[0].copy()).float().div_(255).unsqueeze(1)
-            accuracy = (model(x).argmax(1).numpy() == test[1]).mean()
-    return min(times), accuracy
+        seconds.append(time.perf_counter() - start)
+    model.eval()
+    x = torch.from_numpy(test[0].copy()).float().div_(255).unsqueeze(1)
+    infer = nn.Sequential(model, nn.Softmax(dim=1))
+    with torch.inference_mode():
+        accuracy = float((model(x).argmax(1).numpy() == test[1]).mean())
+        infer(x[:1000])
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            for i in range(0, len(x), 1000):
+                infer(x[i:i + 1000])
+            best = min(best, time.perf_counter() - start)
+    return seconds, accuracy, len(x) / best
 
 
-def scratchnet_epoch(images, labels, epochs, seed=0):
-    from scratchnet import mnist_cnn
-    from scratchnet.core.training import fit, warm_up
-    from scratchnet.data.mnist import to_input
-    model = mnist_cnn(seed=seed)
-    warm_up(model)
-    history = fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input).history
-    return min(h["seconds"] for h in history)
+def worker(framework, epochs, seed, data_dir):
+    """Runs in its own process: prints one JSON line."""
+    if framework == "scratchnet":
+        from scratchnet.cli import set_threads
+        set_threads(None)
+    from scratchnet.data.mnist import load_mnist, split_validation
+    data = load_mnist(data_dir, progress=False)
+    (images, labels), _ = split_validation(data.train_images, data.train_labels, 0.1)
+    run = run_scratchnet if framework == "scratchnet" else run_torch
+    seconds, accuracy, images_per_s = run(images, labels, (data.test_images, data.test_labels),
+                                          epochs, seed)
+    extra = {}
+    if framework == "torch":
+        import torch
+        extra = {"version": torch.__version__, "threads": torch.get_num_threads()}
+    print(json.dumps({"seconds": seconds, "accuracy": accuracy, "inference": images_per_s, **extra}))
+
+
+def launch(framework, args):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    if framework == "torch":
+        for var in SCRATCHNET_SETTINGS:
+            env.pop(var, None)
+    cmd = [sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
+           "--seed", str(args.seed)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--threads", type=int, default=None, help="threads for both (default: all cores)")
-    p.add_argument("--epochs", type=int, default=1, help="epochs timed for each (best is reported)")
+    p.add_argument("--epochs", type=int, default=3, help="epochs for each (>= 2 for a steady state)")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir")
     p.add_argument("--accuracy", action="store_true",
-                   help="train PyTorch for --epochs and report its test accuracy too "
-                        "(use --epochs 10 for the full recipe)")
+                   help="also print both test accuracies (use --epochs 10 for the full recipe)")
+    p.add_argument("--worker", choices=["scratchnet", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
-    set_threads(args.threads)
+    if args.worker:
+        return worker(args.worker, args.epochs, args.seed, args.data_dir)
     try:
-        import torch
+        import torch  # noqa: F401  (only to know whether it is installed)
     except ImportError:
         print("PyTorch is not installed: this comparison is optional. "
               "Install it with `pip install torch==2.13.0` and run again.")
         return 0
-    import os
-    threads = args.threads or os.cpu_count()
-    from scratchnet.data.mnist import load_mnist, split_validation
-
-    header(f"scratchnet vs PyTorch {torch.__version__} (CPU), one epoch, batch 64", threads)
-    data = load_mnist(args.data_dir, progress=False)
-    (images, labels), _ = split_validation(data.train_images, data.train_labels, 0.1)
-    t_sn = scratchnet_epoch(images, labels, args.epochs)
-    test = (data.test_images, data.test_labels) if args.accuracy else None
-    t_pt, acc_pt = torch_epoch(torch, images, labels, threads, args.epochs, test=test)
-    t_sn2 = scratchnet_epoch(images, labels, args.epochs)  # again: the host drifts
-    t_sn = min(t_sn, t_sn2)
-    print(f"{'':12s} {'s/epoch':>8s} {'images/s':>9s}")
-    print(f"{'scratchnet':12s} {t_sn:8.2f} {len(images) / t_sn:9,.0f}")
-    print(f"{'pytorch':12s} {t_pt:8.2f} {len(images) / t_pt:9,.0f}")
-    print(f"ratio scratchnet/pytorch = {t_sn / t_pt:.2f}  ({t_pt / t_sn:.1f}x faster)")
-    if acc_pt is not None:
-        print(f"PyTorch test accuracy after {args.epochs} epochs (seed 0): {acc_pt:.4f}")
+    header(f"scratchnet vs PyTorch (CPU): {args.epochs} epochs each, batch 64, then batch inference")
+    runs = {name: launch(name, args) for name in ("scratchnet", "torch")}
+    t = runs["torch"]
+    print(f"PyTorch {t['version']}, {t['threads']} threads (its defaults), in its own process\n")
+    print(f"{'':12s} {'epoch 1':>8s} {'steady':>8s} {'images/s':>9s} {'inference':>12s}")
+    steady = {}
+    for name, r in runs.items():
+        s = r["seconds"]
+        steady[name] = statistics.median(s[1:]) if len(s) > 1 else s[0]
+        print(f"{name:12s} {s[0]:7.2f}s {steady[name]:7.2f}s {54000 / steady[name]:9,.0f} "
+              f"{r['inference']:9,.0f}/s")
+    print(f"epochs, s: scratchnet {', '.join(f'{x:.2f}' for x in runs['scratchnet']['seconds'])}; "
+          f"torch {', '.join(f'{x:.2f}' for x in runs['torch']['seconds'])}")
+    print(f"steady-state epoch ratio scratchnet/pytorch = {steady['scratchnet'] / steady['torch']:.2f} "
+          f"({steady['torch'] / steady['scratchnet']:.1f}x faster)")
+    print(f"batch inference (1,000 per batch): scratchnet/pytorch = "
+          f"{runs['scratchnet']['inference'] / runs['torch']['inference']:.1f}x")
+    if args.accuracy:
+        print(f"test accuracy after {args.epochs} epochs (seed {args.seed}): scratchnet "
+              f"{runs['scratchnet']['accuracy']:.4f}, PyTorch {runs['torch']['accuracy']:.4f}")
     return 0
 
 

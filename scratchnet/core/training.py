@@ -60,7 +60,7 @@ class Batches:
         return self.prepare(raw, self.x[:B]), y
 
 
-def evaluate(model, inputs, labels, batch_size=1000, prepare=None):
+def evaluate(model, inputs, labels, batch_size=500, prepare=None):
     """Mean cross-entropy, accuracy and class probabilities (N, classes) of `model`."""
     batches = Batches(model, inputs, labels, min(batch_size, max(len(inputs), 1)), prepare)
     probs, loss_sum = None, 0.0
@@ -79,22 +79,24 @@ def evaluate(model, inputs, labels, batch_size=1000, prepare=None):
 
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
-        prepare=None, augment=None, on_batch=None, on_epoch=None):
+        prepare=None, augment=None, on_batch=None, on_epoch=None, optimizer=None):
     """Train `model` in place. train/val: (inputs (N, ...), integer labels (N,)).
 
     Each epoch visits the training inputs once in a fresh order drawn from `seed`.
     `prepare` converts a slice of inputs to the model's float input (see module docstring);
     `augment` (e.g. data.augment.Augmenter) then maps each float batch to a new one.
     on_batch(epoch, batch_index, n_batches, running_loss, running_acc, images_per_s) and
-    on_epoch(record) are called as it goes. Raises TrainingDiverged if the loss is not finite or
-    above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished epoch.
+    on_epoch(record) are called as it goes. `optimizer` (default SGD(lr, momentum)) keeps its
+    state, e.g. the momentum, in the caller's hands. Raises TrainingDiverged if the loss is not
+    finite or above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished
+    epoch.
     """
     inputs, labels = train
     if len(inputs) == 0:
         raise ValueError("the training set is empty")
     batches = Batches(model, inputs, labels, batch_size, prepare)
     rng = np.random.default_rng(seed)
-    opt = SGD(lr, momentum)
+    opt = optimizer if optimizer is not None else SGD(lr, momentum)
     result = TrainResult()
     n = len(inputs)
     n_batches = (n + batch_size - 1) // batch_size
@@ -112,7 +114,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                 if not np.isfinite(loss) or loss > DIVERGED_LOSS:
                     raise TrainingDiverged(
                         f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
-                        f"try a lower --lr (now {lr})")
+                        f"try a lower --lr (now {opt.lr})")
                 correct += hits
                 loss_sum += loss * len(y)
                 seen += len(y)

@@ -265,6 +265,7 @@ def _fill_planes(x, pad, PW, planes, n0, n1):
     H, W = x.shape[2], x.shape[3]
     S, CS, C, length = planes.shape[1], planes.shape[3], planes.shape[4], planes.shape[5]
     rows = length // PW
+    zero = planes.dtype.type(0)       # (a bare 0 would make the expression float64)
     for n in range(n0, n1):
         for rr in range(S):
             for re in range(S):
@@ -276,7 +277,7 @@ def _fill_planes(x, pad, PW, planes, n0, n1):
                             for pw in range(PW):
                                 col = S * (pw + qe) + re - pad
                                 inside = 0 <= y < H and 0 <= col < W
-                                dst[row * PW + pw] = x[n, c, y, col] if inside else 0
+                                dst[row * PW + pw] = x[n, c, y, col] if inside else zero
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -297,7 +298,7 @@ def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
             w0, w1, w2 = w[f, 0, 0, 0], w[f, 0, 0, 1], w[f, 0, 0, 2]
             w3, w4, w5 = w[f, 0, 1, 0], w[f, 0, 1, 1], w[f, 0, 1, 2]
             w6, w7, w8 = w[f, 0, 2, 0], w[f, 0, 2, 1], w[f, 0, 2, 2]
-            bf = b[f]
+            bf, zero = b[f], out.dtype.type(0)    # typed 0: a bare 0 would make a float64
             res, win = out[n, f], argmax[n, f]
             for p in range(L):   # sums as trees: more independent additions in flight
                 c00 = ((((w0 * A0[p] + w1 * B0[p]) + (w2 * A1[p] + w3 * C0[p]))
@@ -316,7 +317,7 @@ def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
                 if c11 > best:
                     best, k = c11, np.int8(3)
                 on = best > 0                      # ReLU
-                res[p] = best if on else 0
+                res[p] = best if on else zero
                 win[p] = k if on else np.int8(-1)
 
 
@@ -326,6 +327,7 @@ def _forward_general(planes, w, b, PW, out, argmax, n0, n1):
     S = planes.shape[1]
     L = out.shape[2]
     conv = np.empty((S * S, L), dtype=out.dtype)   # one filter's conv output per window element
+    zero = out.dtype.type(0)
     for n in range(n0, n1):
         for f in range(F):
             conv[:] = b[f]
@@ -347,7 +349,7 @@ def _forward_general(planes, w, b, PW, out, argmax, n0, n1):
                     if conv[t, p] > best:
                         best, k = conv[t, p], t
                 on = best > 0
-                res[p] = best if on else 0
+                res[p] = best if on else zero
                 win[p] = k if on else -1
 
 
@@ -368,13 +370,14 @@ def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, part, n0, n
         CQ, CQ1, DQ, DQ1 = C0[PW:], C1[PW:], D0[PW:], D1[PW:]
         for f in range(F):
             g_, k_ = dout[n, f], argmax[n, f]
-            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = sb = dw.dtype.type(0)
+            zero = dw.dtype.type(0)
+            s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = sb = zero
             for p in range(L):
                 g, k = g_[p], k_[p]
-                g00 = g if k == 0 else 0           # the gradient each window element got:
-                g01 = g if k == 1 else 0           # all of it at the winner, 0 elsewhere
-                g10 = g if k == 2 else 0           # (and 0 everywhere if the ReLU was off)
-                g11 = g if k == 3 else 0
+                g00 = g if k == 0 else zero        # the gradient each window element got:
+                g01 = g if k == 1 else zero        # all of it at the winner, 0 elsewhere
+                g10 = g if k == 2 else zero        # (and 0 everywhere if the ReLU was off)
+                g11 = g if k == 3 else zero
                 sb += (g00 + g01) + (g10 + g11)
                 s0 += (g00 * A0[p] + g01 * B0[p]) + (g10 * C0[p] + g11 * D0[p])
                 s1 += (g00 * B0[p] + g01 * A1[p]) + (g10 * D0[p] + g11 * C1[p])
@@ -536,20 +539,17 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
 # ------------------------------------------------------------------- optimizer update
 @njit(cache=True, nogil=True, fastmath=True)
 def _sgd_momentum(w, v, g, lr, momentum, lo, hi):
-    flush = w.dtype.type(FLUSH)
-    for i in range(lo, hi):
+    flush, zero = w.dtype.type(FLUSH), w.dtype.type(0)   # typed: a bare 0 would be float64
+    w, v, g = w[lo:hi], v[lo:hi], g[lo:hi]   # index from 0: no negative-index checks, so SIMD
+    for i in range(hi - lo):
         vi = momentum * v[i] - lr * g[i]
-        vi = vi if abs(vi) >= flush else 0      # no denormals: see reference.FLUSH
+        vi = vi if abs(vi) >= flush else zero   # no denormals: see reference.FLUSH
         v[i] = vi
         w[i] += vi
 
 
-SGD_CHUNK = 1 << 16   # smaller arrays are updated by one thread: waking another costs more
-
-
 def sgd_momentum(w, v, g, lr, momentum):
-    """Same as reference.sgd_momentum, in one pass over memory instead of four."""
+    """Same as reference.sgd_momentum, in one pass over memory instead of four. One thread:
+    the update is bound by memory bandwidth, and a second thread made it slower (measured)."""
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
-    lr, momentum = w.dtype.type(lr), w.dtype.type(momentum)
-    parts = _split(w.size, team().size) if w.size >= SGD_CHUNK else [(0, w.size)]
-    team().run(_sgd_momentum, (w, v, g, lr, momentum), parts)
+    team().run(_sgd_momentum, (w, v, g, w.dtype.type(lr), w.dtype.type(momentum)), [(0, w.size)])
