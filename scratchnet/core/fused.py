@@ -26,6 +26,12 @@ class ConvReLUPool(Layer):
     def __init__(self, conv, relu, pool):
         super().__init__()
         self.conv, self.relu, self.pool = conv, relu, pool
+        self.params, self.grads = conv.params, conv.grads   # the block's parameters: the conv's
+
+    def astype(self, dtype):
+        self.conv.astype(dtype)   # casts in the dicts this block shares
+        self._buffers.clear()
+        return self
 
     @staticmethod
     def fits(conv, relu, pool):

@@ -22,7 +22,13 @@ RECORD_KEY = "__scratchnet__"
 
 
 class Sequential:
-    """Layers applied in order. x: (N, *input_shape) -> logits (N, classes)."""
+    """Layers applied in order. x: (N, *input_shape) -> logits (N, classes).
+
+    forward and backward run `stages()`: the layers, except that each Conv2D -> ReLU ->
+    MaxPool2D run the fused kernel computes (fused.py, its algorithm in
+    kernels/reference.conv_relu_pool_*; docs/backprop.md section 5) unless fuse=False. The
+    arrays forward and backward return are the stages' own, reused by the next call.
+    """
 
     def __init__(self, layers, input_shape=None, fuse=True):
         self.layers = list(layers)
