@@ -5,7 +5,12 @@
     Confidence      : 0.9923
 
 Real-world pictures are fine (any size, dark-on-light or light-on-dark, RGB/RGBA/palette/
-16-bit): they are preprocessed the way MNIST digits were made (scratchnet/preprocess.py).
+16-bit): they are preprocessed the way MNIST digits were made (scratchnet/data/preprocess.py).
+A picture that does not look like a digit is refused (scratchnet/apps/openset.py):
+
+    Predicted digit : none (does not look like a digit)
+    Closest digit   : 8
+    Confidence      : 0.9800
 """
 import json
 import sys
@@ -20,7 +25,10 @@ def parse_args(argv=None):
     p.add_argument("--model", default="models/mnist_cnn.npz", help="model file written by train.py")
     p.add_argument("--top-k", type=positive_int, metavar="K", help="also show the K most likely digits")
     p.add_argument("--json", action="store_true",
-                   help="one JSON object per image per line: file, digit, confidence, probabilities")
+                   help="one JSON object per image per line: file, digit, confidence, is_digit, "
+                        "digit_score, probabilities, top3")
+    p.add_argument("--accept-all", action="store_true",
+                   help="never answer 'not a digit': name the closest digit for every picture")
     p.add_argument("--save-input", metavar="OUT.png",
                    help="save the 28x28 image the network saw (first image)")
     p.add_argument("--explain", metavar="OUT.png",
@@ -34,12 +42,14 @@ def parse_args(argv=None):
 
 def main():
     args = parse_args()
-    from scratchnet.apps.inference import expand_paths, predict_files
-    from scratchnet.core.model import load_model
+    from scratchnet.apps.inference import Predictor, expand_paths
 
     paths = expand_paths(args.image)
-    model = load_model(args.model)
-    results = predict_files(model, paths)   # on the NumPy kernels: no JIT to wait for
+    predictor = Predictor.load(args.model, accept_all=args.accept_all)   # NumPy kernels: no JIT
+    if predictor.openset is None and not args.accept_all:
+        print(f"predict.py: note: {args.model} has no 'not a digit' detector (trained before "
+              f"scratchnet 0.2): every picture is taken for a digit", file=sys.stderr)
+    results = predictor.predict_files(paths)
     for r in results:
         if r.error:
             if args.json:
@@ -51,23 +61,29 @@ def main():
             print(json.dumps(r.to_json()))
     elif len(results) == 1 and good:
         r = good[0]
-        print(f"Predicted digit : {r.digit}")
+        if r.is_digit:
+            print(f"Predicted digit : {r.digit}")
+        else:
+            print("Predicted digit : none (does not look like a digit)")
+            print(f"Closest digit   : {r.digit}")
         print(f"Confidence      : {r.confidence:.4f}")
         if args.top_k:
             print("Top " + f"{args.top_k}".ljust(12) + ": " +
                   ", ".join(f"{d} ({p:.4f})" for d, p in r.top(args.top_k)))
     elif good:
         width = max(len(r.file) for r in good)
-        print(f"{'file':<{width}}  digit  confidence" + ("  top-k" if args.top_k else ""))
-        for r in good:
+        answers = [str(r.digit) if r.is_digit else f"none ({r.digit})" for r in good]   # (closest)
+        cell = max(5, *map(len, answers))
+        print(f"{'file':<{width}}  {'digit':>{cell}}  confidence" + ("  top-k" if args.top_k else ""))
+        for r, answer in zip(good, answers):
             top = "  " + ", ".join(f"{d} ({p:.3f})" for d, p in r.top(args.top_k)) if args.top_k else ""
-            print(f"{r.file:<{width}}  {r.digit:>5}  {r.confidence:>10.4f}{top}")
+            print(f"{r.file:<{width}}  {answer:>{cell}}  {r.confidence:>10.4f}{top}")
     if args.save_input and good:
         from scratchnet.data.preprocess import write_digit_png
         write_digit_png(good[0].input, args.save_input)
     if args.explain and good:
         from scratchnet.apps.explain import explain_file
-        explain_file(model, good[0].file, good[0].input, args.explain)
+        explain_file(predictor.model, good[0].file, good[0].input, args.explain)
     return 0 if len(good) == len(results) else 1
 
 

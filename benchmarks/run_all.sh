@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other, output collected in benchmarks/RESULTS.md.
-# Needs MNIST ($SCRATCHNET_DATA or ../shared/data/mnist); PyTorch optional (compare_torch.py).
+# Needs MNIST ($SCRATCHNET_DATA or ../shared/data/mnist); optional: PyTorch (compare_torch.py),
+# scikit-learn (bench_augment.py's UCI digits), Debian's dataset-fashion-mnist (bench_openset.py).
+# The first command trains models/mnist_cnn.npz, which the prediction benchmarks use.
+# About an hour on 2 cores, most of it bench_augment.py's 3 seeds of both recipes and its ablation.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${SCRATCHNET_DATA:-}" ] && [ -d ../shared/data/mnist ]; then
@@ -16,11 +19,17 @@ run() {
 }
 echo "# Benchmark results (raw output of benchmarks/run_all.sh)" > "$out"
 echo >> "$out"
-run /usr/bin/time -f "wall %e s, peak RSS %M KB" python train.py --seed 0
+echo "Machine: $(python -c 'import sys; sys.path.insert(0, "."); from scratchnet.sysinfo import describe_machine; print(describe_machine())'); started $(date -u '+%Y-%m-%d %H:%M UTC')." >> "$out"
+echo >> "$out"
+NUMBA_CACHE_DIR="$(mktemp -d)" run /usr/bin/time -f "wall %e s, peak RSS %M KB" python train.py --seed 0
+run python -m scratchnet.gradcheck
 run python benchmarks/bench_kernels.py
 run python benchmarks/bench_train.py
-run python benchmarks/compare_torch.py
+run python benchmarks/compare_torch.py --epochs 3
 run python benchmarks/compare_torch.py --epochs 10 --accuracy
 run python benchmarks/bench_predict.py
-run python benchmarks/compare_architectures.py --out docs
+run python benchmarks/bench_openset.py
+run python benchmarks/bench_learning.py
 run python benchmarks/load_test.py
+run python benchmarks/compare_architectures.py --out docs
+run python benchmarks/bench_augment.py

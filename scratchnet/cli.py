@@ -9,12 +9,21 @@ import os
 import sys
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows an option's default in --help, unless there is none to show (None, or an off flag)."""
+
+    def _get_help_string(self, action):
+        if action.default is None or action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with defaults shown in --help and errors on ONE line (no usage dump), prefixed
     like run()'s: "train.py: error: ...", "scratchnet.serve: error: ..."."""
 
     def __init__(self, **kwargs):
-        super().__init__(formatter_class=argparse.ArgumentDefaultsHelpFormatter, **kwargs)
+        super().__init__(formatter_class=DefaultsFormatter, **kwargs)
 
     def error(self, message):
         self.exit(2, f"{self.prog.split()[-1]}: error: {message} (see --help)\n")

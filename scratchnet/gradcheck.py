@@ -5,6 +5,7 @@ get caught.
     python -m scratchnet.gradcheck --only fused          # one check
     python -m scratchnet.gradcheck --plant-bug relu-mask-off-by-one
     python -m scratchnet.gradcheck --list
+    scratchnet-gradcheck                                 # the same, installed as a command
 
 Argument parsing and printing only; the checks are scratchnet/core/gradcheck.py.
 """
@@ -66,6 +67,11 @@ def main(argv=None):
         return 1
     print("every gradient passes")
     return 0
+
+
+def console():
+    """The `scratchnet-gradcheck` command (installed with the package)."""
+    run(main, prog="scratchnet-gradcheck")
 
 
 if __name__ == "__main__":

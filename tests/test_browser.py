@@ -24,16 +24,35 @@ def browser_required():
             or os.environ.get("SCRATCHNET_REQUIRE_BROWSER") == "1")
 
 
-@pytest.fixture
-def demo(model_file):
-    proc = subprocess.Popen([sys.executable, "-m", "scratchnet.serve", "--model", str(model_file),
-                             "--port", "0"], stdout=subprocess.PIPE, text=True)
-    line = proc.stdout.readline()
-    assert line.startswith("Serving"), line
-    yield line.split(" on ")[1].split()[0]
+def start_demo(*args):
+    proc = subprocess.Popen([sys.executable, "-m", "scratchnet.serve", "--port", "0", *args],
+                            stdout=subprocess.PIPE, text=True)
+    line = ""
+    while not line.startswith("Serving"):
+        line = proc.stdout.readline()
+        assert line, "the server stopped before serving"
+    return proc, line.split(" on ")[1].split()[0]
+
+
+def stop(proc):
     proc.terminate()
     proc.wait(timeout=10)
     proc.stdout.close()
+
+
+@pytest.fixture
+def demo(model_file):
+    proc, url = start_demo("--model", str(model_file))
+    yield url
+    stop(proc)
+
+
+@pytest.fixture
+def learning_demo(model_file, mnist_dir, tmp_path):
+    proc, url = start_demo("--model", str(model_file), "--learn", "--corrections", str(tmp_path / "fixes"),
+                           "--save-to", str(tmp_path / "learned.npz"), "--data-dir", str(mnist_dir))
+    yield url, tmp_path
+    stop(proc)
 
 
 @pytest.fixture(scope="session")   # session scope: checked before the session's model is trained
@@ -106,3 +125,58 @@ def test_missing_browser_is_skipped_locally_and_fails_in_ci(ci, outcome, tmp_pat
                           env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert outcome in proc.stdout and "passed" not in proc.stdout, proc.stdout
     assert "apt-get install chromium chromium-driver" in proc.stdout
+
+
+def draw(browser, points):
+    """Press at points[0], move through the rest, release (offsets from the canvas centre)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    canvas = browser.find_element(By.ID, "canvas")
+    actions = ActionChains(browser, duration=20)
+    actions.move_to_element_with_offset(canvas, *points[0]).click_and_hold()
+    for point in points[1:]:
+        actions.move_to_element_with_offset(canvas, *point)
+    actions.release().perform()
+
+
+def wait_for_answer(browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#bars .bar")) == 10)
+    time.sleep(1.0)   # live updates while drawing: let the last one arrive
+
+
+def test_a_big_x_is_not_a_digit_and_no_learning_without_learn(browser, demo):
+    from selenium.webdriver.common.by import By
+    browser.get(demo)
+    draw(browser, [(-100, -100), (100, 100)])
+    draw(browser, [(100, -100), (-100, 100)])
+    wait_for_answer(browser)
+    assert browser.find_element(By.ID, "digit").text == "?"
+    assert browser.find_element(By.ID, "verdict").text.startswith("not a digit? (closest: ")
+    assert not browser.find_element(By.ID, "learn").is_displayed()     # no --learn: no buttons
+
+
+def test_correcting_an_answer_teaches_the_network(browser, learning_demo):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    url, folder = learning_demo
+    browser.get(url)
+    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "learn").is_displayed())
+    draw(browser, [(-60, -80), (60, -80), (0, 90)])                  # a 7, roughly
+    wait_for_answer(browser)
+    seen = browser.find_element(By.ID, "seen").get_attribute("src")
+    browser.find_element(By.ID, "gradcam").click()                   # the Grad-CAM overlay toggle
+    assert browser.find_element(By.ID, "seen").get_attribute("src") != seen
+    first = int(browser.find_element(By.ID, "digit").text)
+    runner_up = int(browser.find_element(By.CSS_SELECTOR, "#top3 li:nth-child(2)").text.split(":")[0])
+    button = browser.find_element(By.CSS_SELECTOR, f'#labels button[data-label="{runner_up}"]')
+    assert button.get_attribute("aria-label") == f"it was a {runner_up}"
+    button.click()
+    WebDriverWait(browser, 30).until(lambda d: "learnt from 1 correction" in d.find_element(By.ID, "learned").text)
+    learned = browser.find_element(By.ID, "learned").text
+    print(learned)
+    assert learned.startswith(f"{first} (") and f"→ {runner_up} (" in learned
+    assert browser.find_element(By.ID, "digit").text == str(runner_up)
+    assert (folder / "fixes" / "labels.csv").read_text().splitlines()[1].endswith(f",{runner_up}")
+    assert (folder / "learned.npz").exists()

@@ -27,3 +27,12 @@ def test_sgd_without_momentum_is_plain_gradient_descent():
 def test_sgd_rejects_bad_hyperparameters(lr, momentum):
     with pytest.raises(ValueError):
         SGD(lr, momentum)
+
+
+def test_weight_decay_shrinks_weights_not_biases():
+    # v = 0.9*0 - 0.1*(0 + 0.5*2) = -0.1 for the weight; the bias has no decay: unchanged
+    params = {"0.W": np.array([2.0]), "0.b": np.array([2.0])}
+    SGD(lr=0.1, momentum=0.9, weight_decay=0.5).step(params, {"0.W": np.zeros(1), "0.b": np.zeros(1)})
+    assert params["0.W"][0] == pytest.approx(1.9) and params["0.b"][0] == 2.0
+    with pytest.raises(ValueError):
+        SGD(weight_decay=-1)

@@ -9,13 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from scratchnet import load_model
+from scratchnet.apps.inference import Predictor
 from scratchnet.apps.server import make_server
 
 
 @pytest.fixture(scope="module")
 def server(model_file):
-    srv = make_server(load_model(model_file), port=0, max_bytes=2_000_000)
+    srv = make_server(Predictor.load(model_file), port=0, max_bytes=2_000_000)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield srv.server_address[1]

@@ -109,3 +109,20 @@ def test_a_steady_state_training_step_allocates_nothing_big(mnist):
         tracemalloc.stop()
     print(f"largest memory in use during a step beyond what was there before: {peak:,} bytes")
     assert peak < 50_000
+
+
+def test_weight_average_is_an_exponential_moving_average():
+    from scratchnet.core.layers import Dense
+    from scratchnet.core.model import Sequential
+    from scratchnet.core.training import WeightAverage
+    model = Sequential([Dense(1, 1)], input_shape=(1,))
+    w = model.parameters()["0.W"]
+    w[...] = 1.0
+    average = WeightAverage(model, decay=0.5, every=2)
+    w[...] = 3.0
+    average.update()                      # step 1 of 2: nothing yet
+    assert average.average["0.W"][0, 0] == 1.0
+    average.update()                      # avg + (1 - 0.5^2) (3 - 1) = 2.5
+    assert average.average["0.W"][0, 0] == pytest.approx(2.5)
+    average.apply()
+    assert w[0, 0] == pytest.approx(2.5)

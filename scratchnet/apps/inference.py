@@ -1,17 +1,21 @@
-"""Predict digits in pictures: preprocessing + a forward pass. The one prediction path that
-predict.py and the demo server share.
+"""Name the digit in pictures, or say that a picture is not a digit: preprocessing, a forward
+pass, the open-set score. The one prediction path that predict.py and the demo server share.
 
 Inference runs on the NumPy reference kernels by default: for a handful of images they are
 instant, and they spare a cold process the Numba import and JIT start-up.
 """
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..core import kernels
-from ..errors import ImageError
+from ..core.losses import softmax
+from ..core.model import load_model
 from ..data.preprocess import preprocess_file
+from ..errors import ImageError, ScratchnetError
+from .openset import OpenSet
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
@@ -19,9 +23,11 @@ IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 @dataclass
 class Prediction:
     file: str
-    digit: int = None
+    digit: int = None             # the most likely digit (the closest one, if not a digit)
     confidence: float = None
     probabilities: list = field(default_factory=list)
+    is_digit: bool = None         # False: the picture does not look like a digit
+    digit_score: float = None     # the open-set score (None: the model has no detector)
     input: np.ndarray = None      # the (28, 28) image the network saw
     error: str = None
 
@@ -35,8 +41,75 @@ class Prediction:
         if self.error is not None:
             return {"file": self.file, "error": self.error}
         return {"file": self.file, "digit": self.digit, "confidence": round(self.confidence, digits),
+                "is_digit": self.is_digit,
+                "digit_score": None if self.digit_score is None else round(self.digit_score, 4),
                 "probabilities": [round(p, digits) for p in self.probabilities],
                 "top3": [[d, round(p, digits)] for d, p in self.top(3)]}
+
+
+class Predictor:
+    """A trained model, ready for pictures: its network, its open-set detector (if its file
+    has one) and the kernel back end to run them on. accept_all=True never refuses.
+
+    Thread-safe: the layers keep per-call state, so one classification runs at a time."""
+
+    def __init__(self, model, openset=None, backend="reference", accept_all=False, metadata=None):
+        self.model, self.openset, self.backend, self.accept_all = model, openset, backend, accept_all
+        self.metadata = metadata or {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, path, backend="reference", accept_all=False):
+        model, metadata = load_model(path, return_metadata=True)
+        return cls(model, OpenSet.of(model, metadata), backend, accept_all, metadata)
+
+    def with_model(self, model):
+        """The same predictor for another network (a fine-tuned copy of this one's)."""
+        return Predictor(model, self.openset, self.backend, self.accept_all, self.metadata)
+
+    def classify(self, predictions):
+        """Fill in the answer of every prediction without an error, in one batch; returns them."""
+        ok = [r for r in predictions if r.error is None]
+        if not ok:
+            return predictions
+        x = np.stack([r.input for r in ok])[:, None].astype(np.float32)
+        with self._lock, kernels.using(self.backend):
+            if self.openset is None:
+                probs, scores = self.model.predict_proba(x), [None] * len(ok)
+            else:                       # one forward pass gives the score and the logits
+                scores, logits = self.openset.scores(self.model, x, with_logits=True)
+                probs = softmax(logits)
+        for r, p, s in zip(ok, probs, scores):
+            r.digit, r.confidence, r.probabilities = int(p.argmax()), float(p.max()), p.tolist()
+            r.digit_score = None if s is None else float(s)
+            r.is_digit = s is None or self.accept_all or bool(s >= self.openset.threshold)
+        return predictions
+
+    def gradcam(self, image, target):
+        """The Grad-CAM map (H, W) in [0, 1] of `target` for a (28, 28) input (apps/explain.py),
+        or None for a network without a conv layer."""
+        from .explain import explain
+        with self._lock, kernels.using(self.backend):
+            try:
+                return explain(self.model, image, target).gradcam
+            except ScratchnetError:
+                return None
+
+    def predict_files(self, sources, names=None):
+        """One Prediction per picture (paths or binary file objects); a picture that fails gets
+        .error and the others go on. `names` label the pictures in messages and results."""
+        names = names or [str(s) for s in sources]
+        return self.classify([read_picture(s, n) for s, n in zip(sources, names)])
+
+
+def read_picture(source, name=None):
+    """A Prediction holding the (28, 28) input made from a picture (a path or a binary file
+    object), not yet classified; or holding .error if the picture cannot be used."""
+    name = name or str(source)
+    try:
+        return Prediction(name, input=preprocess_file(source, name=name))
+    except ImageError as e:
+        return Prediction(name, error=str(e))
 
 
 def expand_paths(paths):
@@ -53,30 +126,6 @@ def expand_paths(paths):
     return out
 
 
-def read_picture(source, name=None):
-    """A Prediction holding the (28, 28) input made from a picture (a path or a binary file
-    object), not yet classified; or holding .error if the picture cannot be used."""
-    name = name or str(source)
-    try:
-        return Prediction(name, input=preprocess_file(source, name=name))
-    except ImageError as e:
-        return Prediction(name, error=str(e))
-
-
-def classify(model, predictions, backend="reference"):
-    """Fill in digit, confidence and probabilities of every prediction without an error,
-    in one batch; returns the same list."""
-    ok = [r for r in predictions if r.error is None]
-    if ok:
-        with kernels.using(backend):
-            probs = model.predict_proba(np.stack([r.input for r in ok])[:, None].astype(np.float32))
-        for r, p in zip(ok, probs):
-            r.digit, r.confidence, r.probabilities = int(p.argmax()), float(p.max()), p.tolist()
-    return predictions
-
-
 def predict_files(model, sources, names=None, backend="reference"):
-    """One Prediction per picture (paths or binary file objects); a picture that fails gets
-    .error and the others go on. `names` label the pictures in messages and results."""
-    names = names or [str(s) for s in sources]
-    return classify(model, [read_picture(s, n) for s, n in zip(sources, names)], backend)
+    """Predictor(model).predict_files: for a bare network, without an open-set detector."""
+    return Predictor(model, backend=backend).predict_files(sources, names)

@@ -23,9 +23,10 @@ from .metrics import confusion_matrix, most_confused_pairs, per_class_scores
 
 
 def write_report(model, test_images, test_labels, out_dir, history=(), info=None, n_mistakes=32,
-                 command=None):
+                 command=None, openset=None):
     """Evaluate `model` on the uint8 test images and write the report files into `out_dir`;
-    return the metrics dict. `command` (the command line, as a string) is recorded."""
+    return the metrics dict. `command` (the command line, as a string) is recorded; with an
+    `openset` (apps/openset.py) the report says how it does (an "open set" section)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -49,6 +50,8 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         **info,
     }
+    if openset is not None:
+        metrics["open_set"] = open_set_figures(model, openset, test_images)
     with atomic_write(out_dir / "metrics.json", "w") as f:
         json.dump(metrics, f, indent=2)
 
@@ -80,6 +83,19 @@ def write_learning_snapshot(model, digit, out_dir, suffix=""):
     return True
 
 
+def open_set_figures(model, openset, test_images, nondigits=300):
+    """How the 'not a digit' detector does: the share of test digits it accepts, and the share
+    of non-digit pictures it refuses, drawn with seeds its training never used."""
+    from ..data.nondigits import FAMILIES, make_nondigits
+    accepted = openset.scores(model, to_input(test_images)) >= openset.threshold
+    negatives = make_nondigits(nondigits, seed=2718)
+    refused = openset.scores(model, to_input(negatives)) < openset.threshold
+    per_family = {f: float(refused[i::len(FAMILIES)].mean()) for i, f in enumerate(FAMILIES)}
+    return {"threshold": openset.threshold, "test_digits_accepted": float(accepted.mean()),
+            "nondigits_refused": float(refused.mean()), "nondigits": nondigits,
+            "nondigits_refused_per_family": per_family}
+
+
 def _markdown(m, has_curves, has_conv=False):
     lines = [
         "# scratchnet evaluation report", "",
@@ -92,6 +108,16 @@ def _markdown(m, has_curves, has_conv=False):
         total = sum(h["seconds"] for h in m["history"])
         lines.append(f"- Training: {len(m['history'])} epochs, {total:.1f} s of training steps "
                      f"({total / len(m['history']):.1f} s per epoch)")
+    if "open_set" in m:
+        o = m["open_set"]
+        lines += ["", "## Open set: \"not a digit\"", "",
+                  f"The detector (apps/openset.py) accepts **{o['test_digits_accepted']:.2%}** of the "
+                  f"test digits and refuses **{o['nondigits_refused']:.2%}** of {o['nondigits']} non-digit "
+                  f"pictures drawn with seeds its training never used (threshold {o['threshold']:.3f}, "
+                  f"set to accept 99% of the validation digits). Refused per kind: " +
+                  ", ".join(f"{k} {v:.0%}" for k, v in o["nondigits_refused_per_family"].items()) + ".",
+                  "", "`benchmarks/bench_openset.py` measures it on Fashion-MNIST and on non-digits from "
+                  "another generator."]
     lines += ["", "## Most confused pairs", "", "| pair | a → b | b → a | total |", "|---|---|---|---|"]
     for p in m["most_confused"]:
         a, b = p["pair"]

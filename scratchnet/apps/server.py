@@ -1,30 +1,39 @@
-"""The web demo's server: draw a digit in the browser, watch the prediction change.
-(Started by `python -m scratchnet.serve`, see scratchnet/serve.py.)
+"""The web demo's server: draw a digit in the browser, watch the prediction change, correct
+a wrong answer and watch the network learn it. (Started by `python -m scratchnet.serve`,
+see scratchnet/serve.py.)
 
 GET  /              the page (scratchnet/apps/web/index.html): canvas, clear, upload, live top-3,
-                    a probability bar per digit, and the 28x28 image the network saw
+                    a probability bar per digit, the 28x28 image the network saw (or its
+                    Grad-CAM overlay), "not a digit?", and "Wrong? It was: 0 1 ... 9"
+GET  /api/config    {"learn", "learned", "stored", "open_set"}: what the page should offer
 POST /api/predict   body: a PNG (Content-Type: image/png, or any image/*), or JSON
-                    {"image": "<base64 PNG or data: URL>"}; answers
-                    {"digit", "confidence", "probabilities", "top3", "input_png"} (the same
-                    fields as predict.py --json, from the same code: apps/inference.py)
+                    {"image": "<base64 PNG or data: URL>"}; answers {"digit", "confidence",
+                    "is_digit", "digit_score", "probabilities", "top3", "input_png",
+                    "gradcam_png"} (predict.py --json's fields, from the same code:
+                    apps/inference.py); is_digit false: not a digit, "digit" the closest one
+POST /api/correct   JSON {"image": "<base64 PNG>", "label": 0-9}, only with --learn (else
+                    403): stores the correction and fine-tunes (apps/learning.py); answers
+                    {"before": answer, "after": answer, "learned", "stored", "milliseconds"}
 GET  /api/health    {"status": "ok"}
 Standard library only (ThreadingHTTPServer: one thread per request). Bad requests get a 4xx
 JSON {"error": ...}; nothing a client sends can stop the server. Binds to localhost unless
-told otherwise. The forward pass runs on the NumPy kernels under a lock (layers keep per-call
-state), which costs ~1 ms per image.
+told otherwise.
 """
 import base64
 import binascii
 import io
 import json
-import threading
+import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from ..data.preprocess import save_digit_png
-from ..errors import ImageError
-from .inference import classify, read_picture
+from ..errors import ImageError, ScratchnetError
+from .inference import read_picture
 
 PAGE = Path(__file__).with_name("web") / "index.html"
 MAX_BYTES = 5 * 1024 * 1024
@@ -42,29 +51,76 @@ class DemoServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128  # the default 5 makes a burst of clients wait 1 s for a SYN retry
 
-    def __init__(self, address, model, max_bytes=MAX_BYTES, verbose=False):
+    def __init__(self, address, predictor, max_bytes=MAX_BYTES, verbose=False, learner=None):
         super().__init__(address, DemoHandler)
-        self.model, self.max_bytes, self.verbose = model, max_bytes, verbose
-        self.model_lock = threading.Lock()
+        self._predictor, self.learner = predictor, learner
+        self.max_bytes, self.verbose = max_bytes, verbose
         self.page = PAGE.read_bytes()
+
+    @property
+    def predictor(self):
+        """What answers now: the learner's latest network when learning (swapped whole)."""
+        return self.learner.predictor if self.learner is not None else self._predictor
+
+    def config(self):
+        learner = self.learner
+        return {"learn": learner is not None, "learned": learner.learned if learner else 0,
+                "stored": learner.stored if learner else 0,
+                "open_set": self.predictor.openset is not None}
 
     def predict(self, data):
         """PNG bytes -> the JSON-able answer (raises ImageError for a bad image)."""
         result = read_picture(io.BytesIO(data), name="uploaded image")
         if result.error is not None:
             raise ImageError(result.error)
-        with self.model_lock:
-            classify(self.model, [result])
-        png = io.BytesIO()
-        save_digit_png(result.input, png)
-        answer = result.to_json()
-        del answer["file"]
-        answer["input_png"] = base64.b64encode(png.getvalue()).decode("ascii")
-        return answer
+        predictor = self.predictor
+        predictor.classify([result])
+        return answer_json(result, predictor)
+
+    def correct(self, data, label):
+        """PNG bytes and the right digit -> before, after, and the learner's counts."""
+        if self.learner is None:
+            raise RequestError(HTTPStatus.FORBIDDEN, "learning is off: start the server with "
+                                                     "`python -m scratchnet.serve --learn`")
+        result = read_picture(io.BytesIO(data), name="uploaded image")
+        if result.error is not None:
+            raise ImageError(result.error)
+        start = time.perf_counter()
+        before, after = self.learner.correct(result.input, label)
+        milliseconds = (time.perf_counter() - start) * 1e3
+        return {"before": answer_json(before, None), "after": answer_json(after, self.learner.predictor),
+                "learned": self.learner.learned, "stored": self.learner.stored,
+                "milliseconds": round(milliseconds, 1)}
+
+
+def answer_json(prediction, predictor):
+    """A Prediction as the API answers it: predict.py's JSON fields, the 28x28 input as a
+    PNG and, given the predictor, the input with its Grad-CAM heat map over it."""
+    answer = prediction.to_json()
+    del answer["file"]
+    answer["input_png"] = _png(save_digit_png, prediction.input)
+    if predictor is not None:
+        cam = predictor.gradcam(prediction.input, prediction.digit)
+        answer["gradcam_png"] = None if cam is None else _png(_heat_png, prediction.input, cam)
+    return answer
+
+
+def _png(write, *args):
+    buf = io.BytesIO()
+    write(*args, buf)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _heat_png(digit, heat, f):
+    """The digit in grey with the heat map over it: red where it is hot, yellow hottest."""
+    grey = np.repeat(digit[..., None] * 0.6, 3, axis=2)
+    colour = np.stack([np.clip(2 * heat, 0, 1), np.clip(2 * heat - 1, 0, 1), np.zeros_like(heat)], axis=2)
+    alpha = (0.2 + 0.7 * heat)[..., None]
+    Image.fromarray(np.round(255 * ((1 - alpha) * grey + alpha * colour)).astype(np.uint8)).save(f, format="PNG")
 
 
 class DemoHandler(BaseHTTPRequestHandler):
-    server_version = "scratchnet-demo/1"
+    server_version = "scratchnet-demo/2"
     protocol_version = "HTTP/1.1"
     timeout = 30  # seconds a client may stall mid-request before its thread gives up
 
@@ -74,22 +130,34 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
         elif path == "/api/health":
             self._json(HTTPStatus.OK, {"status": "ok"})
+        elif path == "/api/config":
+            self._json(HTTPStatus.OK, self.server.config())
         else:
             self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {path}"})
 
     def do_POST(self):
         try:
-            if self.path.split("?", 1)[0] != "/api/predict":
+            path = self.path.split("?", 1)[0]
+            if path == "/api/predict":
+                self._json(HTTPStatus.OK, self.server.predict(self._image_bytes()))
+            elif path == "/api/correct":
+                payload = self._json_body()
+                label = payload.get("label")
+                if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
+                    raise RequestError(HTTPStatus.BAD_REQUEST, f"label must be a digit 0-9, got {label!r}")
+                self._json(HTTPStatus.OK, self.server.correct(_decode_image(payload), label))
+            else:
                 raise RequestError(HTTPStatus.NOT_FOUND, f"no such endpoint: {self.path}")
-            self._json(HTTPStatus.OK, self.server.predict(self._image_bytes()))
         except RequestError as e:
             self._json(e.status, {"error": str(e)})
         except ImageError as e:
             self._json(HTTPStatus.BAD_REQUEST, {"error": str(e)})
+        except ScratchnetError as e:     # e.g. the corrections folder is full
+            self._json(HTTPStatus.CONFLICT, {"error": str(e)})
         except Exception as e:  # never let one request take the server down
             self._json(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(e).__name__}: {e}"})
 
-    def _image_bytes(self):
+    def _body(self):
         length = self.headers.get("Content-Length")
         if length is None:
             raise RequestError(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
@@ -105,22 +173,32 @@ class DemoHandler(BaseHTTPRequestHandler):
                 self._discard(length)   # instead of a broken pipe while it is still sending
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                f"request body of {length:,} bytes exceeds {self.server.max_bytes:,}")
-        body = self.rfile.read(length)
-        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if kind == "application/json":
-            try:
-                payload = json.loads(body)
-                image = payload["image"]
-                if "," in image and image.startswith("data:"):
-                    image = image.split(",", 1)[1]
-                return base64.b64decode(image, validate=True)
-            except (ValueError, KeyError, TypeError, AttributeError, binascii.Error):
-                raise RequestError(HTTPStatus.BAD_REQUEST,
-                                   'malformed JSON: expected {"image": "<base64 PNG>"}') from None
-        if kind.startswith("image/") or kind == "application/octet-stream":
+        return self.rfile.read(length)
+
+    def _kind(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+
+    def _json_body(self):
+        body = self._body()
+        if self._kind() != "application/json":
+            raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                               f"send JSON (Content-Type: application/json), not {self._kind() or 'no type'}")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            raise RequestError(HTTPStatus.BAD_REQUEST, 'malformed JSON: expected {"image": "<base64 PNG>", ...}')
+        return payload
+
+    def _image_bytes(self):
+        if self._kind() == "application/json":
+            return _decode_image(self._json_body())
+        body = self._body()
+        if self._kind().startswith("image/") or self._kind() == "application/octet-stream":
             return body
         raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                           f"send a PNG (Content-Type: image/png) or JSON, not {kind or 'no type'}")
+                           f"send a PNG (Content-Type: image/png) or JSON, not {self._kind() or 'no type'}")
 
     def _discard(self, length, chunk=1 << 16):
         while length > 0:
@@ -145,6 +223,20 @@ class DemoHandler(BaseHTTPRequestHandler):
             super().log_message(fmt, *args)
 
 
-def make_server(model, host="127.0.0.1", port=8000, max_bytes=MAX_BYTES, verbose=False):
-    """A DemoServer bound to (host, port); serve_forever() runs it. Port 0 picks a free one."""
-    return DemoServer((host, port), model, max_bytes, verbose)
+def _decode_image(payload):
+    """The picture bytes of a JSON payload's "image" (base64, or a data: URL)."""
+    try:
+        image = payload["image"]
+        if "," in image and image.startswith("data:"):
+            image = image.split(",", 1)[1]
+        return base64.b64decode(image, validate=True)
+    except (KeyError, TypeError, AttributeError, binascii.Error, ValueError):
+        raise RequestError(HTTPStatus.BAD_REQUEST,
+                           'malformed JSON: expected {"image": "<base64 PNG>"}') from None
+
+
+def make_server(predictor, host="127.0.0.1", port=8000, max_bytes=MAX_BYTES, verbose=False, learner=None):
+    """A DemoServer answering with `predictor` (apps.inference.Predictor), or with the latest
+    network of `learner` (apps.learning.Learner) if given, bound to (host, port);
+    serve_forever() runs it. Port 0 picks a free one."""
+    return DemoServer((host, port), predictor, max_bytes, verbose, learner)

@@ -210,22 +210,23 @@ def _check_loss(rng, h):
 
 
 def _check_sgd(rng, h):
-    """Not a derivative: the update against its formula, v' = m v - lr g (tiny -> 0), w' = w + v'."""
+    """Not a derivative: the update against its formula, v' = m v - lr (g + wd w) (tiny -> 0),
+    w' = w + v', with weight decay wd on a weight matrix "W"."""
     rows = []
     for backend in kernels.BACKENDS:
         w, v, g = (rng.standard_normal((6, 7)) for _ in range(3))
-        v[0, 0] = 1e-33                                # decays below the flush threshold
-        lr, m = 0.05, 0.9
-        want_v = m * v - lr * g
+        g[0, 0], v[0, 0], w[0, 0] = 0.0, 1e-33, 0.0    # decays below the flush threshold
+        lr, m, wd = 0.05, 0.9, 1e-3
+        want_v = m * v - lr * (g + wd * w)
         want_v[np.abs(want_v) < reference_kernels.FLUSH] = 0
         want_w = w + want_v
-        opt = SGD(lr, m)
-        opt.velocity["p"] = v.copy()
+        opt = SGD(lr, m, weight_decay=wd)
+        opt.velocity["0.W"] = v.copy()
         with kernels.using(backend):
-            opt.step({"p": w}, {"p": g})
+            opt.step({"0.W": w}, {"0.W": g})
         rows.append(Row(f"sgd momentum [{backend}]", "w'", w.shape, elementwise_error(w, want_w), rel_error(w, want_w)))
-        rows.append(Row(f"sgd momentum [{backend}]", "v'", v.shape, elementwise_error(opt.velocity["p"], want_v),
-                        rel_error(opt.velocity["p"], want_v)))
+        rows.append(Row(f"sgd momentum [{backend}]", "v'", v.shape, elementwise_error(opt.velocity["0.W"], want_v),
+                        rel_error(opt.velocity["0.W"], want_v)))
     return rows
 
 

@@ -4,9 +4,12 @@ A model file is one `.npz` (a zip of .npy arrays, loaded with allow_pickle=False
 never run code) holding every parameter under "<layer index>.<name>" plus "__scratchnet__":
 a JSON record {"format", "version", "input_shape", "layers": [{"type", "config"}],
 "metadata"} from which `load` rebuilds the network without any code change.
+
+Version 2 adds `extras`: arrays that travel with the model without being parameters (the
+open-set detector's statistics, apps/openset.py), stored as "extra.<name>". Version-1 files
+load as before, with no extras.
 """
 import json
-import zipfile
 
 import numpy as np
 
@@ -17,7 +20,8 @@ from .layers import LAYER_TYPES
 from .losses import softmax
 
 FORMAT_NAME = "scratchnet.model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+EXTRA_PREFIX = "extra."
 RECORD_KEY = "__scratchnet__"
 
 
@@ -34,6 +38,7 @@ class Sequential:
         self.layers = list(layers)
         self.input_shape = tuple(input_shape) if input_shape is not None else None
         self.fuse = fuse  # run Conv2D->ReLU->MaxPool2D as one fused kernel (same maths)
+        self.extras = {}  # name -> array saved with the model (not trained by backward)
         self._stages, self._stages_key = None, None
 
     # ------------------------------------------------------------------ forward/backward
@@ -86,6 +91,15 @@ class Sequential:
             layer.astype(dtype)
         return self
 
+    def clone(self):
+        """A new, independent Sequential with the same layers, weights and extras (no buffers)."""
+        twin = _build(self.describe(), "<clone>")
+        twin.fuse = self.fuse
+        for key, value in twin.parameters().items():
+            value[...] = self.parameters()[key]
+        twin.extras = {k: v.copy() for k, v in self.extras.items()}
+        return twin
+
     @property
     def dtype(self):
         params = self.parameters()
@@ -114,11 +128,14 @@ class Sequential:
                 "metadata": metadata or {}}
 
     def save(self, path, metadata=None):
-        """Write weights + architecture record to `path` atomically (temp file + rename)."""
+        """Write weights, extras and the architecture record to `path` atomically."""
         arrays = dict(self.parameters())
+        arrays.update({EXTRA_PREFIX + k: v for k, v in self.extras.items()})
         for key, value in arrays.items():
-            if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
-                raise TypeError(f"parameter {key} is not a float array: {type(value).__name__}")
+            if not isinstance(value, np.ndarray) or value.dtype.kind not in "fiu":
+                raise TypeError(f"array {key} is not a numeric array: {type(value).__name__}")
+            if not key.startswith(EXTRA_PREFIX) and value.dtype.kind != "f":
+                raise TypeError(f"parameter {key} is not a float array: {value.dtype}")
         arrays[RECORD_KEY] = np.array(json.dumps(self.describe(metadata)))
         with atomic_write(path) as f:
             np.savez(f, allow_pickle=False, **arrays)
@@ -163,6 +180,7 @@ def load_model(path, return_metadata=False):
             raise ModelFileError(f"{path} is a corrupt or truncated model file "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     model = _build(record, path)
+    model.extras = {k[len(EXTRA_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(EXTRA_PREFIX)}
     params = model.parameters()
     if set(arrays) != set(params):
         raise ModelFileError(f"{path}: parameters {sorted(arrays)} do not match the architecture "

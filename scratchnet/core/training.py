@@ -78,8 +78,43 @@ def evaluate(model, inputs, labels, batch_size=500, prepare=None):
     return loss_sum / len(inputs), accuracy, probs
 
 
+def cosine_decay(progress):
+    """A learning-rate factor falling from 1 to 0 along half a cosine as training progresses
+    from 0 to 1 (Loshchilov & Hutter's schedule, without restarts)."""
+    return 0.5 * (1 + np.cos(np.pi * progress))
+
+
+SCHEDULES = {"constant": None, "cosine": cosine_decay}
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters (Polyak averaging), updated
+    every `every` steps: avg <- avg + (1 - decay^every) (w - avg). Its weights, copied into the
+    model at the end of training, generalise a little better than the last step's."""
+
+    def __init__(self, model, decay=0.999, every=4):
+        self.params = model.parameters()
+        self.average = {k: v.copy() for k, v in self.params.items()}
+        self.scratch = {k: np.empty_like(v) for k, v in self.params.items()}
+        self.rate, self.every, self.steps = 1 - decay ** every, every, 0
+
+    def update(self):
+        self.steps += 1
+        if self.steps % self.every:
+            return
+        for k, w in self.params.items():
+            diff = np.subtract(w, self.average[k], out=self.scratch[k])
+            diff *= self.rate
+            self.average[k] += diff
+
+    def apply(self):
+        for k, w in self.params.items():
+            w[...] = self.average[k]
+
+
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
-        prepare=None, augment=None, on_batch=None, on_epoch=None, optimizer=None):
+        prepare=None, augment=None, on_batch=None, on_epoch=None, optimizer=None, schedule=None,
+        weight_decay=0.0, average=None):
     """Train `model` in place. train/val: (inputs (N, ...), integer labels (N,)).
 
     Each epoch visits the training inputs once in a fresh order drawn from `seed`.
@@ -87,7 +122,10 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     `augment` (e.g. data.augment.Augmenter) then maps each float batch to a new one.
     on_batch(epoch, batch_index, n_batches, running_loss, running_acc, images_per_s) and
     on_epoch(record) are called as it goes. `optimizer` (default SGD(lr, momentum)) keeps its
-    state, e.g. the momentum, in the caller's hands. Raises TrainingDiverged if the loss is not
+    state, e.g. the momentum, in the caller's hands (else weight_decay goes to the SGD it makes).
+    `schedule(progress)`, if given, scales the
+    learning rate before every step (progress: the fraction of all steps already taken).
+    `average` (a decay, e.g. 0.999) keeps a WeightAverage and puts it in the model at the end. Raises TrainingDiverged if the loss is not
     finite or above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished
     epoch.
     """
@@ -96,17 +134,20 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
         raise ValueError("the training set is empty")
     batches = Batches(model, inputs, labels, batch_size, prepare)
     rng = np.random.default_rng(seed)
-    opt = optimizer if optimizer is not None else SGD(lr, momentum)
+    opt = optimizer if optimizer is not None else SGD(lr, momentum, weight_decay)
     result = TrainResult()
     n = len(inputs)
     n_batches = (n + batch_size - 1) // batch_size
     snapshot = _copy_params(model)
+    averaged = WeightAverage(model, average) if average else None
     try:
         for epoch in range(1, epochs + 1):
             order = rng.permutation(n)
             start = time.perf_counter()
             loss_sum, correct, seen = 0.0, 0, 0
             for b in range(n_batches):
+                if schedule is not None:
+                    opt.lr = lr * schedule(((epoch - 1) * n_batches + b) / (epochs * n_batches))
                 x, y = batches.take(order[b * batch_size:(b + 1) * batch_size])
                 if augment is not None:
                     x = augment(x)
@@ -114,8 +155,10 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                 if not np.isfinite(loss) or loss > DIVERGED_LOSS:
                     raise TrainingDiverged(
                         f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
-                        f"try a lower --lr (now {opt.lr})")
+                        f"try a lower --lr (now {lr if schedule else opt.lr})")
                 correct += hits
+                if averaged is not None:
+                    averaged.update()
                 loss_sum += loss * len(y)
                 seen += len(y)
                 if on_batch is not None:
@@ -124,7 +167,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                              seen / elapsed if elapsed > 0 else 0.0)
             seconds = time.perf_counter() - start
             record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                      "seconds": seconds, "images_per_second": seen / seconds}
+                      "seconds": seconds, "images_per_second": seen / seconds, "lr": opt.lr}
             if val is not None and len(val[0]):
                 val_loss, val_acc, _ = evaluate(model, *val, prepare=prepare)
                 record.update(val_loss=val_loss, val_accuracy=val_acc)
@@ -135,6 +178,9 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     except KeyboardInterrupt:
         _restore_params(model, snapshot)
         result.interrupted = True
+        return result
+    if averaged is not None:
+        averaged.apply()
     return result
 
 

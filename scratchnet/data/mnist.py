@@ -63,15 +63,19 @@ def to_input(images, out=None):
     return np.multiply(images[:, None], np.float32(1 / 255), out=out)
 
 
+def cache_root():
+    """scratchnet's per-user cache: $XDG_CACHE_HOME/scratchnet, else ~/.cache/scratchnet."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "scratchnet"
+
+
 def resolve_data_dir(data_dir=None):
     """The one place that decides where MNIST lives: `data_dir` (--data-dir) if given, else
-    $SCRATCHNET_DATA, else the per-user cache (~/.cache or $XDG_CACHE_HOME)/scratchnet/mnist."""
+    $SCRATCHNET_DATA, else the per-user cache (cache_root() / "mnist")."""
     if data_dir:
         return Path(data_dir)
     if os.environ.get("SCRATCHNET_DATA"):
         return Path(os.environ["SCRATCHNET_DATA"])
-    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(cache) / "scratchnet" / "mnist"
+    return cache_root() / "mnist"
 
 
 def load_mnist(data_dir=None, download=True, verify=True, mirrors=MIRRORS, timeout=30.0,

@@ -24,7 +24,7 @@ An image that is already an MNIST digit passes through (nearly) unchanged.
 import warnings
 
 import numpy as np
-from PIL import Image, ImageFilter, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
 from ..fileio import atomic_write
@@ -110,12 +110,20 @@ def _smooth_background(a, blocks=6):
     overall = float(np.median(a[paper])) if paper.any() else float(a.min())
     by, bx = min(blocks, h), min(blocks, w)
     ys, xs = np.linspace(0, h, by + 1).astype(int), np.linspace(0, w, bx + 1).astype(int)
-    grid = np.full((by, bx), overall, dtype=np.float32)
-    for i in range(by):
-        for j in range(bx):
-            block, is_paper = a[ys[i]:ys[i + 1], xs[j]:xs[j + 1]], paper[ys[i]:ys[i + 1], xs[j]:xs[j + 1]]
-            if is_paper.mean() > 0.2:
-                grid[i, j] = np.median(block[is_paper])
+    # every pixel's block, then all blocks' medians at once: sort the paper pixels by
+    # (block, value) and read each block's middle one (or the mean of its middle two)
+    block = ((np.searchsorted(ys, np.arange(h), "right") - 1)[:, None] * bx
+             + (np.searchsorted(xs, np.arange(w), "right") - 1)[None, :])
+    counts = np.bincount(block[paper], minlength=by * bx)
+    values = np.sort(block[paper] * 2.0 + a[paper])     # block ids 2 apart, values in [0, 1]
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    has = counts > 0
+    lo = values[(start + (counts - 1) // 2)[has]] - 2.0 * np.flatnonzero(has)
+    hi = values[(start + counts // 2)[has]] - 2.0 * np.flatnonzero(has)
+    medians = np.full(by * bx, overall, dtype=np.float64)
+    medians[has] = (lo + hi) / 2
+    enough = counts > 0.2 * np.bincount(block.ravel(), minlength=by * bx)   # >20% of it paper
+    grid = np.where(enough, medians, overall).astype(np.float32).reshape(by, bx)
     return np.asarray(Image.fromarray(grid, mode="F").resize((w, h), Image.Resampling.BILINEAR))
 
 
@@ -134,9 +142,18 @@ def _opening_background(a):
     step = max(1, min(h, w) // 40)                 # work at ~40 px: fast, and smooth
     small = a[::step, ::step] if step > 1 else a
     k = max(3, (min(small.shape) // 4) | 1)
-    img = Image.fromarray(small.astype(np.float32), mode="F")
-    opened = img.filter(ImageFilter.MinFilter(k)).filter(ImageFilter.MaxFilter(k))
-    return np.asarray(opened.resize((w, h), Image.Resampling.BILINEAR))
+    opened = rank_filter(rank_filter(small.astype(np.float32), k, np.minimum), k, np.maximum)
+    return np.asarray(Image.fromarray(opened, mode="F").resize((w, h), Image.Resampling.BILINEAR))
+
+
+def rank_filter(a, k, op):
+    """The minimum (op=np.minimum) or maximum (np.maximum) over each k x k window, k odd, the
+    edge repeated outside: Pillow's MinFilter/MaxFilter, computed as a row pass and a column
+    pass (a square's extremum is the extremum of its rows' extrema) - O(k) per pixel, not O(k^2)."""
+    r = k // 2
+    padded = np.pad(a, r, mode="edge")
+    rows = op.reduce([padded[:, j:j + a.shape[1]] for j in range(k)])
+    return op.reduce([rows[i:i + a.shape[0]] for i in range(k)])
 
 
 def otsu_threshold(a, bins=128):
@@ -160,9 +177,13 @@ def _components(mask):
     big = np.iinfo(np.int64).max
     labels = np.where(mask, np.arange(h * w).reshape(h, w), big)
     while True:
-        p = np.pad(labels, 1, constant_values=big)
-        neighbours = np.min([p[1 + dy:1 + dy + h, 1 + dx:1 + dx + w]
-                             for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=0)
+        # the smallest label among the 3x3 neighbours: along rows, then along columns
+        rows = labels.copy()
+        np.minimum(rows[:, :-1], labels[:, 1:], out=rows[:, :-1])
+        np.minimum(rows[:, 1:], labels[:, :-1], out=rows[:, 1:])
+        neighbours = rows.copy()
+        np.minimum(neighbours[:-1], rows[1:], out=neighbours[:-1])
+        np.minimum(neighbours[1:], rows[:-1], out=neighbours[1:])
         new = np.where(mask, neighbours, big)
         flat = new.ravel()
         inside = flat != big
@@ -223,8 +244,7 @@ def to_mnist(img):
 
 
 def _dilate(mask, size=5):
-    m = Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(size))
-    return np.asarray(m) > 0
+    return rank_filter(mask, size, np.maximum)
 
 
 def center_by_mass(digit, frame=FRAME):

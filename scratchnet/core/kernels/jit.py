@@ -119,7 +119,7 @@ def _numba_set_up():
     _nothing(0)
 
 
-def _split(n, parts):
+def split(n, parts):
     """[(lo, hi), ...]: range(n) cut into `parts` contiguous pieces (fewer if n is small)."""
     parts = max(1, min(parts, n))
     return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
@@ -505,7 +505,7 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
     chunk = _forward_c1_k3_s2_chunk if _reference_block(C, KH, KW, S) else _forward_general_chunk
     team().run(chunk, (np.ascontiguousarray(x), w, b, pad, g.PW, planes, out.reshape(N, F, g.L),
-                       argmax.reshape(N, F, g.L)), _split(N, team().size))
+                       argmax.reshape(N, F, g.L)), split(N, team().size))
     return out, argmax, planes
 
 
@@ -516,7 +516,7 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     PW = dout.shape[3]
     dout = np.ascontiguousarray(dout).reshape(N, F, -1)        # (N, F, L): windows in order
     argmax = argmax.reshape(N, F, -1)
-    parts = _split(N, DW_PARTS)
+    parts = split(N, DW_PARTS)
     dw_parts = np.empty((len(parts),) + w.shape, dtype=w.dtype)
     db_parts = np.empty((len(parts), F), dtype=w.dtype)
     chunks = [(k, lo, hi) for k, (lo, hi) in enumerate(parts)]
@@ -532,24 +532,25 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     if need_dx:  # only a block that is not the network's first layer needs it
         dx = np.empty(x_shape, dtype=w.dtype)
         team().run(_input_gradient, (dout, argmax, w, pad, PW, np.empty_like(planes), dx),
-                   _split(N, team().size))
+                   split(N, team().size))
     return dw, db, dx
 
 
 # ------------------------------------------------------------------- optimizer update
 @njit(cache=True, nogil=True, fastmath=True)
-def _sgd_momentum(w, v, g, lr, momentum, lo, hi):
+def _sgd_momentum(w, v, g, lr, momentum, weight_decay, lo, hi):
     flush, zero = w.dtype.type(FLUSH), w.dtype.type(0)   # typed: a bare 0 would be float64
     w, v, g = w[lo:hi], v[lo:hi], g[lo:hi]   # index from 0: no negative-index checks, so SIMD
     for i in range(hi - lo):
-        vi = momentum * v[i] - lr * g[i]
+        vi = momentum * v[i] - lr * (g[i] + weight_decay * w[i])
         vi = vi if abs(vi) >= flush else zero   # no denormals: see reference.FLUSH
         v[i] = vi
         w[i] += vi
 
 
-def sgd_momentum(w, v, g, lr, momentum):
+def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     """Same as reference.sgd_momentum, in one pass over memory instead of four. One thread:
     the update is bound by memory bandwidth, and a second thread made it slower (measured)."""
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
-    team().run(_sgd_momentum, (w, v, g, w.dtype.type(lr), w.dtype.type(momentum)), [(0, w.size)])
+    f = w.dtype.type
+    team().run(_sgd_momentum, (w, v, g, f(lr), f(momentum), f(weight_decay)), [(0, w.size)])

@@ -223,10 +223,11 @@ Intel cores take a slow microcode path (~35% slower epochs measured). Flushing a
 no weight: a step that small is below float32's resolution for any weight above 1e-23."""
 
 
-def sgd_momentum(w, v, g, lr, momentum):
-    """In place, Keras semantics:  v <- momentum * v - lr * g;  w <- w + v  (|v| < FLUSH -> 0)."""
+def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
+    """In place, Keras semantics:  v <- momentum * v - lr * (g + weight_decay * w);  w <- w + v
+    (|v| < FLUSH -> 0)."""
     v *= momentum
-    v -= lr * g
+    v -= lr * (g + weight_decay * w)
     v[np.abs(v) < FLUSH] = 0
     w += v
 

@@ -1,0 +1,106 @@
+"""The demo learns from its mistakes: a correction (a drawing and its right label) is kept,
+and the network takes a few SGD steps on it, mixed with MNIST training images so that it
+does not forget the rest, with its own forward and backward passes.
+
+    learner = Learner(predictor, mnist_images, mnist_labels, corrections="corrections/",
+                      save_to="models/mnist_cnn.learned.npz")
+    answer = learner.correct(digit28, label)   # -> before and after, as predictions
+
+Training works on a copy of the network; the predictor is handed a new network only once the
+steps are done (Learner.serving), so a prediction sees the old weights or the new ones,
+never a half-updated model. Every correction is stored in a labelled folder (data/folders.py)
+and the fine-tuned model saved to its own file, both atomically; a learner started on the
+same folder and file resumes where the last one stopped.
+"""
+import threading
+import time
+
+import numpy as np
+
+from ..core import kernels
+from ..core.optim import SGD
+from ..core.training import train_step
+from ..data.augment import AFFINE, Augmenter
+from ..data.folders import add_to_folder, read_labelled_folder, read_labels
+from ..errors import ScratchnetError
+from .inference import Prediction
+
+MAX_STEPS = 10        # SGD steps per correction at most: it stops once the answer is right,
+EXTRA_STEPS = 2       # ... and then takes these few more, so the fix is not on a knife edge
+COPIES = 4            # the correction, distorted 4 ways, in every batch
+PAST = 8              # earlier corrections replayed in every batch (the most recent ones)
+BATCH = 64            # the rest of the batch: MNIST training images, fresh every step
+LR = 0.005
+
+
+class CorrectionsFull(ScratchnetError):
+    """The corrections folder holds as many corrections as it may."""
+
+
+class Learner:
+    """Fine-tunes a Predictor's network on corrections, one at a time."""
+
+    def __init__(self, predictor, replay_images, replay_labels, corrections, save_to,
+                 max_corrections=1000, seed=0):
+        self.predictor = predictor             # what the server answers with: swapped, never changed
+        self.replay_images, self.replay_labels = replay_images, replay_labels
+        self.corrections, self.save_to, self.max_corrections = corrections, save_to, max_corrections
+        self.metadata = dict(predictor.metadata)
+        self.network = predictor.model.clone()                 # what training changes
+        self.rng = np.random.default_rng(seed)
+        self.augment = Augmenter(AFFINE, seed=seed)
+        self.lock = threading.Lock()                           # one correction at a time
+        self.learned = 0                                       # since this learner started
+        self.past_images, self.past_labels = self._stored()
+
+    def _stored(self):
+        if not read_labels(self.corrections):
+            return np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.uint8)
+        return read_labelled_folder(self.corrections)
+
+    @property
+    def stored(self):
+        return len(self.past_labels)
+
+    def correct(self, digit, label):
+        """digit: the (28, 28) input the network saw, in [0, 1]; label: the right digit.
+        Stores it, fine-tunes, swaps the served network; returns (before, after) Predictions."""
+        label = int(label)
+        with self.lock:
+            if self.stored >= self.max_corrections:
+                raise CorrectionsFull(f"the corrections folder {self.corrections} already holds "
+                                      f"{self.stored} corrections, the most this server keeps "
+                                      f"(--max-corrections); start it with another folder")
+            before = self.predictor.classify([Prediction("correction", input=digit)])[0]
+            add_to_folder(self.corrections, digit, label)
+            self._fine_tune(digit, label)
+            self.past_images = np.concatenate([self.past_images, np.round(digit * 255).astype(np.uint8)[None]])
+            self.past_labels = np.append(self.past_labels, np.uint8(label))
+            self.predictor = self.predictor.with_model(self.network.clone())   # one assignment: the swap
+            self.learned += 1
+            self.network.save(self.save_to, metadata={**self.metadata, "corrections": self.stored})
+            after = self.predictor.classify([Prediction("correction", input=digit)])[0]
+        return before, after
+
+    def _fine_tune(self, digit, label):
+        x = np.empty((BATCH, 1, 28, 28), np.float32)
+        y = np.empty(BATCH, np.int64)
+        opt = SGD(LR, 0.9)
+        new = np.repeat(digit[None, None].astype(np.float32), COPIES, axis=0)
+        start, right_since, taken = time.perf_counter(), None, 0
+        with kernels.using("jit"):
+            for step in range(MAX_STEPS):
+                if right_since is None and self.network.forward(new[:1]).argmax() == label:
+                    right_since = step
+                if right_since is not None and step - right_since >= EXTRA_STEPS:
+                    break
+                x[:COPIES], y[:COPIES] = self.augment(new), label
+                k = min(PAST, self.stored)
+                x[COPIES:COPIES + k] = self.past_images[-k:][:, None] / 255 if k else 0
+                y[COPIES:COPIES + k] = self.past_labels[-k:] if k else 0
+                idx = self.rng.integers(0, len(self.replay_images), BATCH - COPIES - k)
+                x[COPIES + k:] = self.replay_images[idx][:, None] / 255
+                y[COPIES + k:] = self.replay_labels[idx]
+                train_step(self.network, opt, x, y)
+                taken += 1
+        self.last_seconds, self.last_steps = time.perf_counter() - start, taken

@@ -1,0 +1,117 @@
+"""'Not a digit': the six pictures issue 13 reported are refused, digits are accepted, and the
+answer is the same through predict.py, --json and the API; older model files still work."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchnet.apps.inference import Predictor
+from scratchnet.apps.openset import OpenSet, features
+from scratchnet.core.model import RECORD_KEY, load_model
+from scratchnet.data.mnist import to_input
+from synthetic.nondigits import KINDS, generate, issue_pictures
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def predictor(model_file):
+    return Predictor.load(model_file)
+
+
+@pytest.fixture(scope="module")
+def six(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("six")
+    paths = []
+    for i, (name, picture) in enumerate(issue_pictures().items()):
+        paths.append(folder / f"{i}_{name.replace(' ', '_')}.png")
+        picture.save(paths[-1])
+    return paths
+
+
+def test_the_six_pictures_of_the_issue_are_refused(predictor, six):
+    results = predictor.predict_files(six)
+    for r in results:
+        print(f"{Path(r.file).name:32s} score {r.digit_score:7.2f} (threshold {predictor.openset.threshold:.2f})")
+    assert [r.is_digit for r in results] == [False] * 6
+
+
+def test_digits_are_accepted(predictor, mnist):
+    x = to_input(mnist.test_images[:2000])
+    scores = predictor.openset.scores(predictor.model, x)
+    accepted = (scores >= predictor.openset.threshold).mean()
+    print(f"accepted {accepted:.4f} of 2,000 MNIST test digits")
+    assert accepted >= 0.98    # calibrated to accept 99% of validation digits
+
+
+def test_non_digits_of_another_generator_are_mostly_refused(predictor):
+    from scratchnet.data.preprocess import to_mnist
+    refused = {}
+    for kind in KINDS:
+        x = np.stack([to_mnist(p) for p in generate(kind, 30, seed=5)])[:, None]
+        refused[kind] = (predictor.openset.scores(predictor.model, x) < predictor.openset.threshold).mean()
+    print("refused:", {k: f"{v:.0%}" for k, v in refused.items()})
+    assert np.mean(list(refused.values())) >= 0.8      # the benchmark's model and figures: RESULTS.md
+
+
+def test_the_detector_travels_in_the_model_file(model_file, tmp_path, mnist):
+    model, meta = load_model(model_file, return_metadata=True)
+    openset = OpenSet.of(model, meta)
+    assert meta["openset"]["threshold"] == openset.threshold and set(model.extras) >= {"openset.mean", "openset.std"}
+    model.save(tmp_path / "again.npz", metadata=meta)
+    again, meta2 = load_model(tmp_path / "again.npz", return_metadata=True)
+    x = to_input(mnist.test_images[:50])
+    np.testing.assert_array_equal(OpenSet.of(again, meta2).scores(again, x), openset.scores(model, x))
+    assert features(model, x).shape == (50, 32 + 32 + 100 + 10 + 1)
+
+
+def _as_version_1(src, dst):
+    """The model file without its extras, its record saying version 1 (as 0.1 wrote them)."""
+    with np.load(src) as npz:
+        arrays = {k: npz[k] for k in npz.files if not k.startswith("extra.")}
+    record = json.loads(str(arrays[RECORD_KEY]))
+    record["version"] = 1
+    record["metadata"].pop("openset", None)
+    arrays[RECORD_KEY] = np.array(json.dumps(record))
+    np.savez(dst, **arrays)
+
+
+def predict(*args):
+    return subprocess.run([sys.executable, str(ROOT / "predict.py"), *args], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT)
+
+
+def test_version_1_model_files_load_and_say_refusal_is_unavailable(model_file, six, tmp_path):
+    old = tmp_path / "old.npz"
+    _as_version_1(model_file, old)
+    assert Predictor.load(old).openset is None
+    proc = predict("--image", str(six[0]), "--model", str(old), "--json")
+    assert proc.returncode == 0
+    record = json.loads(proc.stdout)
+    assert record["is_digit"] is True and record["digit_score"] is None
+    assert "has no 'not a digit' detector" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_predict_py_says_none_then_the_closest_digit(model_file, six):
+    proc = predict("--image", str(six[0]), "--model", str(model_file))
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 0, proc.stderr
+    assert lines[0] == "Predicted digit : none (does not look like a digit)"
+    assert lines[1].startswith("Closest digit   : ") and lines[2].startswith("Confidence      : ")
+    proc = predict("--image", str(six[0]), "--model", str(model_file), "--accept-all", "--top-k", "2")
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("Predicted digit : ") and "none" not in lines[0]
+    assert lines[2].startswith("Top 2")
+    proc = predict("--image", str(six[0]), "--model", str(model_file), "--json")
+    record = json.loads(proc.stdout)
+    assert record["is_digit"] is False and isinstance(record["digit_score"], float)
+    assert {"digit", "confidence", "probabilities", "top3"} <= set(record)
+
+
+def test_a_table_of_pictures_marks_the_refused_ones(model_file, six):
+    proc = predict("--image", str(six[0].parent), "--model", str(model_file))
+    rows = proc.stdout.splitlines()[1:]
+    assert len(rows) == 6 and all(" none (" in row for row in rows)
