@@ -28,6 +28,8 @@ def main():
     p.add_argument("--styled", type=int, default=700, help="user-style PNGs (100 per style)")
     p.add_argument("--data-dir")
     p.add_argument("--threads", type=int)
+    p.add_argument("--limit", type=int, help="train on the first N images only (a quick check of the script)")
+    p.add_argument("--epochs", type=int, help="override both recipes' epochs (a quick check)")
     args = p.parse_args()
     set_threads(args.threads)
     import numpy as np
@@ -43,7 +45,7 @@ def main():
 
     header("augmentation: the --augment recipe vs the reference recipe", args.threads)
     data = load_mnist(args.data_dir, progress=False)
-    train, val = split_validation(data.train_images, data.train_labels, 0.1)
+    train, val = split_validation(data.train_images[:args.limit], data.train_labels[:args.limit], 0.1)
     rng = np.random.default_rng(2026)
     idx = rng.choice(len(data.test_images), size=args.styled, replace=False)
     styled = np.stack([to_mnist(stylise(data.test_images[i], STYLES[n % len(STYLES)], rng))
@@ -97,7 +99,7 @@ def main():
 
     results = {}
     for name, recipe in (("reference", REFERENCE), ("--augment", AUGMENTED)):
-        results[name] = [run(recipe, seed) for seed in range(args.seeds)]
+        results[name] = [run(recipe, seed, epochs=args.epochs) for seed in range(args.seeds)]
         for seed, r in enumerate(results[name]):
             print(f"{name:11s} seed {seed}: test {r['test']:.4f}  user-style {r['styled']:.4f}"
                   + (f"  UCI {r['uci']:.4f}" if "uci" in r else "") + f"  {r['seconds']:.0f} s")
@@ -120,7 +122,7 @@ def main():
     print(f"--augment training time / reference: {ratio:.2f}x; an augmented epoch / a plain one: {epoch_ratio:.2f}x")
 
     if not args.skip_ablation:
-        epochs = args.ablation_epochs or AUGMENTED.epochs
+        epochs = args.ablation_epochs or args.epochs or AUGMENTED.epochs
         print(f"\nablation: the --augment schedule ({epochs} epochs, seed 0) with one augmentation at a time")
         print(f"{'augmentation':24s} {'MNIST test':>10s} {'user-style':>11s} {'UCI digits':>11s}")
         rows = [("none", Augmentation())] + [(f"{k} only", RECIPE.only(k)) for k in

@@ -26,7 +26,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=str(ROOT / "models" / "mnist_cnn.npz"))
     p.add_argument("--corrections", type=int, default=100)
-    p.add_argument("--pool", type=int, default=4000, help="user-style pictures searched for mistakes")
+    p.add_argument("--pool", type=int, default=7000, help="user-style pictures searched for mistakes")
     p.add_argument("--clicks", type=int, default=20, help="corrections timed over HTTP")
     p.add_argument("--data-dir")
     args = p.parse_args()
@@ -47,9 +47,10 @@ def main():
     pictures = np.stack([to_mnist(stylise(data.test_images[i], STYLES[n % len(STYLES)], rng))
                          for n, i in enumerate(pool)])
     labels = data.test_labels[pool]
-    wrong = np.flatnonzero(predictor.model.predict(pictures[:, None]) != labels)[:args.corrections]
+    all_wrong = np.flatnonzero(predictor.model.predict(pictures[:, None]) != labels)
+    wrong = all_wrong[:args.corrections]
     print(f"{len(pool):,} user-style pictures of MNIST test digits ({time.perf_counter() - start:.0f} s to make): "
-          f"the model gets {len(wrong)} wrong (the first {args.corrections} are corrected)")
+          f"the model gets {len(all_wrong)} wrong; the first {len(wrong)} are corrected, once each")
     fresh_rng = np.random.default_rng(99)        # the same digits, drawn again in new styles
     fresh = np.stack([to_mnist(stylise(data.test_images[pool[i]], STYLES[(k + 3) % len(STYLES)], fresh_rng))
                       for k, i in enumerate(wrong)])

@@ -65,7 +65,7 @@ def test_learning_keeps_the_rest(model_file, mnist, mistakes, tmp_path):
         learner.correct(digit.astype(np.float32), int(label))
     after = (learner.predictor.model.predict(x) == y).mean()
     print(f"accuracy on 2,000 other test digits: {accuracy:.4f} -> {after:.4f} after {learner.learned} corrections")
-    assert after >= accuracy - 0.01
+    assert after >= accuracy - 0.005
 
 
 def test_restart_resumes_and_the_folder_is_capped(model_file, mnist, mistakes, tmp_path):
