@@ -57,6 +57,21 @@ def test_a_correction_is_learnt_kept_and_saved(model_file, mnist, mistakes, tmp_
     assert Path(model_file).stat().st_size > 0                   # the trained model is untouched
 
 
+def test_a_confident_answer_is_corrected_too(model_file, mnist, tmp_path):
+    """The user insists: digits the model is sure of, said to be their runner-up (CI's browser
+    test once drew a 7 at 1.00 that 12 plain steps could not turn into a 3)."""
+    predictor = Predictor.load(model_file)
+    probs = predictor.model.predict_proba(to_input(mnist.test_images[:200]))
+    sure = np.flatnonzero(probs.max(axis=1) > 0.999)[:3]
+    assert len(sure) == 3
+    for n, i in enumerate(sure):
+        learner = make_learner(model_file, mnist, tmp_path / str(n))
+        runner_up = int(np.argsort(probs[i])[-2])
+        _, after = learner.correct(mnist.test_images[i].astype(np.float32) / 255, runner_up)
+        print(f"{probs[i].argmax()} ({probs[i].max():.4f}) -> {after.digit} in {learner.last_steps} steps")
+        assert after.digit == runner_up
+
+
 def test_learning_keeps_the_rest(model_file, mnist, mistakes, tmp_path):
     learner = make_learner(model_file, mnist, tmp_path)
     x, y = to_input(mnist.test_images[3000:5000]), mnist.test_labels[3000:5000]

@@ -87,9 +87,11 @@ def open_set_figures(model, openset, test_images, nondigits=300):
     """How the 'not a digit' detector does: the share of test digits it accepts, and the share
     of non-digit pictures it refuses, drawn with seeds its training never used."""
     from ..data.nondigits import FAMILIES, make_nondigits
-    accepted = openset.scores(model, to_input(test_images)) >= openset.threshold
-    negatives = make_nondigits(nondigits, seed=2718)
-    refused = openset.scores(model, to_input(negatives)) < openset.threshold
+    def scores(images, chunk=1000):   # a chunk at a time: no float copy of the whole test set
+        return np.concatenate([openset.scores(model, to_input(images[i:i + chunk]))
+                               for i in range(0, len(images), chunk)])
+    accepted = scores(test_images) >= openset.threshold
+    refused = scores(make_nondigits(nondigits, seed=2718)) < openset.threshold
     per_family = {f: float(refused[i::len(FAMILIES)].mean()) for i, f in enumerate(FAMILIES)}
     return {"threshold": openset.threshold, "test_digits_accepted": float(accepted.mean()),
             "nondigits_refused": float(refused.mean()), "nondigits": nondigits,

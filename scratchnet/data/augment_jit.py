@@ -11,42 +11,50 @@ from ..core.kernels.jit import split, team
 def _warp(images, M, D, out, n0, n1):
     N, H, W = images.shape
     G = D.shape[2]
-    f = images.dtype.type                                  # float32 throughout when training
-    cy, cx = f((H - 1) / 2), f((W - 1) / 2)
-    P = W + 2                                              # a border of background: no bounds tests
-    padded = np.zeros((H + 2) * P, dtype=images.dtype)
+    f = images.dtype.type                                  # float32 throughout when training:
+    cy, cx = f((H - 1) / 2), f((W - 1) / 2)                # (an int minus a float32 is a float64
+    P = W + 2                                              #  in Numba, hence the f(y), f(x))
+    padded = np.zeros((H + 2) * P, dtype=images.dtype)     # a border of background: no bounds tests
     ix = np.empty(W, dtype=np.int64)                       # each column's cell of the elastic grid
     fx = np.empty(W, dtype=images.dtype)
+    xc = np.empty(W, dtype=images.dtype)                   # x - cx
     for x in range(W):
-        g = x * f((G - 1) / (W - 1))
+        g = f(x) * f((G - 1) / (W - 1))
         ix[x] = min(int(g), G - 2)
-        fx[x] = g - ix[x]
+        fx[x] = g - f(ix[x])
+        xc[x] = f(x) - cx
     row_dy = np.empty(G, dtype=images.dtype)
     row_dx = np.empty(G, dtype=images.dtype)
-    one, top_y, top_x = f(1), f(H + 1), f(W + 1)
+    sy = np.empty(W, dtype=images.dtype)                   # one row's source coordinates
+    sx = np.empty(W, dtype=images.dtype)
+    one, zero, top_y, top_x = f(1), f(0), f(H + 1), f(W + 1)
     for n in range(n0, n1):
         for y in range(H):
             padded[(y + 1) * P + 1:(y + 1) * P + 1 + W] = images[n, y]
         m00, m01, m02 = M[n, 0, 0], M[n, 0, 1], M[n, 0, 2] + cy + one   # (+1: the border)
         m10, m11, m12 = M[n, 1, 0], M[n, 1, 1], M[n, 1, 2] + cx + one
         for y in range(H):
-            g = y * f((G - 1) / (H - 1))
+            g = f(y) * f((G - 1) / (H - 1))
             iy = min(int(g), G - 2)
-            fy = g - iy
+            fy = g - f(iy)
             for k in range(G):                             # the elastic grid, interpolated to row y
                 row_dy[k] = (one - fy) * D[n, 0, iy, k] + fy * D[n, 0, iy + 1, k]
                 row_dx[k] = (one - fy) * D[n, 1, iy, k] + fy * D[n, 1, iy + 1, k]
-            for x in range(W):
+            yc = f(y) - cy
+            by, bx = m00 * yc + m02, m10 * yc + m12
+            for x in range(W):                             # where each output pixel samples ...
                 k, w = ix[x], fx[x]
-                sy = m00 * (y - cy) + m01 * (x - cx) + m02 + (one - w) * row_dy[k] + w * row_dy[k + 1]
-                sx = m10 * (y - cy) + m11 * (x - cx) + m12 + (one - w) * row_dx[k] + w * row_dx[k + 1]
-                sy = min(max(sy, f(0)), top_y)             # far outside: the zero border
-                sx = min(max(sx, f(0)), top_x)
-                y0, x0 = min(int(sy), H), min(int(sx), W)
-                wy, wx = sy - y0, sx - x0
+                a = by + m01 * xc[x] + (one - w) * row_dy[k] + w * row_dy[k + 1]
+                b = bx + m11 * xc[x] + (one - w) * row_dx[k] + w * row_dx[k + 1]
+                sy[x] = min(max(a, zero), top_y)           # far outside: the zero border
+                sx[x] = min(max(b, zero), top_x)
+            row = out[n, y]
+            for x in range(W):                             # ... and the bilinear sample there
+                y0, x0 = min(int(sy[x]), H), min(int(sx[x]), W)
+                wy, wx = sy[x] - f(y0), sx[x] - f(x0)
                 at = np.uint64(y0 * P + x0)                # unsigned: no negative-index checks
-                out[n, y, x] = ((one - wy) * ((one - wx) * padded[at] + wx * padded[at + 1])
-                                + wy * ((one - wx) * padded[at + P] + wx * padded[at + P + 1]))
+                row[x] = ((one - wy) * ((one - wx) * padded[at] + wx * padded[at + 1])
+                          + wy * ((one - wx) * padded[at + P] + wx * padded[at + P + 1]))
 
 
 def warp(images, M, D, out=None):
@@ -59,20 +67,32 @@ def warp(images, M, D, out=None):
 @njit(cache=True, nogil=True)
 def _thicken(images, t, out, n0, n1):
     N, H, W = images.shape
-    copy = np.empty((H + 2, W + 2), dtype=images.dtype)    # zero border: outside is background
+    copy = np.zeros((H + 2, W + 2), dtype=images.dtype)   # zero border: outside is background
+    rows = np.empty((H + 2, W), dtype=images.dtype)        # the 1x3 extreme of each row
     for n in range(n0, n1):
-        copy[:] = 0
         copy[1:H + 1, 1:W + 1] = images[n]                # (out may be images: read a copy)
-        amount, thicker = abs(t[n]), t[n] > 0
-        for y in range(H):
-            for x in range(W):
-                best = copy[y, x]                          # the 3x3 maximum (or minimum)
-                for i in range(3):
-                    for j in range(3):
-                        v = copy[y + i, x + j]
-                        best = max(best, v) if thicker else min(best, v)
-                centre = copy[y + 1, x + 1]
-                out[n, y, x] = centre + amount * (best - centre)
+        amount = abs(t[n])
+        # The 3x3 maximum (or minimum) as a 1x3 pass then a 3x1 pass, the branch outside the
+        # loops: straight-line max/min the compiler can vectorise (0.057 ms a batch of 64
+        # against 0.079 ms for a 9-tap loop with the choice inside; AMD EPYC Zen 3)
+        if t[n] > 0:
+            for y in range(H + 2):
+                for x in range(W):
+                    rows[y, x] = max(max(copy[y, x], copy[y, x + 1]), copy[y, x + 2])
+            for y in range(H):
+                for x in range(W):
+                    best = max(max(rows[y, x], rows[y + 1, x]), rows[y + 2, x])
+                    centre = copy[y + 1, x + 1]
+                    out[n, y, x] = centre + amount * (best - centre)
+        else:
+            for y in range(H + 2):
+                for x in range(W):
+                    rows[y, x] = min(min(copy[y, x], copy[y, x + 1]), copy[y, x + 2])
+            for y in range(H):
+                for x in range(W):
+                    best = min(min(rows[y, x], rows[y + 1, x]), rows[y + 2, x])
+                    centre = copy[y + 1, x + 1]
+                    out[n, y, x] = centre + amount * (best - centre)
 
 
 def thicken(images, t, out=None):
