@@ -1,5 +1,6 @@
 """docs/backprop.md cannot rot: its Python blocks run, its console blocks are run and their
-shown output checked, and every command, check name, file and function it names exists."""
+shown output checked, and every command, check name, file and function it names exists; nor
+can the README's pointers to files."""
 import re
 import shlex
 import subprocess
@@ -63,3 +64,25 @@ def test_every_code_pointer_exists():
                 leaf = name.split(".")[-1]
                 assert any(re.search(rf"(def|class) {leaf}\b", src) for src in package.values()), \
                     f"{name} is not defined in scratchnet ({pointer})"
+
+
+def test_every_path_the_readme_names_exists():
+    """The README's file pointers (`scratchnet/...`, `benchmarks/...`, `docs/...`, pictures)
+    and the files of its tour of the code exist."""
+    readme = (ROOT / "README.md").read_text()
+    named = set(re.findall(r"[`(]((?:scratchnet|benchmarks|docs|tests|synthetic)/[\w/.-]+\.(?:py|md|png|sh|html))",
+                           readme))
+    assert len(named) >= 20
+    tour = readme.split("## A tour of the code", 1)[1].split("```")[1]
+    folders = {}
+    for line in tour.strip("\n").splitlines():
+        depth = (len(line) - len(line.lstrip())) // 2
+        names = re.findall(r"[\w]+\.py|[\w]+/", re.split(r"\s{2,}", line.strip())[0])
+        if not names:                                   # a description's second line
+            continue
+        parents = "".join(folders[d] for d in range(depth))
+        if len(names) == 1 and names[0].endswith("/"):
+            folders[depth] = names[0]
+        named.update(parents + name for name in names)
+    missing = sorted(p for p in named if not (ROOT / p).exists())
+    assert not missing, f"the README names files that do not exist: {missing}"
