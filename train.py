@@ -55,7 +55,6 @@ def main():
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
     from scratchnet.apps.openset import OpenSet, fit_open_set
-    from scratchnet.apps.report import write_report
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -78,6 +77,7 @@ def main():
           f"{len(data.test_images):,} test images, {data.train_images.shape[1:]} uint8")
 
     if args.evaluate:
+        from scratchnet.apps.report import write_report
         model, meta = load_model(args.evaluate, return_metadata=True)
         metrics = write_report(model, *test, args.report_dir, history=meta.get("history", []),
                                info={"model": args.evaluate, "config": meta.get("config", {})},
@@ -130,6 +130,7 @@ def main():
         print(f"'not a digit' detector trained and calibrated in {time.perf_counter() - start:.1f} s")
     del images, labels, train, val                      # the training images are done with:
     data.train_images = data.train_labels = None        # free 47 MB before the report
+    from scratchnet.apps.report import write_report     # (matplotlib: 27 MB, not held while training)
 
     config = {k: getattr(args, k) for k in ("arch", "epochs", "batch_size", "lr", "momentum",
                                             "val_split", "seed", "limit", "threads", "augment",

@@ -38,8 +38,9 @@ def compile_ahead(run, on_compile=None):
     run() is executed with the team recording instead of running kernels (so it must not
     depend on kernel results; its NumPy work runs on whatever is in the buffers). Kernels
     already in Numba's disk cache are loaded. The others are compiled in parallel: on Linux,
-    one forked process per core compiles its share into the disk cache while this process
-    compiles its own, then loads theirs (a first run pays ~half the compile time on 2 cores).
+    one forked process per core compiles its share into the disk cache, then this process
+    loads them all (a first run pays ~half the compile time on 2 cores, and this process
+    never holds the compiler's working memory: its peak stays that of a warm start).
     on_compile(n) is called first if n kernels must be compiled. Returns the seconds spent
     compiling (0.0 when everything came from the cache).
     """
@@ -76,7 +77,7 @@ def _compile_in_parallel(jobs, processes):
     children = []
     if processes > 1 and hasattr(os, "fork") and sys.platform.startswith("linux"):
         _numba_set_up()                           # once, here, so no child has to redo it
-        for share in shares[1:]:
+        for share in shares:
             with warnings.catch_warnings():       # (3.12+: "multi-threaded, fork may deadlock";
                 warnings.simplefilter("ignore")   # the child only compiles and exits)
                 pid = os.fork()
@@ -89,8 +90,9 @@ def _compile_in_parallel(jobs, processes):
                     code = 1
                 os._exit(code)
             children.append(pid)
-    for fn, sig in (shares[0] if children else jobs):
-        fn.compile(sig)
+    if not children:
+        for fn, sig in jobs:
+            fn.compile(sig)
     for pid in children:
         os.waitpid(pid, 0)
     for fn, sig in jobs:                          # loaded from the cache the children wrote
