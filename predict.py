@@ -8,9 +8,10 @@ Real-world pictures are fine (any size, dark-on-light or light-on-dark, RGB/RGBA
 16-bit): they are preprocessed the way MNIST digits were made (scratchnet/data/preprocess.py).
 A picture that does not look like a digit is refused (scratchnet/apps/openset.py):
 
+    python predict.py --image docs/letter_a.png
     Predicted digit : none (does not look like a digit)
-    Closest digit   : 8
-    Confidence      : 0.9800
+    Closest digit   : 4
+    Confidence      : 0.9925
 """
 import json
 import sys

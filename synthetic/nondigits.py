@@ -3,16 +3,17 @@ on a light 280x280 background (or, for noise and textures, filling it). For the 
 ("not a digit") benchmark and tests.
 
 KINDS maps a kind to its generator; every generator takes a numpy Generator, so a seed gives
-the same pictures. ISSUE_PICTURES are the six pictures issue 13 listed, drawn the same way
+the same pictures. issue_pictures() draws the six pictures issue 13 listed, drawn the same way
 every time.
 """
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+# the letters that do not look like a digit: the training generator's set, drawn here by
+# other code, at another size, with other seeds
+from scratchnet.data.nondigits import LETTERS
+
 SIZE = 280
-# letters that do not look like a digit (no O/D/Q ~ 0, I/l/T ~ 1 or 7, Z ~ 2, S ~ 5, G/b ~ 6,
-# B ~ 8, g/q ~ 9)
-LETTERS = "ACEFHKLMNPRUVWXYaefhkmnrtuvwxy"
 
 
 def _canvas():

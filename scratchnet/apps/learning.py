@@ -7,7 +7,7 @@ does not forget the rest, with its own forward and backward passes.
     answer = learner.correct(digit28, label)   # -> before and after, as predictions
 
 Training works on a copy of the network; the predictor is handed a new network only once the
-steps are done (Learner.serving), so a prediction sees the old weights or the new ones,
+steps are done (Learner.predictor), so a prediction sees the old weights or the new ones,
 never a half-updated model. Every correction is stored in a labelled folder (data/folders.py)
 and the fine-tuned model saved to its own file, both atomically; a learner started on the
 same folder and file resumes where the last one stopped.
@@ -18,8 +18,8 @@ import time
 import numpy as np
 
 from ..core import kernels
-from ..core.optim import SGD
 from ..core.losses import softmax_cross_entropy
+from ..core.optim import SGD
 from ..data.augment import AFFINE, Augmenter
 from ..data.folders import add_to_folder, read_labelled_folder, read_labels
 from ..errors import ScratchnetError
@@ -103,8 +103,9 @@ class Learner:
                     break
                 x[:COPIES], y[:COPIES] = self.augment(new), label
                 k = min(PAST, self.stored)
-                x[COPIES:COPIES + k] = self.past_images[-k:][:, None] / 255 if k else 0
-                y[COPIES:COPIES + k] = self.past_labels[-k:] if k else 0
+                recent = slice(self.stored - k, self.stored)      # (not [-k:]: k may be 0)
+                x[COPIES:COPIES + k] = self.past_images[recent][:, None] / 255
+                y[COPIES:COPIES + k] = self.past_labels[recent]
                 idx = self.rng.integers(0, len(self.replay_images), BATCH - COPIES - k)
                 x[COPIES + k:] = self.replay_images[idx][:, None] / 255
                 y[COPIES + k:] = self.replay_labels[idx]

@@ -192,13 +192,14 @@ class DemoHandler(BaseHTTPRequestHandler):
         return payload
 
     def _image_bytes(self):
-        if self._kind() == "application/json":
+        kind = self._kind()
+        if kind == "application/json":
             return _decode_image(self._json_body())
         body = self._body()
-        if self._kind().startswith("image/") or self._kind() == "application/octet-stream":
+        if kind.startswith("image/") or kind == "application/octet-stream":
             return body
         raise RequestError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
-                           f"send a PNG (Content-Type: image/png) or JSON, not {self._kind() or 'no type'}")
+                           f"send a PNG (Content-Type: image/png) or JSON, not {kind or 'no type'}")
 
     def _discard(self, length, chunk=1 << 16):
         while length > 0:

@@ -123,11 +123,10 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     on_batch(epoch, batch_index, n_batches, running_loss, running_acc, images_per_s) and
     on_epoch(record) are called as it goes. `optimizer` (default SGD(lr, momentum)) keeps its
     state, e.g. the momentum, in the caller's hands (else weight_decay goes to the SGD it makes).
-    `schedule(progress)`, if given, scales the
-    learning rate before every step (progress: the fraction of all steps already taken).
-    `average` (a decay, e.g. 0.999) keeps a WeightAverage and puts it in the model at the end. Raises TrainingDiverged if the loss is not
-    finite or above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished
-    epoch.
+    `schedule(progress)`, if given, scales the learning rate before every step (progress: the
+    fraction of all steps already taken). `average` (a decay, e.g. 0.999) keeps a WeightAverage
+    and puts it in the model at the end. Raises TrainingDiverged if the loss is not finite or
+    above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished epoch.
     """
     inputs, labels = train
     if len(inputs) == 0:

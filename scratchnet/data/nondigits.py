@@ -23,7 +23,9 @@ from .preprocess import to_mnist
 VERSION = 1   # of these pictures and their preprocessing: part of the cache key
 
 SIZE = 64
-LETTERS = "ACEFHKLMNPRUVWXYaefhkmnrtuvwxy"   # no O, D, Q, I, l, T, Z, S, G, B, b, g, q
+# letters that do not look like a digit (no O/D/Q ~ 0, I/l/T ~ 1 or 7, Z ~ 2, S ~ 5, G/b ~ 6,
+# B ~ 8, g/q ~ 9)
+LETTERS = "ACEFHKLMNPRUVWXYaefhkmnrtuvwxy"
 FAMILIES = ("letters", "shapes", "scribbles", "blobs", "noise", "textures")
 
 
