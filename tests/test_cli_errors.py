@@ -35,6 +35,7 @@ def one_line(proc, code):
     (SERVE, ["--port", "-1"], "argument --port"),
     (SERVE, ["--max-bytes", "-5"], "argument --max-bytes: must be at least 1, got -5"),
     (SERVE, ["--max-bytes", "0"], "argument --max-bytes"),
+    (SERVE, ["--learn", "--max-corrections", "0"], "argument --max-corrections: must be at least 1"),
     (EXPORT, ["only-one-argument"], "scratchnet.export: error: the following arguments are required"),
 ])
 def test_bad_option_values_are_refused_by_argparse(command, args, message):
@@ -71,6 +72,18 @@ def test_validation_split_that_leaves_nothing_to_train_on(mnist_dir):
 
 def test_data_dir_that_is_a_file(text_file):
     assert "is a file, not a folder" in one_line(run(TRAIN + ["--data-dir", str(text_file)]), 1)
+
+
+def test_learning_corrections_folder_that_is_a_file(model_file, text_file):
+    line = one_line(run(SERVE + ["--model", str(model_file), "--learn", "--corrections", str(text_file),
+                                 "--port", "0"]), 1)
+    assert line == f"scratchnet.serve: error: --corrections {text_file} is a file, not a folder"
+
+
+def test_extra_data_folder_that_does_not_exist(mnist_dir, tmp_path):
+    line = one_line(run(TRAIN + ["--data-dir", str(mnist_dir), "--limit", "100", "--epochs", "1",
+                                 "--extra-data", str(tmp_path / "missing"), "--model", str(tmp_path / "m.npz")]), 1)
+    assert line == f"train.py: error: {tmp_path / 'missing'}: no such folder of labelled pictures"
 
 
 def test_unknown_kernel_back_end_in_the_environment(mnist_dir, tmp_path):
