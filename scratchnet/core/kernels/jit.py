@@ -480,18 +480,6 @@ def _input_gradient(dout, argmax, w, pad, PW, dplanes, dx, n0, n1):
                                         dx[n, c, y, col] += src[row * PW + pw]
 
 
-@njit(cache=True, nogil=True)
-def _forward_c1_k3_s2_chunk(x, w, b, pad, PW, planes, out, argmax, n0, n1):
-    _fill_planes(x, pad, PW, planes, n0, n1)
-    _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1)
-
-
-@njit(cache=True, nogil=True)
-def _forward_general_chunk(x, w, b, pad, PW, planes, out, argmax, n0, n1):
-    _fill_planes(x, pad, PW, planes, n0, n1)
-    _forward_general(planes, w, b, PW, out, argmax, n0, n1)
-
-
 def _reference_block(C, KH, KW, S):
     return C == 1 and KH == 3 and KW == 3 and S == 2
 
@@ -505,9 +493,12 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
         argmax = np.empty((N, F, g.PH, g.PW), dtype=np.int8)
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
-    chunk = _forward_c1_k3_s2_chunk if _reference_block(C, KH, KW, S) else _forward_general_chunk
-    team().run(chunk, (np.ascontiguousarray(x), w, b, pad, g.PW, planes, out.reshape(N, F, g.L),
-                       argmax.reshape(N, F, g.L)), split(N, team().size))
+    chunks = split(N, team().size)   # the same chunks, so each thread reads the planes it wrote
+    # Two calls, not one kernel calling both: on a first run they compile in parallel, and
+    # linking them into one function cost ~0.9 s more compiling (measured)
+    team().run(_fill_planes, (np.ascontiguousarray(x), pad, g.PW, planes), chunks)
+    conv = _forward_c1_k3_s2 if _reference_block(C, KH, KW, S) else _forward_general
+    team().run(conv, (planes, w, b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L)), chunks)
     return out, argmax, planes
 
 
