@@ -54,7 +54,7 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import OpenSet, fit_open_set
+    from scratchnet.apps.openset import EXAMPLES, HELD_OUT, OpenSet, fit_open_set
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -120,17 +120,22 @@ def main():
     if not result.history:
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130
+    # the detector needs only a few thousand digits: keep those and free the 47 MB of
+    # training images before it and the report run (so neither raises the peak memory)
+    detector_digits = train[0][:EXAMPLES].copy()
+    held_out_digits = (val[0] if len(val[0]) else train[0])[:HELD_OUT].copy()
+    del images, labels, train, val
+    data.train_images = data.train_labels = None
     openset = None
     if not result.interrupted:
         start = time.perf_counter()
-        openset = fit_open_set(model, train[0], val[0] if len(val[0]) else train[0], to_input,
-                               seed=args.seed, on_prepare=lambda n: print(
+        openset = fit_open_set(model, detector_digits, held_out_digits, to_input, seed=args.seed,
+                               on_prepare=lambda n: print(
                                    f"drawing and preprocessing {n} pictures for the 'not a digit' "
                                    f"detector (first run only, then cached) ...", flush=True))
         print(f"'not a digit' detector trained and calibrated in {time.perf_counter() - start:.1f} s")
-    del images, labels, train, val                      # the training images are done with:
-    data.train_images = data.train_labels = None        # free 47 MB before the report
-    from scratchnet.apps.report import write_report     # (matplotlib: 27 MB, not held while training)
+    del detector_digits, held_out_digits
+    from scratchnet.apps.report import write_report     # (matplotlib: 27 MB: not held while training)
 
     config = {k: getattr(args, k) for k in ("arch", "epochs", "batch_size", "lr", "momentum",
                                             "val_split", "seed", "limit", "threads", "augment",

@@ -70,6 +70,20 @@ def test_same_seed_same_weights_before_and_after_training():
         np.testing.assert_array_equal(a.parameters()[k], b.parameters()[k])
 
 
+def test_release_buffers_gives_back_an_evaluation_batch_and_changes_no_result():
+    m = mnist_cnn(seed=0)
+    x = np.random.default_rng(0).random((500, 1, 28, 28), dtype=np.float32)
+    before = m.forward(x).copy()
+
+    def held():
+        return sum(b.nbytes for s in m.stages() + m.layers for b in s._buffers.values())
+    assert held() > 10_000_000          # out, argmax, planes of 500 images
+    m.release_buffers()
+    assert held() == 0
+    assert all(getattr(s, "cache", None) is None for s in m.stages() + m.layers)
+    np.testing.assert_array_equal(m.forward(x), before)
+
+
 def test_save_load_round_trip_is_bit_identical(tmp_path):
     model = train_steps(mnist_cnn(seed=0), 3)
     path = tmp_path / "m.npz"

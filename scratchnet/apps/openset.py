@@ -94,7 +94,11 @@ class OpenSet:
                    float(info["threshold"]))
 
 
-def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=3000, on_prepare=None):
+EXAMPLES = 3000   # training digits (and as many non-digits) the detector learns from
+HELD_OUT = 1000   # held-out digits its threshold is calibrated on
+
+
+def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, on_prepare=None):
     """Train the detector for `model` and calibrate its threshold; returns an OpenSet.
 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
@@ -121,7 +125,7 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=3000, on_p
     fit(detector, ((feats - mean) / std, labels), epochs=20, batch_size=128, lr=0.02, seed=seed,
         schedule=cosine_decay)
     openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), detector, 0.0)
-    held_out = val_digits[:min(len(val_digits), 1000)]
+    held_out = val_digits[:HELD_OUT]
     pictures = make_digit_pictures(held_out[:300], seed=7)
     openset.threshold = float(min(np.quantile(openset.scores(model, inputs(images)), 1 - ACCEPT)
                                   for images in (held_out, pictures)))

@@ -52,6 +52,7 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
     }
     if openset is not None:
         metrics["open_set"] = open_set_figures(model, openset, test_images)
+    model.release_buffers()   # the evaluation batches' ~17 MB, not held while plotting
     with atomic_write(out_dir / "metrics.json", "w") as f:
         json.dump(metrics, f, indent=2)
 

@@ -66,6 +66,13 @@ class Sequential:
             dout = stages[i].backward(dout, need_dx=need_dx or i > 0)
         return dout
 
+    def release_buffers(self):
+        """Drop every stage's cached activations and reusable buffers (they are made again by
+        the next forward): the memory an evaluation batch holds, given back before other work."""
+        for stage in {id(s): s for s in self.stages() + self.layers}.values():
+            stage.cache = None
+            stage._buffers.clear()
+
     def predict_proba(self, x, batch_size=1000):
         """x: (N, *input_shape) -> class probabilities (N, classes), computed batch by batch."""
         out = [softmax(self.forward(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
