@@ -77,6 +77,20 @@ def test_transparent_canvas_with_white_ink(tmp_path):
     assert out.max() == 1 and out[:, :8].max() == 0 and out[14, 14] > 0.5
 
 
+def test_felt_tip_stroke_wider_than_the_shadow_filter_is_kept_as_ink():
+    """A photo of a fat '1' with a shadow in a corner: the bar is wider than the opening's
+    window, so the opening keeps it; it must still count as ink, not as a shadow."""
+    def photo(shadow):
+        grey = np.full((150, 200), 220.0)
+        grey[15:135, 80:130] = 40                               # the bar: 50 px wide
+        if shadow:
+            grey[:50, :50] *= 0.8
+        return Image.fromarray(grey.astype(np.uint8))
+    clean, shadowed = to_mnist(photo(False)), to_mnist(photo(True))
+    assert shadowed[4:24, 12:16].min() > 0.9                    # the bar's middle: solid ink
+    assert np.abs(shadowed - clean).max() < 0.05
+
+
 # ------------------------------------------------------------------------------ CLI
 def run_predict(*args):
     return subprocess.run([sys.executable, "-X", "importtime", str(ROOT / "predict.py"), *args],

@@ -20,7 +20,7 @@ from ..fileio import atomic_write
 from .mnist import cache_root
 from .preprocess import to_mnist
 
-VERSION = 1   # of these pictures and their preprocessing: part of the cache key
+VERSION = 2   # of these pictures and their preprocessing: part of the cache key
 
 SIZE = 64
 # letters that do not look like a digit (no O/D/Q ~ 0, I/l/T ~ 1 or 7, Z ~ 2, S ~ 5, G/b ~ 6,

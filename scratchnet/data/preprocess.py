@@ -11,8 +11,9 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
  3. polarity: the border is background; if it is brighter than the middle grey, invert,
            so ink is bright on dark like MNIST;
  4. flatten uneven paper, lighting and shadows: subtract a background estimate (the
-           paper pixels' median in coarse blocks, or a grey-level opening wider than any
-           stroke where that is higher), then stretch contrast so the ink reaches 1;
+           paper pixels' median in coarse blocks, or a grey-level opening wider than a
+           pen stroke where that is higher and reaches the picture's edge, as shadows do),
+           then stretch contrast so the ink reaches 1;
  5. threshold (Otsu) to find the ink; drop faint noise, specks (connected pieces much
            smaller than the digit) and pieces entering from the border (shadows, page
            edges) and take the bounding box of what is left;
@@ -33,6 +34,7 @@ MAX_PIXELS = 40_000_000   # larger images are refused (decompression-bomb guard)
 WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
 DIGIT_BOX, FRAME = 20, 28
 NOISE_FLOOR = 0.06        # after contrast stretching, weaker values are paper noise
+RAISED = 0.05             # the opening above the paper level by more: a shadow or a blob
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -130,9 +132,22 @@ def _smooth_background(a, blocks=6):
 def _background(a):
     """Paper, lighting and shadows, everywhere: the larger of two estimates. The paper
     pixels' block medians follow smooth lighting and never mistake thick strokes for paper;
-    the opening also follows sharp-edged shadows. Small (MNIST-sized) images skip the opening."""
+    the opening also follows sharp-edged shadows, except where it stands on a felt-tip
+    stroke too wide for it. Small (MNIST-sized) images skip the opening."""
     paper = _smooth_background(a)
-    return paper if max(a.shape) < 64 else np.maximum(paper, _opening_background(a))
+    if max(a.shape) < 64:
+        return paper
+    opened = _opening_background(a)
+    # A stroke wider than the opening's window (a felt-tip marker's blob) survives it and
+    # would be subtracted as if it were a shadow. Shadows and lighting reach the picture's
+    # edge; a raised patch that does not is ink: it keeps the paper level.
+    raised = opened > paper + RAISED
+    if raised.any():
+        labels = _components(raised)
+        reaching = np.unique(_border(np.where(raised, labels, -1)))
+        raised &= ~np.isin(labels, reaching)          # the patches that stay inside
+        opened = np.where(raised, paper, opened)
+    return np.maximum(paper, opened)
 
 
 def _opening_background(a):
