@@ -107,6 +107,18 @@ def test_augmenter_is_seeded_and_keeps_shape_and_ink(backend):
     assert not np.array_equal(Augmenter(RECIPE, seed=4, backend=backend)(x), a)
 
 
+def test_parameters_are_one_stream_whatever_the_batch_sizes():
+    a, b = Augmenter(RECIPE, seed=5), Augmenter(RECIPE, seed=5)
+    a.BLOCK = b.BLOCK = 100                     # several blocks; batches straddle their ends
+    by_64 = [a.parameters(64) for _ in range(10)]
+    mixed = [b.parameters(n) for n in (1, 63, 200, 5, 371)]
+    for k in range(3):                          # M, D, t
+        np.testing.assert_array_equal(np.concatenate([p[k] for p in by_64]),
+                                      np.concatenate([p[k] for p in mixed]))
+    first = random_parameters(100, np.random.default_rng(5), RECIPE)
+    np.testing.assert_array_equal(by_64[0][2], first[2][:64])
+
+
 def test_augmenter_reuses_its_output_array():
     aug = Augmenter(RECIPE, seed=0)
     x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)

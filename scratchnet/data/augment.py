@@ -87,19 +87,34 @@ class Augmenter:
     backend "jit" runs the Numba twins (augment_jit.py), "reference" the NumPy functions here.
     """
 
+    BLOCK = 4096   # images whose parameters are drawn at once (a third of the cost per batch)
+
     def __init__(self, augmentation=AFFINE, seed=0, backend="jit"):
         self.augmentation, self.backend = augmentation, backend
         self.rng = np.random.default_rng(seed)
         self._out = None
+        self._drawn, self._used = None, 0      # parameters drawn ahead, and how many are used
 
     def __call__(self, x):
-        M, D, t = random_parameters(len(x), self.rng, self.augmentation)
+        M, D, t = (p.astype(x.dtype) for p in self.parameters(len(x)))
         if self._out is None or self._out.shape != x.shape or self._out.dtype != x.dtype:
             self._out = np.empty_like(x)
         ops = operations(self.backend)
-        warped = ops.warp(x[:, 0], M.astype(x.dtype), D.astype(x.dtype), self._out[:, 0])
-        ops.thicken(warped, t.astype(x.dtype), warped)
+        warped = ops.warp(x[:, 0], M, D, self._out[:, 0])
+        ops.thicken(warped, t, warped)
         return self._out
+
+    def parameters(self, n):
+        """The next n images' (M, D, t), as random_parameters draws them BLOCK images at a
+        time: the sequence depends only on the seed, never on the batch sizes asked for."""
+        while self._drawn is None or self._used + n > len(self._drawn[2]):
+            block = random_parameters(self.BLOCK, self.rng, self.augmentation)
+            left = [] if self._drawn is None else [p[self._used:] for p in self._drawn]
+            self._drawn = block if not left else tuple(map(np.concatenate, zip(left, block)))
+            self._used = 0
+        taken = tuple(p[self._used:self._used + n] for p in self._drawn)
+        self._used += n
+        return taken
 
 
 def operations(backend):
