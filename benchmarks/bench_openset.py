@@ -41,7 +41,7 @@ def main():
     import numpy as np
     from PIL import Image
     from scratchnet.apps.inference import Predictor
-    from scratchnet.apps.openset import features
+    from scratchnet.apps.openset import features, fit_open_set
     from scratchnet.data.idx import read_idx
     from scratchnet.data.mnist import load_mnist, split_validation, to_input
     from scratchnet.data.preprocess import to_mnist
@@ -127,6 +127,15 @@ def main():
     six_scores = openset.scores(model, preprocessed(six.values()))
     print("  issue 13's six pictures: " + ", ".join(
         f"{name}: {'refused' if s < t else 'ACCEPTED'}" for name, s in zip(six, six_scores)))
+    # how firmly: the threshold minus each picture's score (log-odds; > 0 = refused), for the
+    # stored detector and for detectors fitted again with other seeds (same model, same examples)
+    print("\nthe six pictures' margin below the threshold (log-odds; > 0: refused), detector seed by seed:")
+    print(f"  {'detector':10s} " + " ".join(f"{name[:14]:>14s}" for name in six))
+    print(f"  {'stored':10s} " + " ".join(f"{t - s:14.2f}" for s in six_scores))
+    for seed in range(1, 4):
+        again = fit_open_set(model, train, val, to_input, seed=seed)
+        margins = again.threshold - again.scores(model, preprocessed(six.values()))
+        print(f"  {'seed ' + str(seed):10s} " + " ".join(f"{m:14.2f}" for m in margins), flush=True)
 
     # what a cold predict.py pays for the detector: the same model file with and without it
     with tempfile.TemporaryDirectory() as tmp:

@@ -115,3 +115,21 @@ def test_a_table_of_pictures_marks_the_refused_ones(model_file, six):
     proc = predict("--image", str(six[0].parent), "--model", str(model_file))
     rows = proc.stdout.splitlines()[1:]
     assert len(rows) == 6 and all(" none (" in row for row in rows)
+
+
+def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatch):
+    from scratchnet.data import nondigits
+    rng = np.random.default_rng(0)
+    pictures = [nondigits.nondigit_picture(nondigits.FAMILIES[i % 6], rng) for i in range(12)]
+    here = nondigits._preprocessed_here(pictures)
+    monkeypatch.setattr(nondigits, "PER_PROCESS", 4)
+    monkeypatch.setattr(nondigits, "_cores", lambda: 3)
+    spawned = []
+    real = nondigits.ProcessPoolExecutor
+
+    def counting(workers, **kwargs):
+        spawned.append(workers)
+        return real(workers, **kwargs)
+    monkeypatch.setattr(nondigits, "ProcessPoolExecutor", counting)
+    np.testing.assert_array_equal(nondigits.preprocessed(pictures), here)
+    assert spawned == [3] and here.any()

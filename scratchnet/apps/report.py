@@ -19,6 +19,7 @@ from ..fileio import atomic_write
 from ..sysinfo import machine, versions
 from . import plots
 from .explain import conv_feature_maps
+from .openset import in_chunks
 from .metrics import confusion_matrix, most_confused_pairs, per_class_scores
 
 
@@ -88,9 +89,9 @@ def open_set_figures(model, openset, test_images, nondigits=300):
     """How the 'not a digit' detector does: the share of test digits it accepts, and the share
     of non-digit pictures it refuses, drawn with seeds its training never used."""
     from ..data.nondigits import FAMILIES, make_nondigits
-    def scores(images, chunk=1000):   # a chunk at a time: no float copy of the whole test set
-        return np.concatenate([openset.scores(model, to_input(images[i:i + chunk]))
-                               for i in range(0, len(images), chunk)])
+
+    def scores(images):
+        return in_chunks(lambda x: openset.scores(model, x), images, to_input, model.input_shape)
     accepted = scores(test_images) >= openset.threshold
     refused = scores(make_nondigits(nondigits, seed=2718)) < openset.threshold
     per_family = {f: float(refused[i::len(FAMILIES)].mean()) for i, f in enumerate(FAMILIES)}
