@@ -44,7 +44,7 @@ def test_digits_are_accepted(predictor, mnist):
     scores = predictor.openset.scores(predictor.model, x)
     accepted = (scores >= predictor.openset.threshold).mean()
     print(f"accepted {accepted:.4f} of 2,000 MNIST test digits")
-    assert accepted >= 0.98    # calibrated to accept 99% of validation digits
+    assert accepted >= 0.98    # calibrated to accept 99.5% of validation digits
 
 
 def test_non_digits_of_another_generator_are_mostly_refused(predictor):

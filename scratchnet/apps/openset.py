@@ -11,7 +11,7 @@ from a small detector trained after the network, on what the network computes fo
             people's handwriting (data/augment.py), against as many synthetic non-digits
             (data/nondigits.py: letters, shapes, scribbles, noise, textures)
   score     the detector's log-odds of "digit"; a picture is taken for a digit when its score
-            reaches the threshold that accepts ACCEPT (99%) of the held-out validation digits
+            reaches the threshold that accepts ACCEPT (99.5%) of the held-out validation digits
 
 Measured alternatives (benchmarks/bench_openset.py, benchmarks/RESULTS.md): the maximum
 softmax probability and the energy score separate Fashion-MNIST from MNIST with AUROC 0.965
@@ -32,7 +32,8 @@ from ..core.layers import Dense, ReLU
 from ..core.model import Sequential
 from ..core.training import cosine_decay, fit
 
-ACCEPT = 0.99          # of held-out validation digits
+ACCEPT = 0.995         # of held-out validation digits (at 0.99, 2.4% of the user-style PNGs
+                       # were refused: bench_openset, RESULTS.md)
 HIDDEN = 64            # the detector's hidden units
 METHOD = "detector on conv statistics, hidden layer, logits and energy"
 

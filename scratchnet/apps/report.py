@@ -19,7 +19,7 @@ from ..fileio import atomic_write
 from ..sysinfo import machine, versions
 from . import plots
 from .explain import conv_feature_maps
-from .openset import in_chunks
+from .openset import ACCEPT, in_chunks
 from .metrics import confusion_matrix, most_confused_pairs, per_class_scores
 
 
@@ -118,7 +118,7 @@ def _markdown(m, has_curves, has_conv=False):
                   f"The detector (apps/openset.py) accepts **{o['test_digits_accepted']:.2%}** of the "
                   f"test digits and refuses **{o['nondigits_refused']:.2%}** of {o['nondigits']} non-digit "
                   f"pictures drawn with seeds its training never used (threshold {o['threshold']:.3f}, "
-                  f"set to accept 99% of the validation digits). Refused per kind: " +
+                  f"set to accept {ACCEPT:.1%} of the validation digits). Refused per kind: " +
                   ", ".join(f"{k} {v:.0%}" for k, v in o["nondigits_refused_per_family"].items()) + ".",
                   "", "`benchmarks/bench_openset.py` measures it on Fashion-MNIST and on non-digits from "
                   "another generator."]
