@@ -123,6 +123,7 @@ def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatc
     pictures = [nondigits.nondigit_picture(nondigits.FAMILIES[i % 6], rng) for i in range(12)]
     here = nondigits._preprocessed_here(pictures)
     monkeypatch.setattr(nondigits, "PER_PROCESS", 4)
+    monkeypatch.setattr(nondigits, "BLOCK", 5)                 # blocks of 5, 5 and 2 pictures
     monkeypatch.setattr(nondigits, "_cores", lambda: 3)
     spawned = []
     real = nondigits.ProcessPoolExecutor
@@ -131,5 +132,5 @@ def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatc
         spawned.append(workers)
         return real(workers, **kwargs)
     monkeypatch.setattr(nondigits, "ProcessPoolExecutor", counting)
-    np.testing.assert_array_equal(nondigits.preprocessed(pictures), here)
+    np.testing.assert_array_equal(nondigits.preprocessed(iter(pictures), len(pictures)), here)
     assert spawned == [3] and here.any()

@@ -11,6 +11,7 @@ nondigits.py) come from other code, at another size, with other seeds.
 import functools
 import hashlib
 import io
+import itertools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +27,7 @@ from .preprocess import to_mnist
 
 VERSION = 2   # of these pictures and their preprocessing: part of the cache key
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
+BLOCK = 1000        # pictures drawn, then preprocessed, at a time
 
 SIZE = 64
 # letters that do not look like a digit (no O/D/Q ~ 0, I/l/T ~ 1 or 7, Z ~ 2, S ~ 5, G/b ~ 6,
@@ -137,22 +139,37 @@ def digit_picture(digit, rng):
     return paper
 
 
-def preprocessed(pictures):
-    """(N, 28, 28) uint8: each picture as the network sees it after preprocess.to_mnist (a
-    picture it would refuse as blank gives zeros). Thousands of pictures are shared out over
-    the cores (~4-5 ms each; separate processes, since preprocessing is Python-bound) and
-    put back in order: the result is the same as one by one."""
-    pictures = list(pictures)
-    workers = min(_cores(), len(pictures) // PER_PROCESS)
-    if workers > 1:
-        chunks = [pictures[k * len(pictures) // workers:(k + 1) * len(pictures) // workers]
-                  for k in range(workers)]
-        try:   # "spawn": fresh processes, never a fork of a process running kernel threads
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                return np.concatenate(list(pool.map(_preprocessed_here, chunks)))
-        except (OSError, BrokenProcessPool):   # no processes to be had here: do it all in this one
-            pass
-    return _preprocessed_here(pictures)
+def preprocessed(pictures, n):
+    """(n, 28, 28) uint8: each of the n pictures (an iterable, drawn as it is consumed) as the
+    network sees it after preprocess.to_mnist (a picture it would refuse as blank gives zeros).
+
+    BLOCK pictures at a time (not all of them, and their copies on the way to other processes,
+    in memory at once), each block shared out over the cores (~4-5 ms a picture;
+    separate processes, since preprocessing is Python-bound) and put back in order: the result
+    is the same as one by one."""
+    out = np.zeros((n, 28, 28), dtype=np.uint8)
+    workers = min(_cores(), n // PER_PROCESS)
+    # "spawn": fresh processes, never a fork of a process running kernel threads
+    pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+            if workers > 1 else None)
+    try:
+        pictures = iter(pictures)
+        for start in range(0, n, BLOCK):
+            block = list(itertools.islice(pictures, BLOCK))
+            if pool is not None:
+                chunks = [block[k * len(block) // workers:(k + 1) * len(block) // workers]
+                          for k in range(workers)]
+                try:
+                    out[start:start + len(block)] = np.concatenate(list(pool.map(_preprocessed_here, chunks)))
+                    continue
+                except (OSError, BrokenProcessPool):   # no processes to be had: this one does it
+                    pool.shutdown()
+                    pool = None
+            out[start:start + len(block)] = _preprocessed_here(block)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return out
 
 
 def _preprocessed_here(pictures):
@@ -175,13 +192,13 @@ def _cores():
 def make_nondigits(n, seed):
     """(n, 28, 28) uint8 preprocessed non-digits, the families in turn, seeded."""
     rng = np.random.default_rng([seed, 1310])
-    return preprocessed([nondigit_picture(FAMILIES[i % len(FAMILIES)], rng) for i in range(n)])
+    return preprocessed((nondigit_picture(FAMILIES[i % len(FAMILIES)], rng) for i in range(n)), n)
 
 
 def make_digit_pictures(digits, seed):
     """(n, 28, 28) uint8 preprocessed canvas drawings of the given MNIST digits, seeded."""
     rng = np.random.default_rng([seed, 1311])
-    return preprocessed([digit_picture(d, rng) for d in digits])
+    return preprocessed((digit_picture(d, rng) for d in digits), len(digits))
 
 
 def detector_examples(digits, n, seed=0, on_prepare=None):
