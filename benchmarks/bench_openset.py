@@ -124,7 +124,8 @@ def main():
     synthetic = np.concatenate([negative_scores[k][d] for k in KINDS])
     print(f"  synthetic non-digits refused ({len(synthetic)}): {(synthetic < t).mean():.2%}")
     six = issue_pictures()
-    six_scores = openset.scores(model, preprocessed(six.values()))
+    six_x = preprocessed(six.values())
+    six_scores = openset.scores(model, six_x)
     print("  issue 13's six pictures: " + ", ".join(
         f"{name}: {'refused' if s < t else 'ACCEPTED'}" for name, s in zip(six, six_scores)))
     # how firmly: the threshold minus each picture's score (log-odds; > 0 = refused), for the
@@ -134,7 +135,7 @@ def main():
     print(f"  {'stored':10s} " + " ".join(f"{t - s:14.2f}" for s in six_scores))
     for seed in range(1, 4):
         again = fit_open_set(model, train, val, to_input, seed=seed)
-        margins = again.threshold - again.scores(model, preprocessed(six.values()))
+        margins = again.threshold - again.scores(model, six_x)
         print(f"  {'seed ' + str(seed):10s} " + " ".join(f"{m:14.2f}" for m in margins), flush=True)
 
     # what a cold predict.py pays for the detector: the same model file with and without it

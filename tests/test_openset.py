@@ -121,7 +121,7 @@ def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatc
     from scratchnet.data import nondigits
     rng = np.random.default_rng(0)
     pictures = [nondigits.nondigit_picture(nondigits.FAMILIES[i % 6], rng) for i in range(12)]
-    here = nondigits._preprocessed_here(pictures)
+    here = np.stack([nondigits._preprocessed_one(p) for p in pictures])
     monkeypatch.setattr(nondigits, "PER_PROCESS", 4)
     monkeypatch.setattr(nondigits, "BLOCK", 5)                 # blocks of 5, 5 and 2 pictures
     monkeypatch.setattr(nondigits, "_cores", lambda: 3)

@@ -61,6 +61,11 @@ class Layer:
         self._buffers[key] = buf          # (re)inserted last: dicts keep insertion order
         return buf
 
+    def release_buffers(self):
+        """Drop the cached activations and the reusable buffers (the next forward makes them again)."""
+        self.cache = None
+        self._buffers.clear()
+
     def config(self):
         """Constructor arguments, JSON-serialisable: enough to rebuild the layer."""
         return {}

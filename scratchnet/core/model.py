@@ -70,8 +70,7 @@ class Sequential:
         """Drop every stage's cached activations and reusable buffers (they are made again by
         the next forward): the memory an evaluation batch holds, given back before other work."""
         for stage in {id(s): s for s in self.stages() + self.layers}.values():
-            stage.cache = None
-            stage._buffers.clear()
+            stage.release_buffers()
 
     def predict_proba(self, x, batch_size=1000):
         """x: (N, *input_shape) -> class probabilities (N, classes), computed batch by batch."""

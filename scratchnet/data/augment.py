@@ -109,9 +109,9 @@ class Augmenter:
         time: the sequence depends only on the seed, never on the batch sizes asked for."""
         while self._drawn is None or self._used + n > len(self._drawn[2]):
             block = random_parameters(self.BLOCK, self.rng, self.augmentation)
-            left = [] if self._drawn is None else [p[self._used:] for p in self._drawn]
-            self._drawn = block if not left else tuple(map(np.concatenate, zip(left, block)))
-            self._used = 0
+            if self._drawn is not None:                   # what is left of the last block first
+                block = tuple(np.concatenate([old[self._used:], new]) for old, new in zip(self._drawn, block))
+            self._drawn, self._used = block, 0
         taken = tuple(p[self._used:self._used + n] for p in self._drawn)
         self._used += n
         return taken

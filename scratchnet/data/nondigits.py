@@ -157,29 +157,25 @@ def preprocessed(pictures, n):
         for start in range(0, n, BLOCK):
             block = list(itertools.islice(pictures, BLOCK))
             if pool is not None:
-                chunks = [block[k * len(block) // workers:(k + 1) * len(block) // workers]
-                          for k in range(workers)]
-                try:
-                    out[start:start + len(block)] = np.concatenate(list(pool.map(_preprocessed_here, chunks)))
+                try:   # one share of the block per process, in order
+                    out[start:start + len(block)] = list(pool.map(_preprocessed_one, block,
+                                                                  chunksize=-(-len(block) // workers)))
                     continue
                 except (OSError, BrokenProcessPool):   # no processes to be had: this one does it
                     pool.shutdown()
                     pool = None
-            out[start:start + len(block)] = _preprocessed_here(block)
+            out[start:start + len(block)] = [_preprocessed_one(picture) for picture in block]
     finally:
         if pool is not None:
             pool.shutdown()
     return out
 
 
-def _preprocessed_here(pictures):
-    out = np.zeros((len(pictures), 28, 28), dtype=np.uint8)
-    for i, picture in enumerate(pictures):
-        try:
-            out[i] = np.round(to_mnist(picture) * 255)
-        except ImageError:   # "blank": nothing for the network to see
-            pass
-    return out
+def _preprocessed_one(picture):
+    try:
+        return np.round(to_mnist(picture) * 255).astype(np.uint8)
+    except ImageError:   # "blank": nothing for the network to see
+        return np.zeros((28, 28), dtype=np.uint8)
 
 
 def _cores():

@@ -90,13 +90,10 @@ def _compile_in_parallel(jobs, processes):
                     code = 1
                 os._exit(code)
             children.append(pid)
-    if not children:
-        for fn, sig in jobs:
-            fn.compile(sig)
     for pid in children:
         os.waitpid(pid, 0)
     for fn, sig in jobs:                          # loaded from the cache the children wrote
-        fn.compile(sig)                           # (or compiled here, if a child could not)
+        fn.compile(sig)                           # (or compiled here: no children, or one failed)
 
 
 def _code_size(fn, seen=None):
