@@ -4,10 +4,11 @@ Each public function has the name, arguments, result and tie rule of its NumPy t
 `scratchnet.core.kernels.reference` (read that one first); tests assert they agree on random
 shapes. The loops are written so the innermost one walks contiguous memory.
 
-Compiled lazily, one kernel at a time, on first use (a run compiles only what it calls) and
-kept on disk (`cache=True`), so only the first process pays. Parallel work is split into
+Compiled when first called, or before training by `compile_ahead` (only what the run calls,
+in parallel processes), and kept on disk (`cache=True`), so only the first process pays. Parallel work is split into
 chunks of the batch and handed to a team of threads (team.py); the kernels release the GIL.
 """
+import atexit
 import os
 import sys
 import time
@@ -17,7 +18,8 @@ import numpy as np
 from numba import config, njit, typeof
 
 from ..shapes import conv_output_size, phase_planes
-from .reference import FLUSH
+from .reference import FLUSH, make_phase_planes
+from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
 _team = None
@@ -41,23 +43,67 @@ def compile_ahead(run, on_compile=None):
     one forked process per core compiles its share into the disk cache, then this process
     loads them all (a first run pays ~half the compile time on 2 cores, and this process
     never holds the compiler's working memory: its peak stays that of a warm start).
+    A kernel with an exact NumPy twin (EXACT_TWINS) is not waited for: a low-priority process
+    compiles it, and until it is done the twin runs instead, with bitwise the same result.
     on_compile(n) is called first if n kernels must be compiled. Returns the seconds spent
-    compiling (0.0 when everything came from the cache).
+    waiting for the compiler (0.0 when everything came from the cache).
     """
     with np.errstate(all="ignore"), team().recording() as calls:
         run()
     jobs = []
     for fn, args in calls:
         sig = tuple(typeof(a) for a in args)
-        if (fn, sig) not in jobs and tuple(sig) not in fn.overloads and not _cached(fn, sig):
+        if (fn, sig) not in jobs and tuple(sig) not in fn.overloads and not _still_compiling(fn) \
+                and not _cached(fn, sig):
             jobs.append((fn, sig))
     if not jobs:
         return 0.0
     if on_compile is not None:
         on_compile(len(jobs))
+    forking = team().size > 1 and hasattr(os, "fork") and sys.platform.startswith("linux")
+    later = [job for job in jobs if job[0] in EXACT_TWINS] if forking else []
+    now = [job for job in jobs if job not in later]
+    if forking:   # Numba's own set-up, once, so that no child redoes it; not counted as
+        _numba_set_up()   # compiling: a warm start pays it too, when it loads its first kernel
     start = time.perf_counter()
-    _compile_in_parallel(jobs, min(team().size, len(jobs)))
+    if later:
+        pid = _fork_compiler(later, niceness=19)  # (gets a core when the others are done)
+        _compiling.update((fn, pid) for fn, _ in later)
+        atexit.register(_wait_for, pid)           # at exit: no orphan, a complete cache
+    if now:
+        _compile_in_parallel(now, min(team().size, len(now)) if forking else 1)
     return time.perf_counter() - start
+
+
+# Kernels whose NumPy reference gives bitwise the same result (tests/test_kernels.py asserts
+# it), so a first run can train on it while the kernel compiles, and the same seed still
+# gives the same weights as with a warm cache. The others (fastmath sums) differ in the last
+# bits and are waited for.
+EXACT_TWINS = set()
+_compiling = {}   # kernel -> the process compiling it in the background
+
+
+def _still_compiling(fn):
+    """Whether a background process is still compiling fn (if it has finished, the next call
+    loads fn from the disk cache, or compiles it here should that process have failed)."""
+    pid = _compiling.get(fn)
+    if pid is None or team().is_recording:
+        return False
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == 0:
+            return True
+    except ChildProcessError:                     # (collected elsewhere: done all the same)
+        pass
+    for kernel in [k for k, p in _compiling.items() if p == pid]:
+        del _compiling[kernel]
+    return False
+
+
+def _wait_for(pid):
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:                     # already collected by _still_compiling
+        pass
 
 
 def _cached(fn, sig):
@@ -68,28 +114,31 @@ def _cached(fn, sig):
         return False
 
 
+def _fork_compiler(jobs, niceness=0):
+    """A forked process that compiles jobs [(dispatcher, signature)] into the disk cache and
+    exits; returns its pid."""
+    with warnings.catch_warnings():           # (3.12+: "multi-threaded, fork may deadlock";
+        warnings.simplefilter("ignore")       # the child only compiles and exits)
+        pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.nice(niceness)
+            for fn, sig in jobs:
+                fn.compile(sig)
+        except BaseException:
+            code = 1
+        os._exit(code)
+    return pid
+
+
 def _compile_in_parallel(jobs, processes):
     """jobs [(dispatcher, signature)], shared out by estimated size; the forked processes only
     write Numba's disk cache, from which this process then loads what they compiled."""
     shares = [[] for _ in range(processes)]
     for job in sorted(jobs, key=lambda job: -_code_size(job[0])):    # largest first, to the
         min(shares, key=lambda share: sum(_code_size(fn) for fn, _ in share)).append(job)  # least loaded
-    children = []
-    if processes > 1 and hasattr(os, "fork") and sys.platform.startswith("linux"):
-        _numba_set_up()                           # once, here, so no child has to redo it
-        for share in shares:
-            with warnings.catch_warnings():       # (3.12+: "multi-threaded, fork may deadlock";
-                warnings.simplefilter("ignore")   # the child only compiles and exits)
-                pid = os.fork()
-            if pid == 0:
-                code = 0
-                try:
-                    for fn, sig in share:
-                        fn.compile(sig)
-                except BaseException:
-                    code = 1
-                os._exit(code)
-            children.append(pid)
+    children = [_fork_compiler(share) for share in shares] if processes > 1 else []
     for pid in children:
         os.waitpid(pid, 0)
     for fn, sig in jobs:                          # loaded from the cache the children wrote
@@ -258,27 +307,6 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 DW_PARTS = 8
 
 
-@njit(cache=True, nogil=True)
-def _fill_planes(x, pad, PW, planes, n0, n1):
-    """planes[n] for n in [n0, n1) from x: see reference.make_phase_planes."""
-    H, W = x.shape[2], x.shape[3]
-    S, CS, C, length = planes.shape[1], planes.shape[3], planes.shape[4], planes.shape[5]
-    rows = length // PW
-    zero = planes.dtype.type(0)       # (a bare 0 would make the expression float64)
-    for n in range(n0, n1):
-        for rr in range(S):
-            for re in range(S):
-                for qe in range(CS):
-                    for c in range(C):
-                        dst = planes[n, rr, re, qe, c]
-                        for row in range(rows):
-                            y = S * row + rr - pad
-                            for pw in range(PW):
-                                col = S * (pw + qe) + re - pad
-                                inside = 0 <= y < H and 0 <= col < W
-                                dst[row * PW + pw] = x[n, c, y, col] if inside else zero
-
-
 @njit(cache=True, nogil=True, fastmath=True)
 def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
     """The reference block: C = 1, 3x3 kernel, 2x2 pool. Phases A (even row, even column),
@@ -300,14 +328,16 @@ def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
             bf, zero = b[f], out.dtype.type(0)    # typed 0: a bare 0 would make a float64
             res, win = out[n, f], argmax[n, f]
             for p in range(L):   # sums as trees: more independent additions in flight
-                c00 = ((((w0 * A0[p] + w1 * B0[p]) + (w2 * A1[p] + w3 * C0[p]))
-                        + ((w4 * D0[p] + w5 * C1[p]) + (w6 * AQ[p] + w7 * BQ[p]))) + (w8 * AQ1[p] + bf))
-                c01 = ((((w0 * B0[p] + w1 * A1[p]) + (w2 * B1[p] + w3 * D0[p]))
-                        + ((w4 * C1[p] + w5 * D1[p]) + (w6 * BQ[p] + w7 * AQ1[p]))) + (w8 * BQ1[p] + bf))
-                c10 = ((((w0 * C0[p] + w1 * D0[p]) + (w2 * C1[p] + w3 * AQ[p]))
-                        + ((w4 * BQ[p] + w5 * AQ1[p]) + (w6 * CQ[p] + w7 * DQ[p]))) + (w8 * CQ1[p] + bf))
-                c11 = ((((w0 * D0[p] + w1 * C1[p]) + (w2 * D1[p] + w3 * BQ[p]))
-                        + ((w4 * AQ1[p] + w5 * BQ1[p]) + (w6 * DQ[p] + w7 * CQ1[p]))) + (w8 * DQ1[p] + bf))
+                a0, a1, b0, b1, c0, c1, d0, d1 = A0[p], A1[p], B0[p], B1[p], C0[p], C1[p], D0[p], D1[p]
+                aq, aq1, bq, bq1, cq, cq1, dq, dq1 = AQ[p], AQ1[p], BQ[p], BQ1[p], CQ[p], CQ1[p], DQ[p], DQ1[p]
+                c00 = ((((w0 * a0 + w1 * b0) + (w2 * a1 + w3 * c0))
+                        + ((w4 * d0 + w5 * c1) + (w6 * aq + w7 * bq))) + (w8 * aq1 + bf))
+                c01 = ((((w0 * b0 + w1 * a1) + (w2 * b1 + w3 * d0))
+                        + ((w4 * c1 + w5 * d1) + (w6 * bq + w7 * aq1))) + (w8 * bq1 + bf))
+                c10 = ((((w0 * c0 + w1 * d0) + (w2 * c1 + w3 * aq))
+                        + ((w4 * bq + w5 * aq1) + (w6 * cq + w7 * dq))) + (w8 * cq1 + bf))
+                c11 = ((((w0 * d0 + w1 * c1) + (w2 * d1 + w3 * bq))
+                        + ((w4 * aq1 + w5 * bq1) + (w6 * dq + w7 * cq1))) + (w8 * dq1 + bf))
                 best, k = c00, np.int8(0)          # strict >: the first maximum wins ties
                 if c01 > best:
                     best, k = c01, np.int8(1)
@@ -377,16 +407,18 @@ def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, part, n0, n
                 g01 = g if k == 1 else zero        # all of it at the winner, 0 elsewhere
                 g10 = g if k == 2 else zero        # (and 0 everywhere if the ReLU was off)
                 g11 = g if k == 3 else zero
+                a0, a1, b0, b1, c0, c1, d0, d1 = A0[p], A1[p], B0[p], B1[p], C0[p], C1[p], D0[p], D1[p]
+                aq, aq1, bq, bq1, cq, cq1, dq, dq1 = AQ[p], AQ1[p], BQ[p], BQ1[p], CQ[p], CQ1[p], DQ[p], DQ1[p]
                 sb += (g00 + g01) + (g10 + g11)
-                s0 += (g00 * A0[p] + g01 * B0[p]) + (g10 * C0[p] + g11 * D0[p])
-                s1 += (g00 * B0[p] + g01 * A1[p]) + (g10 * D0[p] + g11 * C1[p])
-                s2 += (g00 * A1[p] + g01 * B1[p]) + (g10 * C1[p] + g11 * D1[p])
-                s3 += (g00 * C0[p] + g01 * D0[p]) + (g10 * AQ[p] + g11 * BQ[p])
-                s4 += (g00 * D0[p] + g01 * C1[p]) + (g10 * BQ[p] + g11 * AQ1[p])
-                s5 += (g00 * C1[p] + g01 * D1[p]) + (g10 * AQ1[p] + g11 * BQ1[p])
-                s6 += (g00 * AQ[p] + g01 * BQ[p]) + (g10 * CQ[p] + g11 * DQ[p])
-                s7 += (g00 * BQ[p] + g01 * AQ1[p]) + (g10 * DQ[p] + g11 * CQ1[p])
-                s8 += (g00 * AQ1[p] + g01 * BQ1[p]) + (g10 * CQ1[p] + g11 * DQ1[p])
+                s0 += (g00 * a0 + g01 * b0) + (g10 * c0 + g11 * d0)
+                s1 += (g00 * b0 + g01 * a1) + (g10 * d0 + g11 * c1)
+                s2 += (g00 * a1 + g01 * b1) + (g10 * c1 + g11 * d1)
+                s3 += (g00 * c0 + g01 * d0) + (g10 * aq + g11 * bq)
+                s4 += (g00 * d0 + g01 * c1) + (g10 * bq + g11 * aq1)
+                s5 += (g00 * c1 + g01 * d1) + (g10 * aq1 + g11 * bq1)
+                s6 += (g00 * aq + g01 * bq) + (g10 * cq + g11 * dq)
+                s7 += (g00 * bq + g01 * aq1) + (g10 * dq + g11 * cq1)
+                s8 += (g00 * aq1 + g01 * bq1) + (g10 * cq1 + g11 * dq1)
             dw[f, 0, 0, 0] += s0
             dw[f, 0, 0, 1] += s1
             dw[f, 0, 0, 2] += s2
@@ -490,12 +522,10 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
         argmax = np.empty((N, F, g.PH, g.PW), dtype=np.int8)
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
-    chunks = split(N, team().size)   # the same chunks, so each thread reads the planes it wrote
-    # Two calls, not one kernel calling both: on a first run they compile in parallel, and
-    # linking them into one function cost ~0.9 s more compiling (measured)
-    team().run(_fill_planes, (np.ascontiguousarray(x), pad, g.PW, planes), chunks)
+    make_phase_planes(x, KH, KW, pad, S, planes)
     conv = _forward_c1_k3_s2 if _reference_block(C, KH, KW, S) else _forward_general
-    team().run(conv, (planes, w, b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L)), chunks)
+    team().run(conv, (planes, w, b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L)),
+               split(N, team().size))
     return out, argmax, planes
 
 
@@ -527,20 +557,28 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
 
 
 # ------------------------------------------------------------------- optimizer update
-@njit(cache=True, nogil=True, fastmath=True)
+# No fastmath: it would let LLVM fuse the multiply-adds, and then the NumPy reference could
+# not be its exact twin (EXACT_TWINS). The loop is bound by memory, and as fast without.
+@njit(cache=True, nogil=True)
 def _sgd_momentum(w, v, g, lr, momentum, weight_decay, lo, hi):
     flush, zero = w.dtype.type(FLUSH), w.dtype.type(0)   # typed: a bare 0 would be float64
     w, v, g = w[lo:hi], v[lo:hi], g[lo:hi]   # index from 0: no negative-index checks, so SIMD
-    for i in range(hi - lo):
+    for i in range(hi - lo):              # in reference.sgd_momentum's order of operations
         vi = momentum * v[i] - lr * (g[i] + weight_decay * w[i])
         vi = vi if abs(vi) >= flush else zero   # no denormals: see reference.FLUSH
         v[i] = vi
         w[i] += vi
 
 
+EXACT_TWINS.add(_sgd_momentum)
+
+
 def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
-    """Same as reference.sgd_momentum, in one pass over memory instead of four. One thread:
-    the update is bound by memory bandwidth, and a second thread made it slower (measured)."""
+    """Same as reference.sgd_momentum (bitwise), in one pass over memory instead of four. One
+    thread: the update is bound by memory bandwidth, and a second thread made it slower
+    (measured)."""
+    if _still_compiling(_sgd_momentum):
+        return sgd_momentum_reference(w, v, g, lr, momentum, weight_decay)
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
     f = w.dtype.type
     team().run(_sgd_momentum, (w, v, g, f(lr), f(momentum), f(weight_decay)), [(0, w.size)])

@@ -106,21 +106,27 @@ def make_phase_planes(x, KH, KW, pad, S, planes=None):
 
         planes[n, rr, re, qe, c, row * PW + pw] = xpad[n, c, S*row + rr, S*(pw + qe) + re]
 
-    (0 where that pixel is outside the padded image).
+    (0 where that pixel is outside the padded image). Written into `planes` if given. A
+    copy, so exact: the jit back end uses this too (S*S*CS strided copies cost about what a
+    compiled loop does, and a first run has one kernel fewer to compile).
     """
     N, C, H, W = x.shape
     g = phase_planes(H, W, KH, KW, pad, S)
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    grid = np.zeros((N, S, S, g.CS, C, g.rows, g.PW), dtype=x.dtype)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad))) if pad else x
+    if planes is None:
+        planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
+    if not planes.flags.c_contiguous:                  # (the reshape below must be a view)
+        raise ValueError("planes must be C-contiguous")
+    grid = planes.reshape(N, S, S, g.CS, C, g.rows, g.PW)
     for rr in range(S):
         for re in range(S):
             for qe in range(g.CS):
                 sub = xp[:, :, rr::S, S * qe + re::S][:, :, :g.rows, :g.PW]     # (N, C, <=rows, <=PW)
-                grid[:, rr, re, qe, :, :sub.shape[2], :sub.shape[3]] = sub
-    grid = grid.reshape(N, S, S, g.CS, C, g.length)
-    if planes is None:
-        return grid
-    planes[...] = grid
+                rows, cols = sub.shape[2], sub.shape[3]
+                plane = grid[:, rr, re, qe]
+                plane[:, :, :rows, :cols] = sub
+                plane[:, :, rows:] = 0              # past the padded image (when S does not
+                plane[:, :, :, cols:] = 0           # divide it): never read by a valid window
     return planes
 
 
@@ -225,10 +231,12 @@ no weight: a step that small is below float32's resolution for any weight above 
 
 def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     """In place, Keras semantics:  v <- momentum * v - lr * (g + weight_decay * w);  w <- w + v
-    (|v| < FLUSH -> 0)."""
-    v *= momentum
-    v -= lr * (g + weight_decay * w)
-    v[np.abs(v) < FLUSH] = 0
+    (|v| < FLUSH -> 0). The scalars in the arrays' precision and the operations in the jit
+    kernel's order: the two give bitwise the same result."""
+    f = w.dtype.type
+    v *= f(momentum)
+    v -= f(lr) * (g + f(weight_decay) * w)
+    v[np.abs(v) < f(FLUSH)] = 0
     w += v
 
 

@@ -58,6 +58,10 @@ class Team:
             self._task = None
             self._busy.release()
 
+    @property
+    def is_recording(self):
+        return self._recording is not None
+
     @contextlib.contextmanager
     def recording(self):
         """Within the block, run() executes nothing and notes (fn, args of its first chunk)
