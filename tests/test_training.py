@@ -126,3 +126,24 @@ def test_weight_average_is_an_exponential_moving_average():
     assert average.average["0.W"][0, 0] == pytest.approx(2.5)
     average.apply()
     assert w[0, 0] == pytest.approx(2.5)
+
+
+def test_augmentation_stops_after_augment_epochs():
+    """The --augment recipe's last epoch sees the images as they are."""
+    from scratchnet.apps.recipes import AUGMENTED
+    rng = np.random.default_rng(0)
+    images, labels = rng.random((40, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 40)
+    seen = []
+
+    def augment(x):
+        seen.append(len(x))
+        return x
+
+    epochs = []
+    fit(mnist_cnn(seed=0), (images, labels), epochs=3, batch_size=20, augment=augment, augment_epochs=2,
+        on_epoch=lambda record: epochs.append(len(seen)))
+    assert epochs == [2, 4, 4]                      # two batches an epoch, none in the third
+    settings = AUGMENTED.fit_arguments(0)
+    assert AUGMENTED.clean_epochs >= 1 and settings["augment_epochs"] == AUGMENTED.epochs - AUGMENTED.clean_epochs
+    assert AUGMENTED.fit_arguments(0, epochs=1)["augment_epochs"] == 1   # a single epoch is distorted
+    assert "as they are" in AUGMENTED.describe()

@@ -114,12 +114,13 @@ class WeightAverage:
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
         prepare=None, augment=None, on_batch=None, on_epoch=None, optimizer=None, schedule=None,
-        weight_decay=0.0, average=None):
+        weight_decay=0.0, average=None, augment_epochs=None):
     """Train `model` in place. train/val: (inputs (N, ...), integer labels (N,)).
 
     Each epoch visits the training inputs once in a fresh order drawn from `seed`.
     `prepare` converts a slice of inputs to the model's float input (see module docstring);
-    `augment` (e.g. data.augment.Augmenter) then maps each float batch to a new one.
+    `augment` (e.g. data.augment.Augmenter) then maps each float batch to a new one, in the
+    first `augment_epochs` epochs (default: all).
     on_batch(epoch, batch_index, n_batches, running_loss, running_acc, images_per_s) and
     on_epoch(record) are called as it goes. `optimizer` (default SGD(lr, momentum)) keeps its
     state, e.g. the momentum, in the caller's hands (else weight_decay goes to the SGD it makes).
@@ -148,7 +149,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                 if schedule is not None:
                     opt.lr = lr * schedule(((epoch - 1) * n_batches + b) / (epochs * n_batches))
                 x, y = batches.take(order[b * batch_size:(b + 1) * batch_size])
-                if augment is not None:
+                if augment is not None and (augment_epochs is None or epoch <= augment_epochs):
                     x = augment(x)
                 loss, hits = train_step(model, opt, x, y)
                 if not np.isfinite(loss) or loss > DIVERGED_LOSS:
@@ -200,7 +201,9 @@ def warm_up(model, batch_size=64, on_compile=None):
     before the first epoch's clock starts: ahead of time and on all cores at once where the
     back end can (kernels.jit.compile_ahead; on_compile(n) is told when n kernels must be
     compiled), then one forward and backward pass on zeros. Returns the seconds spent
-    compiling. Touches gradients and buffers only, never the weights."""
+    waiting for the compiler (a kernel with an exact NumPy twin may still be compiling in the
+    background: its twin runs until then). Touches gradients and buffers only, never the
+    weights."""
     x = np.zeros((batch_size, *model.input_shape), dtype=model.dtype)
     y = np.zeros(batch_size, dtype=np.int64)
 
