@@ -79,9 +79,11 @@ def main():
     print(f"augmenting a batch of 64 (all of RECIPE: {RECIPE.describe()}): median "
           f"{np.median(times) * 1e3:.3f} ms, of which drawing the parameters {np.median(params) * 1e3:.3f} ms\n")
 
-    def run(recipe, seed, augmentation=None, epochs=None):
+    def run(recipe, seed, augmentation=None, epochs=None, every_epoch=False):
         model = mnist_cnn(seed=seed)
         kwargs = recipe.fit_arguments(seed, epochs=epochs)
+        if every_epoch:                 # (no undistorted last epoch)
+            kwargs["augment_epochs"] = None
         if augmentation is not None:    # (an empty Augmentation: the recipe's schedule, no distortion)
             kwargs["augment"] = Augmenter(augmentation, seed=seed) if any(vars(augmentation).values()) else None
         start = time.perf_counter()
@@ -126,13 +128,16 @@ def main():
 
     if not args.skip_ablation:
         epochs = args.ablation_epochs or args.epochs or AUGMENTED.epochs
-        print(f"\nablation: the --augment schedule ({epochs} epochs, seed 0) with one augmentation at a time")
+        print(f"\nablation: the --augment schedule ({epochs} epochs, seed 0; the last "
+              f"{AUGMENTED.clean_epochs} undistorted unless said) with one augmentation at a time")
         print(f"{'augmentation':24s} {'MNIST test':>10s} {'user-style':>11s} {'UCI digits':>11s} {'s/epoch':>8s}")
         rows = [("none", Augmentation())] + [(f"{k} only", RECIPE.only(k)) for k in
                                              ("rotate", "scale", "shift", "shear", "aspect", "elastic", "thickness")]
         rows.append(("all (the recipe)", RECIPE))
+        if AUGMENTED.clean_epochs:
+            rows.append(("all, every epoch", RECIPE))
         for label, augmentation in rows:
-            r = run(AUGMENTED, 0, augmentation=augmentation, epochs=epochs)
+            r = run(AUGMENTED, 0, augmentation=augmentation, epochs=epochs, every_epoch=label == "all, every epoch")
             print(f"{label:24s} {r['test']:10.2%} {r['styled']:11.2%} " +
                   (f"{r['uci']:11.2%}" if "uci" in r else f"{'-':>11s}") +
                   f" {np.median(r['epochs']):8.2f}", flush=True)

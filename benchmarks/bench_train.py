@@ -175,7 +175,13 @@ def main():
     model = mnist_cnn(seed=0)
     warm_up(model)
     opt = SGD(0.01, 0.9)
-    history = fit(model, train, epochs=args.epochs, seed=0, prepare=to_input, optimizer=opt).history
+    stamps = {}                          # epoch -> the time each of its batches ended
+
+    def on_batch(epoch, *_):
+        stamps.setdefault(epoch, []).append(time.perf_counter())
+
+    history = fit(model, train, epochs=args.epochs, seed=0, prepare=to_input, optimizer=opt,
+                  on_batch=on_batch).history
     velocity = opt.velocity
     seconds = [h["seconds"] for h in history]
     n = len(train[0])
@@ -183,6 +189,11 @@ def main():
     print(f"epochs ({n:,} images each): " + ", ".join(f"{s:.2f}" for s in seconds) + " s")
     print(f"steady state (median of epochs 2..{len(seconds)}): {steady:.2f} s = {n / steady:,.0f} images/s")
     print(f"slowest epoch / first epoch = {max(seconds) / seconds[0]:.2f}")
+    # A drift (denormals: every step slower) moves the median step; a busy spell of a shared
+    # host moves some steps, and the wall time of an epoch with them
+    medians = [float(np.median(np.diff(stamps[e]))) for e in sorted(stamps)]
+    print("median step per epoch: " + ", ".join(f"{m * 1e3:.2f}" for m in medians) + " ms; "
+          f"slowest / first = {max(medians) / medians[0]:.2f}")
     tiny = np.finfo(np.float32).tiny
     denormal = sum(int(np.count_nonzero((v != 0) & (np.abs(v) < tiny))) for v in velocity.values())
     print(f"momentum entries below float32's smallest normal after {len(seconds)} epochs: "
