@@ -45,8 +45,8 @@ class Recipe:
                    "thickness ±{thickness:.0%}".format(**a)) if a else "no augmentation"
         decay = f", weight decay {self.weight_decay:g}" if self.weight_decay else ""
         decay += f", the weights' moving average ({self.average:g}) kept" if self.average else ""
-        clean = (f"; the last {self.clean_epochs} epoch{'s' if self.clean_epochs > 1 else ''} on the "
-                 f"images as they are") if a and self.clean_epochs else ""
+        last = "the last epoch" if self.clean_epochs == 1 else f"the last {self.clean_epochs} epochs"
+        clean = f"; {last} on the images as they are" if a and self.clean_epochs else ""
         return (f"{self.epochs} epochs, SGD lr {self.lr:g} momentum {self.momentum:g}{decay}, batch "
                 f"{self.batch_size}, {self.schedule} learning rate; {distort}{clean}")
 
