@@ -62,12 +62,13 @@ def main():
     from scratchnet.data.mnist import load_mnist, split_validation, to_input
     from scratchnet.errors import ScratchnetError
 
+    recipe = AUGMENTED if args.augment else REFERENCE
     with ThreadPoolExecutor(1) as pool:   # MNIST loads while the kernels compile
         loading = pool.submit(load_mnist, args.data_dir, verify=not args.no_verify)
         if not args.evaluate:
             model = ARCHITECTURES[args.arch](seed=args.seed)
             start = time.perf_counter()
-            compiled = warm_up(model, args.batch_size, on_compile=lambda n: print(
+            compiled = warm_up(model, args.batch_size, augment=recipe.augmenter(), on_compile=lambda n: print(
                 f"compiling {n} kernels for this CPU (first run only) ...", flush=True))
             if compiled:
                 print(f"compiled in {time.perf_counter() - start:.1f} s; cached for the next runs\n")
@@ -98,7 +99,6 @@ def main():
     print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}\n")
     print(model.summary() + "\n")
 
-    recipe = AUGMENTED if args.augment else REFERENCE
     settings = recipe.fit_arguments(args.seed, epochs=args.epochs, lr=args.lr, momentum=args.momentum,
                                     batch_size=args.batch_size)
     args.epochs, args.lr = settings["epochs"], settings["lr"]

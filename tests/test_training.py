@@ -147,3 +147,26 @@ def test_augmentation_stops_after_augment_epochs():
     assert AUGMENTED.clean_epochs >= 1 and settings["augment_epochs"] == AUGMENTED.epochs - AUGMENTED.clean_epochs
     assert AUGMENTED.fit_arguments(0, epochs=1)["augment_epochs"] == 1   # a single epoch is distorted
     assert "as they are" in AUGMENTED.describe()
+
+
+def test_warm_up_compiles_the_augmentation_kernels_ahead_too(monkeypatch):
+    from scratchnet.apps.recipes import AUGMENTED
+    from scratchnet.core.kernels import jit
+    from scratchnet.core.training import warm_up
+    from scratchnet.data import augment_jit
+    recorded = []
+
+    def record(run, on_compile=None):          # what compile_ahead would be asked to compile
+        with np.errstate(all="ignore"), jit.team().recording() as calls:   # as compile_ahead does
+            run()
+        recorded.extend(fn for fn, _ in calls)
+        return 0.0
+
+    monkeypatch.setattr(jit, "compile_ahead", record)
+    model = mnist_cnn(seed=0)
+    before = {k: v.copy() for k, v in model.parameters().items()}
+    warm_up(model, 8, augment=AUGMENTED.augmenter())
+    assert augment_jit._warp in recorded and augment_jit._thicken in recorded
+    assert jit._forward_c1_k3_s2 in recorded and jit._sgd_momentum in recorded
+    for k, v in model.parameters().items():
+        np.testing.assert_array_equal(v, before[k])

@@ -29,14 +29,18 @@ class Recipe:
     def fit_arguments(self, seed, **overrides):
         """Keyword arguments for core.training.fit (overrides: epochs, lr, ... from the CLI)."""
         from ..core.training import SCHEDULES
-        from ..data.augment import Augmentation, Augmenter
         settings = {"epochs": self.epochs, "lr": self.lr, "momentum": self.momentum,
                     "batch_size": self.batch_size, **{k: v for k, v in overrides.items() if v is not None}}
-        augment = Augmenter(Augmentation(**self.augmentation), seed=seed) if self.augmentation else None
+        augment = self.augmenter(seed)
         distorted = max(settings["epochs"] - self.clean_epochs, 1)    # (one epoch: distorted)
         return {**settings, "seed": seed, "schedule": SCHEDULES[self.schedule], "augment": augment,
                 "augment_epochs": distorted if augment else None,
                 "weight_decay": self.weight_decay, "average": self.average}
+
+    def augmenter(self, seed=0):
+        """The recipe's batch transform (data.augment.Augmenter), or None without augmentation."""
+        from ..data.augment import Augmentation, Augmenter
+        return Augmenter(Augmentation(**self.augmentation), seed=seed) if self.augmentation else None
 
     def describe(self):
         a = self.augmentation

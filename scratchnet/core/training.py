@@ -196,19 +196,21 @@ def train_step(model, opt, x, y):
     return loss, hits
 
 
-def warm_up(model, batch_size=64, on_compile=None):
+def warm_up(model, batch_size=64, on_compile=None, augment=None):
     """Get every kernel a training step calls compiled (or loaded from Numba's disk cache)
     before the first epoch's clock starts: ahead of time and on all cores at once where the
     back end can (kernels.jit.compile_ahead; on_compile(n) is told when n kernels must be
     compiled), then one forward and backward pass on zeros. Returns the seconds spent
     waiting for the compiler (a kernel with an exact NumPy twin may still be compiling in the
-    background: its twin runs until then). Touches gradients and buffers only, never the
-    weights."""
+    background: its twin runs until then). `augment`, a batch transform like fit's, has its
+    kernels compiled too (pass one of its own: recording it may draw its random numbers).
+    Touches gradients and buffers only, never the weights."""
     x = np.zeros((batch_size, *model.input_shape), dtype=model.dtype)
     y = np.zeros(batch_size, dtype=np.int64)
 
     def step(update):
-        _, dlogits = softmax_cross_entropy(model.forward(x), y)
+        inputs = augment(x) if update and augment is not None else x   # (recorded only)
+        _, dlogits = softmax_cross_entropy(model.forward(inputs), y)
         model.backward(dlogits, need_dx=False)
         if update:   # only ever recorded by compile_ahead, never run: the weights stay as they are
             SGD().step(model.parameters(), model.gradients())

@@ -29,8 +29,9 @@ def _warp(images, M, D, out, n0, n1):
     sx = np.empty(W, dtype=images.dtype)
     one, zero, top_y, top_x = f(1), f(0), f(H + 1), f(W + 1)
     for n in range(n0, n1):
-        for y in range(H):
-            padded[(y + 1) * P + 1:(y + 1) * P + 1 + W] = images[n, y]
+        for y in range(H):                                 # (loops, not a slice assignment:
+            for x in range(W):                             #  that cost Numba ~5 s to compile)
+                padded[(y + 1) * P + 1 + x] = images[n, y, x]
         m00, m01, m02 = M[n, 0, 0], M[n, 0, 1], M[n, 0, 2] + cy + one   # (+1: the border)
         m10, m11, m12 = M[n, 1, 0], M[n, 1, 1], M[n, 1, 2] + cx + one
         for y in range(H):
@@ -70,7 +71,9 @@ def _thicken(images, t, out, n0, n1):
     copy = np.zeros((H + 2, W + 2), dtype=images.dtype)   # zero border: outside is background
     rows = np.empty((H + 2, W), dtype=images.dtype)        # the 1x3 extreme of each row
     for n in range(n0, n1):
-        copy[1:H + 1, 1:W + 1] = images[n]                # (out may be images: read a copy)
+        for y in range(H):                                 # (out may be images: read a copy;
+            for x in range(W):                             #  loops: a slice assignment cost
+                copy[y + 1, x + 1] = images[n, y, x]       #  Numba ~6 s more compiling)
         amount = abs(t[n])
         # The 3x3 maximum as a 1x3 pass then a 3x1 pass of straight-line max() that the
         # compiler can vectorise; the minimum (thinning) is the same on -images:
