@@ -131,13 +131,13 @@ def main():
         print(f"\nablation: the --augment schedule ({epochs} epochs, seed 0; the last "
               f"{AUGMENTED.clean_epochs} undistorted unless said) with one augmentation at a time")
         print(f"{'augmentation':24s} {'MNIST test':>10s} {'user-style':>11s} {'UCI digits':>11s} {'s/epoch':>8s}")
-        rows = [("none", Augmentation())] + [(f"{k} only", RECIPE.only(k)) for k in
-                                             ("rotate", "scale", "shift", "shear", "aspect", "elastic", "thickness")]
-        rows.append(("all (the recipe)", RECIPE))
+        rows = [("none", Augmentation(), False)] + [(f"{k} only", RECIPE.only(k), False) for k in
+                                                    ("rotate", "scale", "shift", "shear", "aspect", "elastic", "thickness")]
+        rows.append(("all (the recipe)", RECIPE, False))
         if AUGMENTED.clean_epochs:
-            rows.append(("all, every epoch", RECIPE))
-        for label, augmentation in rows:
-            r = run(AUGMENTED, 0, augmentation=augmentation, epochs=epochs, every_epoch=label == "all, every epoch")
+            rows.append(("all, every epoch", RECIPE, True))
+        for label, augmentation, every_epoch in rows:
+            r = run(AUGMENTED, 0, augmentation=augmentation, epochs=epochs, every_epoch=every_epoch)
             print(f"{label:24s} {r['test']:10.2%} {r['styled']:11.2%} " +
                   (f"{r['uci']:11.2%}" if "uci" in r else f"{'-':>11s}") +
                   f" {np.median(r['epochs']):8.2f}", flush=True)

@@ -5,8 +5,9 @@ Each public function has the name, arguments, result and tie rule of its NumPy t
 shapes. The loops are written so the innermost one walks contiguous memory.
 
 Compiled when first called, or before training by `compile_ahead` (only what the run calls,
-in parallel processes), and kept on disk (`cache=True`), so only the first process pays. Parallel work is split into
-chunks of the batch and handed to a team of threads (team.py); the kernels release the GIL.
+in parallel processes), and kept on disk (`cache=True`), so only the first process pays.
+Parallel work is split into chunks of the batch and handed to a team of threads (team.py);
+the kernels release the GIL.
 """
 import atexit
 import os
@@ -69,7 +70,7 @@ def compile_ahead(run, on_compile=None):
     if later:
         pid = _fork_compiler(later, niceness=19)  # (gets a core when the others are done)
         _compiling.update((fn, pid) for fn, _ in later)
-        atexit.register(_wait_for, pid)           # at exit: no orphan, a complete cache
+        atexit.register(_exited, pid, True)       # at exit: no orphan, a complete cache
     if now:
         _compile_in_parallel(now, min(team().size, len(now)) if forking else 1)
     return time.perf_counter() - start
@@ -89,21 +90,19 @@ def _still_compiling(fn):
     pid = _compiling.get(fn)
     if pid is None or team().is_recording:
         return False
-    try:
-        if os.waitpid(pid, os.WNOHANG)[0] == 0:
-            return True
-    except ChildProcessError:                     # (collected elsewhere: done all the same)
-        pass
+    if not _exited(pid):
+        return True
     for kernel in [k for k, p in _compiling.items() if p == pid]:
         del _compiling[kernel]
     return False
 
 
-def _wait_for(pid):
+def _exited(pid, wait=False):
+    """Whether child process pid has exited (collecting it), waiting for it if asked."""
     try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:                     # already collected by _still_compiling
-        pass
+        return os.waitpid(pid, 0 if wait else os.WNOHANG)[0] != 0
+    except ChildProcessError:                     # collected already: exited all the same
+        return True
 
 
 def _cached(fn, sig):
