@@ -187,6 +187,17 @@ def test_phase_planes_by_hand():
     np.testing.assert_array_equal(planes[0, 1, 1, 0, 0], [7, 9, 19, 21, 31, 33])  # odd rows, odd cols
 
 
+def test_phase_planes_are_written_into_the_given_buffer_or_refused():
+    x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    expected = reference.make_phase_planes(x, 3, 3, 0, 2)
+    buffer = np.full_like(expected, np.nan)
+    assert reference.make_phase_planes(x, 3, 3, 0, 2, buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
+    strided = np.empty((6,) + expected.shape[1:], np.float32)[::2]   # a reshape would copy it
+    with pytest.raises(ValueError, match="C-contiguous"):
+        reference.make_phase_planes(x, 3, 3, 0, 2, strided)
+
+
 @pytest.mark.parametrize("case", FUSED_CASES)
 def test_unmake_phase_planes_is_the_adjoint(case):
     # <make(x), y> == <x, unmake(y)>: what makes it the right backward pass (like col2im)
