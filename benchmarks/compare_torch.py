@@ -9,6 +9,11 @@ Epoch times are reported as the first epoch and the median of the epochs after i
 steady state); the ratio compares steady states. scratchnet runs as train.py does (its thread
 settings: OPENBLAS_THREAD_TIMEOUT, OMP_WAIT_POLICY); PyTorch runs with the environment those
 settings came from removed, so it keeps its defaults. Without PyTorch it says so and exits 0.
+
+The two processes take turns, epoch by epoch (the one that goes first alternates), and only
+one of them works at a time: a shared host has busy and quiet spells of minutes that change
+every figure by up to 2x, and taking turns puts both frameworks through the same ones, where
+running one after the other could give one of them all the quiet minutes.
 """
 import argparse
 import json
@@ -21,6 +26,17 @@ import time
 from common import ROOT, header
 
 SCRATCHNET_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
+INFERENCE_TURNS = 3             # a test takes ~1 s: a busy spell could spoil a single one
+
+
+def wait_turn():
+    """Block until the parent says it is this process's turn (one line on stdin)."""
+    if not sys.stdin.readline():
+        raise SystemExit(0)                               # the parent is gone
+
+
+def send(message):
+    print(json.dumps(message), flush=True)
 
 
 def run_scratchnet(images, labels, test, epochs, seed):
@@ -29,16 +45,22 @@ def run_scratchnet(images, labels, test, epochs, seed):
     from scratchnet.data.mnist import to_input
     model = mnist_cnn(seed=seed)
     warm_up(model)
-    history = fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input).history
-    _, accuracy, _ = evaluate(model, *test, prepare=to_input)
-    x = to_input(test[0])
-    model.predict_proba(x[:1000])                                  # warm the 1000-batch buffers
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        model.predict_proba(x, batch_size=1000)
-        best = min(best, time.perf_counter() - start)
-    return [h["seconds"] for h in history], accuracy, len(x) / best
+
+    def turn_ends(record):                                # fit's clock is stopped here
+        send({"seconds": record["seconds"]})
+        if record["epoch"] < epochs:
+            wait_turn()
+
+    send({"ready": True})
+    wait_turn()
+    fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input, on_epoch=turn_ends)
+
+    def finish():                                  # (in a turn: test accuracy, then warm up)
+        _, accuracy, _ = evaluate(model, *test, prepare=to_input)
+        x = to_input(test[0])
+        model.predict_proba(x[:1000])                              # the 1000-batch buffers
+        return accuracy, lambda: model.predict_proba(x, batch_size=1000)
+    return finish
 
 
 def run_torch(images, labels, test, epochs, seed):
@@ -57,9 +79,10 @@ def run_torch(images, labels, test, epochs, seed):
     x_all = torch.from_numpy(images.copy())           # uint8, scaled per batch like scratchnet
     y_all = torch.from_numpy(labels.astype("int64"))
     gen = torch.Generator().manual_seed(seed)
-    seconds = []
+    send({"ready": True})
     for _ in range(epochs):
         order = torch.randperm(len(x_all), generator=gen)
+        wait_turn()
         start = time.perf_counter()
         for b in range(0, len(order), 64):
             idx = order[b:b + 64]
@@ -68,24 +91,28 @@ def run_torch(images, labels, test, epochs, seed):
             loss = loss_fn(model(x), y_all[idx])
             loss.backward()
             opt.step()
-        seconds.append(time.perf_counter() - start)
-    model.eval()
-    x = torch.from_numpy(test[0].copy()).float().div_(255).unsqueeze(1)
-    infer = nn.Sequential(model, nn.Softmax(dim=1))
-    with torch.inference_mode():
-        accuracy = float((model(x).argmax(1).numpy() == test[1]).mean())
-        infer(x[:1000])
-        best = float("inf")
-        for _ in range(3):
-            start = time.perf_counter()
-            for i in range(0, len(x), 1000):
-                infer(x[i:i + 1000])
-            best = min(best, time.perf_counter() - start)
-    return seconds, accuracy, len(x) / best
+        send({"seconds": time.perf_counter() - start})
+
+    def finish():                                  # (in a turn: test accuracy, then warm up)
+        model.eval()
+        x = torch.from_numpy(test[0].copy()).float().div_(255).unsqueeze(1)
+        infer = nn.Sequential(model, nn.Softmax(dim=1))
+        with torch.inference_mode():
+            accuracy = float((model(x).argmax(1).numpy() == test[1]).mean())
+            infer(x[:1000])
+
+        def run_inference():
+            with torch.inference_mode():
+                for i in range(0, len(x), 1000):
+                    infer(x[i:i + 1000])
+        return accuracy, run_inference
+    return finish
 
 
 def worker(framework, epochs, seed, data_dir):
-    """Runs in its own process: prints one JSON line."""
+    """Runs in its own process: waits for its turn (a line on stdin) before each epoch and
+    each inference test (all 10,000 test images, batches of 1,000, the best of 3 passes), and
+    answers each with one JSON line."""
     if framework == "scratchnet":
         from scratchnet.cli import set_threads
         set_threads(None)
@@ -93,24 +120,77 @@ def worker(framework, epochs, seed, data_dir):
     data = load_mnist(data_dir, progress=False)
     (images, labels), _ = split_validation(data.train_images, data.train_labels, 0.1)
     run = run_scratchnet if framework == "scratchnet" else run_torch
-    seconds, accuracy, images_per_s = run(images, labels, (data.test_images, data.test_labels),
-                                          epochs, seed)
+    finish = run(images, labels, (data.test_images, data.test_labels), epochs, seed)
+    for turn in range(INFERENCE_TURNS):
+        wait_turn()
+        if turn == 0:
+            accuracy, infer = finish()
+        best = float("inf")
+        for _ in range(3):
+            start = time.perf_counter()
+            infer()
+            best = min(best, time.perf_counter() - start)
+        send({"inference": len(data.test_images) / best})
     extra = {}
     if framework == "torch":
         import torch
         extra = {"version": torch.__version__, "threads": torch.get_num_threads()}
-    print(json.dumps({"seconds": seconds, "accuracy": accuracy, "inference": images_per_s, **extra}))
+    send({"accuracy": accuracy, **extra})
 
 
-def launch(framework, args):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    if framework == "torch":
-        for var in SCRATCHNET_SETTINGS:
-            env.pop(var, None)
-    cmd = [sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
-           "--seed", str(args.seed)] + (["--data-dir", args.data_dir] if args.data_dir else [])
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+class Worker:
+    """One framework in its own process, working only when given its turn."""
+
+    def __init__(self, framework, args):
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        if framework == "torch":
+            for var in SCRATCHNET_SETTINGS:
+                env.pop(var, None)
+        cmd = [sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
+               "--seed", str(args.seed)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+        self.name = framework
+        self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+
+    def turn(self):
+        """Let it run one epoch (or, after the last, the inference test); its answer."""
+        self.proc.stdin.write("go\n")
+        self.proc.stdin.flush()
+        return self.answer()
+
+    def answer(self):
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the {self.name} process ended early (exit code {self.proc.wait()})")
+        return json.loads(line)
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+def take_turns(args):
+    """Both frameworks' epoch times and final results, epoch k of one next to epoch k of the
+    other; who goes first alternates, so neither always runs just after the other."""
+    workers = [Worker(name, args) for name in ("scratchnet", "torch")]
+    runs = {w.name: {"seconds": [], "inference": 0.0} for w in workers}
+    try:
+        for w in workers:
+            w.answer()                     # set up (imports, data, model): nobody is timed yet
+        for k in range(args.epochs + INFERENCE_TURNS):
+            for w in (workers if k % 2 == 0 else workers[::-1]):
+                answer, run = w.turn(), runs[w.name]
+                if k < args.epochs:
+                    run["seconds"].append(answer["seconds"])
+                else:                                       # each framework's best test
+                    run["inference"] = max(run["inference"], answer["inference"])
+                time.sleep(0.2)            # let the other's idle threads stop spinning first
+        for w in workers:
+            runs[w.name].update(w.answer())
+    finally:
+        for w in workers:
+            w.close()
+    return runs
 
 
 def main():
@@ -131,9 +211,10 @@ def main():
               "Install it with `pip install torch==2.13.0` and run again.")
         return 0
     header(f"scratchnet vs PyTorch (CPU): {args.epochs} epochs each, batch 64, then batch inference")
-    runs = {name: launch(name, args) for name in ("scratchnet", "torch")}
+    runs = take_turns(args)
     t = runs["torch"]
-    print(f"PyTorch {t['version']}, {t['threads']} threads (its defaults), in its own process\n")
+    print(f"PyTorch {t['version']}, {t['threads']} threads (its defaults), in its own process; "
+          f"the two take turns, epoch by epoch\n")
     print(f"{'':12s} {'epoch 1':>8s} {'steady':>8s} {'images/s':>9s} {'inference':>12s}")
     steady = {}
     for name, r in runs.items():
