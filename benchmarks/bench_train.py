@@ -2,7 +2,7 @@
 first-run start-up, every epoch and the steady state, time per stage, distance to the
 arithmetic limit, memory per step, denormals.
 
-    python benchmarks/bench_train.py [--epochs 4] [--threads N] [--skip-compile]
+    python benchmarks/bench_train.py [--epochs 10] [--threads N] [--skip-compile]
 """
 import argparse
 import math
@@ -127,6 +127,39 @@ def stage_times(np, model, images, labels, batches=200):
     return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
 
 
+def state_drift(np, model, opt, early, images, labels, rounds=12, steps=25):
+    """Median training step with the weights and momentum the model had after its first epoch
+    (`early`) against those it has now, taking turns on the same batches: whatever the
+    state does to the speed (denormals), without the host's busy spells (both states get
+    them alike). Returns (ms early, ms now); the model ends with its own state."""
+    from scratchnet.core.training import Batches, train_step
+    from scratchnet.data.mnist import to_input
+    now = snapshot(model, opt)
+    take = Batches(model, images, labels, 64, to_input).take
+    batches = [tuple(a.copy() for a in take(np.arange(k * 64, (k + 1) * 64))) for k in range(steps)]
+    times = {"early": [], "now": []}
+    for r in range(rounds):
+        for name in (("early", "now") if r % 2 == 0 else ("now", "early")):
+            restore(model, opt, early if name == "early" else now)
+            start = time.perf_counter()
+            for x, y in batches:
+                train_step(model, opt, x, y)
+            times[name].append((time.perf_counter() - start) / steps)
+    restore(model, opt, now)
+    return tuple(float(np.median(times[k])) * 1e3 for k in ("early", "now"))
+
+
+def snapshot(model, opt):
+    return ({k: v.copy() for k, v in model.parameters().items()},
+            {k: v.copy() for k, v in opt.velocity.items()})
+
+
+def restore(model, opt, state):
+    for mine, saved in zip((model.parameters(), opt.velocity), state):
+        for k, v in mine.items():
+            v[...] = saved[k]
+
+
 def step_allocation(np, model, images, labels):
     """Bytes of memory a steady-state training step needs beyond what exists before it."""
     import tracemalloc
@@ -150,7 +183,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data-dir")
     p.add_argument("--threads", type=int)
-    p.add_argument("--epochs", type=int, default=4, help="epochs timed (the first, then the steady state)")
+    p.add_argument("--epochs", type=int, default=10, help="epochs timed (the first, then the steady state)")
     p.add_argument("--skip-compile", action="store_true", help="skip the first-run measurement")
     args = p.parse_args()
     set_threads(args.threads)
@@ -179,9 +212,14 @@ def main():
 
     def on_batch(epoch, *_):
         stamps.setdefault(epoch, []).append(time.perf_counter())
+    first_epoch = []                     # the weights and momentum after epoch 1
+
+    def on_epoch(record):
+        if record["epoch"] == 1:
+            first_epoch.append(snapshot(model, opt))
 
     history = fit(model, train, epochs=args.epochs, seed=0, prepare=to_input, optimizer=opt,
-                  on_batch=on_batch).history
+                  on_batch=on_batch, on_epoch=on_epoch).history
     velocity = opt.velocity
     seconds = [h["seconds"] for h in history]
     n = len(train[0])
@@ -194,6 +232,11 @@ def main():
     medians = [float(np.median(np.diff(stamps[e]))) for e in sorted(stamps)]
     print("median step per epoch: " + ", ".join(f"{m * 1e3:.2f}" for m in medians) + " ms; "
           f"slowest / first = {max(medians) / medians[0]:.2f}")
+    if args.epochs > 1:
+        early, late = state_drift(np, model, opt, first_epoch[0], *train)
+        print(f"the same 25 steps, taking turns 12 times, with the weights and momentum after "
+              f"epoch 1 and after epoch {len(seconds)}: median step {early:.2f} vs {late:.2f} ms; "
+              f"epoch {len(seconds)}'s state / epoch 1's = {late / early:.2f}")
     tiny = np.finfo(np.float32).tiny
     denormal = sum(int(np.count_nonzero((v != 0) & (np.abs(v) < tiny))) for v in velocity.values())
     print(f"momentum entries below float32's smallest normal after {len(seconds)} epochs: "

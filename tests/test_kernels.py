@@ -149,9 +149,12 @@ def test_fused_reference_equals_the_three_layers(case):
         np.testing.assert_allclose(g, g_l, rtol=1e-10, atol=1e-12, err_msg=name)
 
 
+@pytest.mark.parametrize("planes_by", ["one thread", "each thread its images"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("case", FUSED_CASES)
-def test_fused_jit_matches_reference(case, dtype):
+def test_fused_jit_matches_reference(case, dtype, planes_by, monkeypatch):
+    # big batches have their phase planes filled by the team's threads: forced here for all
+    monkeypatch.setattr(jit, "PARALLEL_PLANES", 0 if planes_by.startswith("each") else 1 << 62)
     x, w, b, pad, S, rng = fused_inputs(case, dtype)
     out_r, arg_r, planes_r = reference.conv_relu_pool_forward(x, w, b, pad, S)
     out_j, arg_j, planes_j = jit.conv_relu_pool_forward(x, w, b, pad, S)
