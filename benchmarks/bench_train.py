@@ -1,6 +1,7 @@
 """Training speed of the reference recipe (54,000 MNIST images, batch 64, SGD 0.01/0.9):
-first-run start-up, every epoch and the steady state, time per stage, distance to the
-arithmetic limit, memory per step, denormals.
+first-run start-up, every epoch and the steady state, drift (the weights and momentum of the
+last epoch against the first's, in turns), time per stage, distance to the arithmetic limit,
+memory per step, denormals.
 
     python benchmarks/bench_train.py [--epochs 10] [--threads N] [--skip-compile]
 """
@@ -127,7 +128,7 @@ def stage_times(np, model, images, labels, batches=200):
     return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
 
 
-def state_drift(np, model, opt, early, images, labels, rounds=12, steps=25):
+def state_drift(np, model, opt, early, images, labels, rounds=20, steps=25):
     """Median training step with the weights and momentum the model had after its first epoch
     (`early`) against those it has now, taking turns on the same batches: whatever the
     state does to the speed (denormals), without the host's busy spells (both states get
@@ -234,7 +235,7 @@ def main():
           f"slowest / first = {max(medians) / medians[0]:.2f}")
     if args.epochs > 1:
         early, late = state_drift(np, model, opt, first_epoch[0], *train)
-        print(f"the same 25 steps, taking turns 12 times, with the weights and momentum after "
+        print(f"the same 25 steps, taking turns 20 times, with the weights and momentum after "
               f"epoch 1 and after epoch {len(seconds)}: median step {early:.2f} vs {late:.2f} ms; "
               f"epoch {len(seconds)}'s state / epoch 1's = {late / early:.2f}")
     tiny = np.finfo(np.float32).tiny
