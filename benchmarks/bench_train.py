@@ -128,7 +128,10 @@ def stage_times(np, model, images, labels, batches=200):
     return {k: float(np.median(v)) * 1e3 for k, v in times.items()}
 
 
-def state_drift(np, model, opt, early, images, labels, rounds=20, steps=25):
+DRIFT_ROUNDS, DRIFT_STEPS = 20, 25
+
+
+def state_drift(np, model, opt, early, images, labels, rounds=DRIFT_ROUNDS, steps=DRIFT_STEPS):
     """Median training step with the weights and momentum the model had after its first epoch
     (`early`) against those it has now, taking turns on the same batches: whatever the
     state does to the speed (denormals), without the host's busy spells (both states get
@@ -235,7 +238,7 @@ def main():
           f"slowest / first = {max(medians) / medians[0]:.2f}")
     if args.epochs > 1:
         early, late = state_drift(np, model, opt, first_epoch[0], *train)
-        print(f"the same 25 steps, taking turns 20 times, with the weights and momentum after "
+        print(f"the same {DRIFT_STEPS} steps, taking turns {DRIFT_ROUNDS} times, with the weights and momentum after "
               f"epoch 1 and after epoch {len(seconds)}: median step {early:.2f} vs {late:.2f} ms; "
               f"epoch {len(seconds)}'s state / epoch 1's = {late / early:.2f}")
     tiny = np.finfo(np.float32).tiny

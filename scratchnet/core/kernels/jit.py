@@ -531,10 +531,10 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
     return out, argmax, planes
 
 
-# From this many input values on, each thread fills the phase planes of its own images: 15%
-# faster for a batch of 1,000 MNIST images, 7% for 256; for 64, the two threads' Python calls
-# between NumPy's copies queue for the GIL, and one thread filling them all was 25% faster
-# (benchmarks/RESULTS.md's machine, AMD EPYC).
+# From this many input values on, each thread fills the phase planes of its own images: the
+# fused forward 15% faster for a batch of 1,000 MNIST images, 7% for 256; for 64 it was 30%
+# slower (0.75 vs 0.58 ms), the two threads' Python calls between NumPy's copies queueing for
+# the GIL (benchmarks/RESULTS.md's machine, AMD EPYC).
 PARALLEL_PLANES = 1 << 17
 
 
