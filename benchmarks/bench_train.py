@@ -238,8 +238,9 @@ def main():
           f"slowest / first = {max(medians) / medians[0]:.2f}")
     if args.epochs > 1:
         early, late = state_drift(np, model, opt, first_epoch[0], *train)
-        print(f"the same {DRIFT_STEPS} steps, taking turns {DRIFT_ROUNDS} times, with the weights and momentum after "
-              f"epoch 1 and after epoch {len(seconds)}: median step {early:.2f} vs {late:.2f} ms; "
+        print(f"the same {DRIFT_STEPS} steps, taking turns {DRIFT_ROUNDS} times, with the weights "
+              f"and momentum after epoch 1 and after epoch {len(seconds)}: median step "
+              f"{early:.2f} vs {late:.2f} ms; "
               f"epoch {len(seconds)}'s state / epoch 1's = {late / early:.2f}")
     tiny = np.finfo(np.float32).tiny
     denormal = sum(int(np.count_nonzero((v != 0) & (np.abs(v) < tiny))) for v in velocity.values())
