@@ -523,11 +523,12 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
     conv = _forward_c1_k3_s2 if _reference_block(C, KH, KW, S) else _forward_general
     args = (planes, w, b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L))
+    chunks = split(N, team().size)
     if x.size >= PARALLEL_PLANES and not team().is_recording:   # (recording: the kernel itself)
-        team().run(_planes_then_forward, (conv, x, KH, KW, pad, S) + args, split(N, team().size))
+        team().run(_planes_then_forward, (conv, x, KH, KW, pad, S) + args, chunks)
     else:
         make_phase_planes(x, KH, KW, pad, S, planes)
-        team().run(conv, args, split(N, team().size))
+        team().run(conv, args, chunks)
     return out, argmax, planes
 
 
