@@ -308,27 +308,66 @@ DW_PARTS = 8
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
-    """The reference block: C = 1, 3x3 kernel, 2x2 pool. Phases A (even row, even column),
-    B (even, odd), C (odd, even), D (odd, odd); suffix 1: shifted one column; Q: one row.
-    Window element (a, e) and tap (i, j) read phase ((a+i)%2, (e+j)%2): e.g. c01, tap (0, 1)
-    reads row 0, column 2 of the window's 4x4 patch: phase A shifted one column, A1."""
-    F, L = w.shape[0], out.shape[2]
+    """The reference block: C = 1, 3x3 kernel, 2x2 pool; planes (N, 8, length) and w (F, 9)
+    flattened by the wrapper. Phases A (even row, even column), B (even, odd), C (odd, even),
+    D (odd, odd); suffix 1: shifted one column; Q: one row. Window element (a, e) and tap
+    (i, j) read phase ((a+i)%2, (e+j)%2): e.g. c01, tap (0, 1) reads row 0, column 2 of the
+    window's 4x4 patch: phase A shifted one column, A1.
+    One assignment per line, no tuple unpacking, views taken one index at a time: Numba's
+    compile time grows with its IR's statement count, and `a, b = x, y` or `planes[n, 0, 1,
+    0, 0]` adds tuple statements. Written so, the same arithmetic compiles in ~20% less time
+    (both kernels: 1.5 -> 1.2 s on a first run, AMD EPYC), with bitwise the same results."""
+    F = w.shape[0]
+    L = out.shape[2]
     for n in range(n0, n1):
-        A0, A1 = planes[n, 0, 0, 0, 0], planes[n, 0, 0, 1, 0]
-        B0, B1 = planes[n, 0, 1, 0, 0], planes[n, 0, 1, 1, 0]
-        C0, C1 = planes[n, 1, 0, 0, 0], planes[n, 1, 0, 1, 0]
-        D0, D1 = planes[n, 1, 1, 0, 0], planes[n, 1, 1, 1, 0]
-        AQ, AQ1, BQ, BQ1 = A0[PW:], A1[PW:], B0[PW:], B1[PW:]
-        CQ, CQ1, DQ, DQ1 = C0[PW:], C1[PW:], D0[PW:], D1[PW:]
+        P = planes[n]
+        A0 = P[0]
+        A1 = P[1]
+        B0 = P[2]
+        B1 = P[3]
+        C0 = P[4]
+        C1 = P[5]
+        D0 = P[6]
+        D1 = P[7]
+        AQ = A0[PW:]
+        AQ1 = A1[PW:]
+        BQ = B0[PW:]
+        BQ1 = B1[PW:]
+        CQ = C0[PW:]
+        CQ1 = C1[PW:]
+        DQ = D0[PW:]
+        DQ1 = D1[PW:]
         for f in range(F):
-            w0, w1, w2 = w[f, 0, 0, 0], w[f, 0, 0, 1], w[f, 0, 0, 2]
-            w3, w4, w5 = w[f, 0, 1, 0], w[f, 0, 1, 1], w[f, 0, 1, 2]
-            w6, w7, w8 = w[f, 0, 2, 0], w[f, 0, 2, 1], w[f, 0, 2, 2]
-            bf, zero = b[f], out.dtype.type(0)    # typed 0: a bare 0 would make a float64
-            res, win = out[n, f], argmax[n, f]
+            wf = w[f]
+            w0 = wf[0]
+            w1 = wf[1]
+            w2 = wf[2]
+            w3 = wf[3]
+            w4 = wf[4]
+            w5 = wf[5]
+            w6 = wf[6]
+            w7 = wf[7]
+            w8 = wf[8]
+            bf = b[f]
+            res = out[n, f]
+            win = argmax[n, f]
             for p in range(L):   # sums as trees: more independent additions in flight
-                a0, a1, b0, b1, c0, c1, d0, d1 = A0[p], A1[p], B0[p], B1[p], C0[p], C1[p], D0[p], D1[p]
-                aq, aq1, bq, bq1, cq, cq1, dq, dq1 = AQ[p], AQ1[p], BQ[p], BQ1[p], CQ[p], CQ1[p], DQ[p], DQ1[p]
+                a0 = A0[p]
+                a1 = A1[p]
+                b0 = B0[p]
+                b1 = B1[p]
+                c0 = C0[p]
+                c1 = C1[p]
+                d0 = D0[p]
+                d1 = D1[p]
+                aq = AQ[p]
+                aq1 = AQ1[p]
+                bq = BQ[p]
+                bq1 = BQ1[p]
+                cq = CQ[p]
+                cq1 = CQ1[p]
+                dq = DQ[p]
+                dq1 = DQ1[p]
                 c00 = ((((w0 * a0 + w1 * b0) + (w2 * a1 + w3 * c0))
                         + ((w4 * d0 + w5 * c1) + (w6 * aq + w7 * bq))) + (w8 * aq1 + bf))
                 c01 = ((((w0 * b0 + w1 * a1) + (w2 * b1 + w3 * d0))
@@ -337,16 +376,23 @@ def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
                         + ((w4 * bq + w5 * aq1) + (w6 * cq + w7 * dq))) + (w8 * cq1 + bf))
                 c11 = ((((w0 * d0 + w1 * c1) + (w2 * d1 + w3 * bq))
                         + ((w4 * aq1 + w5 * bq1) + (w6 * dq + w7 * cq1))) + (w8 * dq1 + bf))
-                best, k = c00, np.int8(0)          # strict >: the first maximum wins ties
-                if c01 > best:
-                    best, k = c01, np.int8(1)
+                best = c00
+                k = 0
+                if c01 > best:                     # strict >: the first maximum wins ties
+                    best = c01
+                    k = 1
                 if c10 > best:
-                    best, k = c10, np.int8(2)
+                    best = c10
+                    k = 2
                 if c11 > best:
-                    best, k = c11, np.int8(3)
-                on = best > 0                      # ReLU
-                res[p] = best if on else zero
-                win[p] = k if on else np.int8(-1)
+                    best = c11
+                    k = 3
+                if best > 0:                       # ReLU
+                    res[p] = best
+                    win[p] = k
+                else:
+                    res[p] = 0
+                    win[p] = -1
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -383,31 +429,62 @@ def _forward_general(planes, w, b, PW, out, argmax, n0, n1):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, part, n0, n1):
-    """dw, db of the reference block, summed over images [n0, n1) into partial `part`.
-    Tap (i, j) of window element (a, e) read phase ((a+i)%2, (e+j)%2), as in the forward."""
-    F, L = dout.shape[1], dout.shape[2]
-    dw, db = dw_parts[part], db_parts[part]
+    """dw, db of the reference block, summed over images [n0, n1) into partial `part`;
+    planes (N, 8, length) and dw_parts (parts, F, 9) flattened by the wrapper. Tap (i, j) of
+    window element (a, e) reads phase ((a+i)%2, (e+j)%2), as in the forward (written as it
+    is, one statement per line, for the same reason)."""
+    F = dout.shape[1]
+    L = dout.shape[2]
+    dw = dw_parts[part]
+    db = db_parts[part]
     dw[:] = 0
     db[:] = 0
+    zero = dw.dtype.type(0)                    # typed: a bare 0 would make the sums float64
     for n in range(n0, n1):
-        A0, A1 = planes[n, 0, 0, 0, 0], planes[n, 0, 0, 1, 0]
-        B0, B1 = planes[n, 0, 1, 0, 0], planes[n, 0, 1, 1, 0]
-        C0, C1 = planes[n, 1, 0, 0, 0], planes[n, 1, 0, 1, 0]
-        D0, D1 = planes[n, 1, 1, 0, 0], planes[n, 1, 1, 1, 0]
-        AQ, AQ1, BQ, BQ1 = A0[PW:], A1[PW:], B0[PW:], B1[PW:]
-        CQ, CQ1, DQ, DQ1 = C0[PW:], C1[PW:], D0[PW:], D1[PW:]
+        P = planes[n]
+        A0 = P[0]
+        A1 = P[1]
+        B0 = P[2]
+        B1 = P[3]
+        C0 = P[4]
+        C1 = P[5]
+        D0 = P[6]
+        D1 = P[7]
+        AQ = A0[PW:]
+        AQ1 = A1[PW:]
+        BQ = B0[PW:]
+        BQ1 = B1[PW:]
+        CQ = C0[PW:]
+        CQ1 = C1[PW:]
+        DQ = D0[PW:]
+        DQ1 = D1[PW:]
         for f in range(F):
-            g_, k_ = dout[n, f], argmax[n, f]
-            zero = dw.dtype.type(0)
+            g_ = dout[n, f]
+            k_ = argmax[n, f]
             s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = sb = zero
             for p in range(L):
-                g, k = g_[p], k_[p]
+                g = g_[p]
+                k = k_[p]
                 g00 = g if k == 0 else zero        # the gradient each window element got:
                 g01 = g if k == 1 else zero        # all of it at the winner, 0 elsewhere
                 g10 = g if k == 2 else zero        # (and 0 everywhere if the ReLU was off)
                 g11 = g if k == 3 else zero
-                a0, a1, b0, b1, c0, c1, d0, d1 = A0[p], A1[p], B0[p], B1[p], C0[p], C1[p], D0[p], D1[p]
-                aq, aq1, bq, bq1, cq, cq1, dq, dq1 = AQ[p], AQ1[p], BQ[p], BQ1[p], CQ[p], CQ1[p], DQ[p], DQ1[p]
+                a0 = A0[p]
+                a1 = A1[p]
+                b0 = B0[p]
+                b1 = B1[p]
+                c0 = C0[p]
+                c1 = C1[p]
+                d0 = D0[p]
+                d1 = D1[p]
+                aq = AQ[p]
+                aq1 = AQ1[p]
+                bq = BQ[p]
+                bq1 = BQ1[p]
+                cq = CQ[p]
+                cq1 = CQ1[p]
+                dq = DQ[p]
+                dq1 = DQ1[p]
                 sb += (g00 + g01) + (g10 + g11)
                 s0 += (g00 * a0 + g01 * b0) + (g10 * c0 + g11 * d0)
                 s1 += (g00 * b0 + g01 * a1) + (g10 * d0 + g11 * c1)
@@ -418,15 +495,16 @@ def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, part, n0, n
                 s6 += (g00 * aq + g01 * bq) + (g10 * cq + g11 * dq)
                 s7 += (g00 * bq + g01 * aq1) + (g10 * dq + g11 * cq1)
                 s8 += (g00 * aq1 + g01 * bq1) + (g10 * cq1 + g11 * dq1)
-            dw[f, 0, 0, 0] += s0
-            dw[f, 0, 0, 1] += s1
-            dw[f, 0, 0, 2] += s2
-            dw[f, 0, 1, 0] += s3
-            dw[f, 0, 1, 1] += s4
-            dw[f, 0, 1, 2] += s5
-            dw[f, 0, 2, 0] += s6
-            dw[f, 0, 2, 1] += s7
-            dw[f, 0, 2, 2] += s8
+            dwf = dw[f]
+            dwf[0] += s0
+            dwf[1] += s1
+            dwf[2] += s2
+            dwf[3] += s3
+            dwf[4] += s4
+            dwf[5] += s5
+            dwf[6] += s6
+            dwf[7] += s7
+            dwf[8] += s8
             db[f] += sb
 
 
@@ -521,11 +599,14 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
         argmax = np.empty((N, F, g.PH, g.PW), dtype=np.int8)
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
-    conv = _forward_c1_k3_s2 if _reference_block(C, KH, KW, S) else _forward_general
-    args = (planes, w, b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L))
+    if _reference_block(C, KH, KW, S):   # its kernel takes the planes and taps flat
+        conv, args = _forward_c1_k3_s2, (_flat_planes(planes), w.reshape(F, -1))
+    else:
+        conv, args = _forward_general, (planes, w)
+    args += (b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L))
     chunks = split(N, team().size)
     if x.size >= PARALLEL_PLANES and not team().is_recording:   # (recording: the kernel itself)
-        team().run(_planes_then_forward, (conv, x, KH, KW, pad, S) + args, chunks)
+        team().run(_planes_then_forward, (x, KH, KW, pad, S, planes, conv, args), chunks)
     else:
         make_phase_planes(x, KH, KW, pad, S, planes)
         team().run(conv, args, chunks)
@@ -539,11 +620,18 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
 PARALLEL_PLANES = 1 << 17
 
 
-def _planes_then_forward(conv, x, KH, KW, pad, S, planes, w, b, PW, out, argmax, n0, n1):
-    """Images [n0, n1): phase planes, then the fused forward kernel. (NumPy lets go of the
-    GIL while it copies, so the threads fill their planes at the same time.)"""
+def _flat_planes(planes):
+    """(N, S, S, CS, C, length) -> (N, S*S*CS*C, length), a view of the same memory (the
+    kernel reads what make_phase_planes writes into `planes`), never a copy."""
+    return planes.reshape(planes.shape[0], -1, planes.shape[-1], copy=False)  # (raises if not)
+
+
+def _planes_then_forward(x, KH, KW, pad, S, planes, conv, args, n0, n1):
+    """Images [n0, n1): phase planes, then the fused forward kernel conv(*args, n0, n1).
+    (NumPy lets go of the GIL while it copies, so the threads fill their planes at the same
+    time.)"""
     make_phase_planes(x[n0:n1], KH, KW, pad, S, planes[n0:n1])
-    conv(planes, w, b, PW, out, argmax, n0, n1)
+    conv(*args, n0, n1)
 
 
 def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, dw=None, db=None):
@@ -558,7 +646,8 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     db_parts = np.empty((len(parts), F), dtype=w.dtype)
     chunks = [(k, lo, hi) for k, (lo, hi) in enumerate(parts)]
     if _reference_block(C, KH, KW, S):
-        team().run(_backward_c1_k3_s2, (planes, dout, argmax, PW, dw_parts, db_parts), chunks)
+        team().run(_backward_c1_k3_s2, (_flat_planes(planes), dout, argmax, PW,
+                                        dw_parts.reshape(len(parts), F, -1), db_parts), chunks)
     else:
         team().run(_backward_general, (planes, dout, argmax, w, PW, dw_parts, db_parts), chunks)
     dw = np.zeros(w.shape, dtype=w.dtype) if dw is None else dw
