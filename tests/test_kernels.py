@@ -201,6 +201,21 @@ def test_phase_planes_are_written_into_the_given_buffer_or_refused():
         reference.make_phase_planes(x, 3, 3, 0, 2, strided)
 
 
+@pytest.mark.parametrize("backend", [reference, jit])
+def test_fused_kernels_fill_the_given_buffers_or_refuse_them(backend):
+    x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((4, 1, 3, 3)).astype(np.float32)
+    b = np.zeros(4, np.float32)
+    out, argmax, planes = reference.conv_relu_pool_forward(x, w, b, 0, 2)
+    buffers = (np.empty_like(out), np.empty_like(argmax), np.empty_like(planes))
+    got = backend.conv_relu_pool_forward(x, w, b, 0, 2, *buffers)
+    assert all(g is given for g, given in zip(got, buffers))
+    np.testing.assert_array_equal(buffers[2], planes)
+    strided = np.empty((6,) + planes.shape[1:], np.float32)[::2]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        backend.conv_relu_pool_forward(x, w, b, 0, 2, buffers[0], buffers[1], strided)
+
+
 @pytest.mark.parametrize("case", FUSED_CASES)
 def test_unmake_phase_planes_is_the_adjoint(case):
     # <make(x), y> == <x, unmake(y)>: what makes it the right backward pass (like col2im)

@@ -623,7 +623,9 @@ PARALLEL_PLANES = 1 << 17
 def _flat_planes(planes):
     """(N, S, S, CS, C, length) -> (N, S*S*CS*C, length), a view of the same memory (the
     kernel reads what make_phase_planes writes into `planes`), never a copy."""
-    return planes.reshape(planes.shape[0], -1, planes.shape[-1], copy=False)  # (raises if not)
+    if not planes.flags.c_contiguous:
+        raise ValueError("planes must be C-contiguous")    # (as make_phase_planes says)
+    return planes.reshape(planes.shape[0], -1, planes.shape[-1])
 
 
 def _planes_then_forward(x, KH, KW, pad, S, planes, conv, args, n0, n1):
