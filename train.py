@@ -10,7 +10,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from scratchnet.apps.recipes import AUGMENTED, REFERENCE
-from scratchnet.cli import Parser, float_in, non_negative_int, positive_int, run, set_threads
+from scratchnet.cli import (Parser, float_in, give_back_freed_memory, non_negative_int, positive_int, run,
+                            set_threads)
 
 
 def parse_args(argv=None):
@@ -126,6 +127,7 @@ def main():
     held_out_digits = (val[0] if len(val[0]) else train[0])[:HELD_OUT].copy()
     del images, labels, train, val
     data.train_images = data.train_labels = None
+    give_back_freed_memory()
     openset = None
     if not result.interrupted:
         start = time.perf_counter()
@@ -135,6 +137,7 @@ def main():
                                    f"detector (first run only, then cached) ...", flush=True))
         print(f"'not a digit' detector trained and calibrated in {time.perf_counter() - start:.1f} s")
     del detector_digits, held_out_digits
+    give_back_freed_memory()
     from scratchnet.apps.report import write_report     # (matplotlib: 27 MB: not held while training)
 
     config = {k: getattr(args, k) for k in ("arch", "epochs", "batch_size", "lr", "momentum",
