@@ -165,6 +165,5 @@ def main():
               f"differences: {1e3 * extra:+.0f} ms")
 
 
-
 if __name__ == "__main__":
     main()
