@@ -27,6 +27,7 @@ def main():
     dpool = rng.standard_normal(pooled.shape).astype(np.float32)
     fout, farg, fplanes = reference.conv_relu_pool_forward(x, W, b, 0, 2)
     dfout = rng.standard_normal(fout.shape).astype(np.float32)
+    fbuffers = (np.empty_like(fout), np.empty_like(farg), np.empty_like(fplanes))   # as training
     velocity, grad = np.zeros(540_800, np.float32), rng.standard_normal(540_800).astype(np.float32)
     weights = rng.standard_normal(540_800).astype(np.float32)
 
@@ -46,7 +47,7 @@ def main():
         ("maxpool bwd (64,32,26,26)", lambda k: lambda: k.maxpool_backward(dpool, argmax, h.shape, 2, 2)),
         ("conv fwd im2col+GEMM", conv_forward),
         ("conv bwd dW + dx", conv_backward),
-        ("fused conv+relu+pool fwd", lambda k: lambda: k.conv_relu_pool_forward(x, W, b, 0, 2)),
+        ("fused conv+relu+pool fwd", lambda k: lambda: k.conv_relu_pool_forward(x, W, b, 0, 2, *fbuffers)),
         ("fused conv+relu+pool bwd (dW)", lambda k: lambda: k.conv_relu_pool_backward(
             dfout, farg, fplanes, W, x.shape, 0, 2, False)),
         ("SGD update, 540,800 weights", lambda k: lambda: k.sgd_momentum(weights, velocity, grad, 1e-9, 0.9)),

@@ -201,6 +201,40 @@ def test_phase_planes_are_written_into_the_given_buffer_or_refused():
         reference.make_phase_planes(x, 3, 3, 0, 2, strided)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, C, H, W, KH, KW, pad", [
+    (5, 1, 28, 28, 3, 3, 0),      # the reference network's input
+    (3, 1, 9, 10, 3, 3, 1),       # odd height: planes rows past the image
+    (2, 3, 8, 7, 3, 3, 1),        # odd width, several channels
+    (2, 2, 8, 8, 5, 5, 2),        # three column shifts, padding 2
+    (1, 1, 3, 3, 3, 3, 0),        # one window
+    (2, 1, 6, 9, 2, 4, 3),        # padding wider than some planes' rows
+])
+def test_compiled_phase_planes_are_bitwise_numpys(N, C, H, W, KH, KW, pad, dtype):
+    """jit._phase_planes_s2 is make_phase_planes (S = 2) compiled: an exact twin, so a first
+    run copies with NumPy while it compiles. Only images [n0, n1) are written."""
+    x = np.random.default_rng(N + H).standard_normal((N, C, H, W)).astype(dtype)
+    expected = reference.make_phase_planes(x, KH, KW, pad, 2)
+    g = jit.phase_planes(H, W, KH, KW, pad, 2)
+    planes = np.full_like(expected, np.nan)
+    grid = planes.reshape(N, 2, 2, g.CS, C, g.rows, g.PW)
+    jit._phase_planes_s2(x, pad, grid, 1, N)
+    assert np.isnan(planes[0]).all()
+    jit._phase_planes_s2(x, pad, grid, 0, 1)
+    np.testing.assert_array_equal(planes, expected)
+    assert jit._phase_planes_s2 in jit.EXACT_TWINS
+
+
+def test_fused_forward_takes_numpys_planes_while_the_copy_compiles(monkeypatch):
+    x, w, b, pad, S, _ = fused_inputs(FUSED_CASES[0], np.float32)
+    compiled = jit.conv_relu_pool_forward(x, w, b, pad, S)
+    monkeypatch.setattr(jit, "_still_compiling", lambda fn: fn is jit._phase_planes_s2)
+    monkeypatch.setattr(jit, "_phase_planes_s2", None)      # called now: a TypeError
+    twin = jit.conv_relu_pool_forward(x, w, b, pad, S)
+    for a, b_ in zip(twin, compiled):
+        np.testing.assert_array_equal(a, b_)
+
+
 @pytest.mark.parametrize("backend", [reference, jit])
 def test_fused_kernels_fill_the_given_buffers_or_refuse_them(backend):
     x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
