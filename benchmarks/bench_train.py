@@ -193,6 +193,7 @@ def main():
     set_threads(args.threads)
     import numpy as np
     from scratchnet import mnist_cnn
+    from scratchnet.core import kernels
     from scratchnet.core.optim import SGD
     from scratchnet.core.training import fit, warm_up
     from scratchnet.data.mnist import load_mnist, split_validation, to_input
@@ -237,7 +238,8 @@ def main():
     print("median step per epoch: " + ", ".join(f"{m * 1e3:.2f}" for m in medians) + " ms; "
           f"slowest / first = {max(medians) / medians[0]:.2f}")
     if args.epochs > 1:
-        early, late = state_drift(np, model, opt, first_epoch[0], *train)
+        with kernels.active().pinned():      # the kernel threads placed as fit places them
+            early, late = state_drift(np, model, opt, first_epoch[0], *train)
         print(f"the same {DRIFT_STEPS} steps, taking turns {DRIFT_ROUNDS} times, with the weights "
               f"and momentum after epoch 1 and after epoch {len(seconds)}: median step "
               f"{early:.2f} vs {late:.2f} ms; "
@@ -247,7 +249,8 @@ def main():
     print(f"momentum entries below float32's smallest normal after {len(seconds)} epochs: "
           f"{denormal} of {sum(v.size for v in velocity.values()):,}")
 
-    times = stage_times(np, model, train[0], train[1])
+    with kernels.active().pinned():
+        times = stage_times(np, model, train[0], train[1])
     total = sum(times.values())
     print(f"\ntime per batch of 64 by stage (median of 200 batches; sum {total:.2f} ms):")
     for k, v in times.items():

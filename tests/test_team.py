@@ -1,5 +1,6 @@
 """The jit back end's team of threads: every chunk runs once, on a thread fixed by its index;
 errors and Ctrl-C reach the caller only after every thread has stopped writing."""
+import os
 import threading
 
 import pytest
@@ -61,3 +62,44 @@ def test_a_second_caller_runs_its_chunks_itself_instead_of_waiting():
     release.set()
     worker.join(5)
     assert not worker.is_alive()
+
+
+def _cpu_sets(team):
+    """{chunk k: the CPU set of the thread that ran it}, one chunk per thread."""
+    sets = {}
+    team.run(lambda k: sets.__setitem__(k, os.sched_getaffinity(0)), (), [(k,) for k in range(team.size)])
+    return sets
+
+
+needs_affinity = pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                                    reason="pinning threads needs Linux and 2 CPUs")
+
+
+@needs_affinity
+def test_pinned_gives_each_thread_a_cpu_of_its_own_and_then_its_set_back():
+    cpus = os.sched_getaffinity(0)
+    team = Team(len(cpus))
+    before = _cpu_sets(team)
+    with team.pinned():
+        inside = _cpu_sets(team)
+        assert sorted(inside) == list(range(team.size))
+        assert all(len(s) == 1 for s in inside.values())
+        assert set().union(*inside.values()) == cpus       # one each, every CPU used
+    assert _cpu_sets(team) == before
+    with pytest.raises(ValueError), team.pinned():        # given back after an error too
+        raise ValueError
+    assert _cpu_sets(team) == before
+
+
+@needs_affinity
+def test_pinned_leaves_alone_a_team_that_does_not_fill_the_cpus(monkeypatch):
+    cpus = os.sched_getaffinity(0)
+    teams = [Team(1), Team(len(cpus) + 1), Team(len(cpus))]
+    for i, team in enumerate(teams):
+        before = _cpu_sets(team)
+        with monkeypatch.context() as m:
+            if i == 2:   # as if the process could use one CPU more than the team has threads
+                m.setattr(os, "sched_getaffinity", lambda pid: cpus | {max(cpus) + 1})
+            with team.pinned():
+                m.undo()                                   # (the real one, to look)
+                assert _cpu_sets(team) == before

@@ -69,6 +69,36 @@ def test_ctrl_c_keeps_the_last_finished_epoch(mnist):
         np.testing.assert_array_equal(value, after_epoch_1[key])
 
 
+def test_training_runs_with_the_kernel_threads_pinned_and_unpins_them(mnist, monkeypatch):
+    import contextlib
+    import os
+
+    from scratchnet.core.kernels import jit
+    inside, main_sets = [], []
+
+    @contextlib.contextmanager
+    def watched():
+        with jit.team().pinned():
+            inside.append(True)
+            yield
+        inside.append(False)
+
+    def on_batch(*_):
+        assert inside[-1]
+        if hasattr(os, "sched_getaffinity"):
+            main_sets.append(os.sched_getaffinity(0))
+
+    monkeypatch.setattr(jit, "pinned", watched)
+    before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    fit(mnist_cnn(seed=0), (mnist.train_images[:128], mnist.train_labels[:128]), epochs=2,
+        prepare=to_input, on_batch=on_batch)
+    assert inside == [True, False]                       # one block around every epoch
+    if before is not None:
+        assert os.sched_getaffinity(0) == before
+        if len(before) == jit.team().size > 1:            # pinned: one CPU, inside only
+            assert all(len(s) == 1 for s in main_sets)
+
+
 def test_validation_split_is_the_last_fraction_like_keras():
     images, labels = np.arange(100)[:, None], np.arange(100)
     (ti, tl), (vi, vl) = split_validation(images, labels, 0.1)

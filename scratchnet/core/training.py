@@ -141,40 +141,41 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     snapshot = _copy_params(model)
     averaged = WeightAverage(model, average) if average else None
     try:
-        for epoch in range(1, epochs + 1):
-            order = rng.permutation(n)
-            start = time.perf_counter()
-            loss_sum, correct, seen = 0.0, 0, 0
-            for b in range(n_batches):
-                if schedule is not None:
-                    opt.lr = lr * schedule(((epoch - 1) * n_batches + b) / (epochs * n_batches))
-                x, y = batches.take(order[b * batch_size:(b + 1) * batch_size])
-                if augment is not None and (augment_epochs is None or epoch <= augment_epochs):
-                    x = augment(x)
-                loss, hits = train_step(model, opt, x, y)
-                if not np.isfinite(loss) or loss > DIVERGED_LOSS:
-                    raise TrainingDiverged(
-                        f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
-                        f"try a lower --lr (now {lr if schedule else opt.lr})")
-                correct += hits
-                if averaged is not None:
-                    averaged.update()
-                loss_sum += loss * len(y)
-                seen += len(y)
-                if on_batch is not None:
-                    elapsed = time.perf_counter() - start
-                    on_batch(epoch, b, n_batches, loss_sum / seen, correct / seen,
-                             seen / elapsed if elapsed > 0 else 0.0)
-            seconds = time.perf_counter() - start
-            record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
-                      "seconds": seconds, "images_per_second": seen / seconds, "lr": opt.lr}
-            if val is not None and len(val[0]):
-                val_loss, val_acc, _ = evaluate(model, *val, prepare=prepare)
-                record.update(val_loss=val_loss, val_accuracy=val_acc)
-            result.history.append(record)
-            snapshot = _copy_params(model)
-            if on_epoch is not None:
-                on_epoch(record)
+        with kernels.active().pinned():   # each kernel thread on a core of its own (jit.pinned)
+            for epoch in range(1, epochs + 1):
+                order = rng.permutation(n)
+                start = time.perf_counter()
+                loss_sum, correct, seen = 0.0, 0, 0
+                for b in range(n_batches):
+                    if schedule is not None:
+                        opt.lr = lr * schedule(((epoch - 1) * n_batches + b) / (epochs * n_batches))
+                    x, y = batches.take(order[b * batch_size:(b + 1) * batch_size])
+                    if augment is not None and (augment_epochs is None or epoch <= augment_epochs):
+                        x = augment(x)
+                    loss, hits = train_step(model, opt, x, y)
+                    if not np.isfinite(loss) or loss > DIVERGED_LOSS:
+                        raise TrainingDiverged(
+                            f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
+                            f"try a lower --lr (now {lr if schedule else opt.lr})")
+                    correct += hits
+                    if averaged is not None:
+                        averaged.update()
+                    loss_sum += loss * len(y)
+                    seen += len(y)
+                    if on_batch is not None:
+                        elapsed = time.perf_counter() - start
+                        on_batch(epoch, b, n_batches, loss_sum / seen, correct / seen,
+                                 seen / elapsed if elapsed > 0 else 0.0)
+                seconds = time.perf_counter() - start
+                record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
+                          "seconds": seconds, "images_per_second": seen / seconds, "lr": opt.lr}
+                if val is not None and len(val[0]):
+                    val_loss, val_acc, _ = evaluate(model, *val, prepare=prepare)
+                    record.update(val_loss=val_loss, val_accuracy=val_acc)
+                result.history.append(record)
+                snapshot = _copy_params(model)
+                if on_epoch is not None:
+                    on_epoch(record)
     except KeyboardInterrupt:
         _restore_params(model, snapshot)
         result.interrupted = True

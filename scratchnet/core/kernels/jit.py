@@ -35,6 +35,12 @@ def team():
     return _team
 
 
+def pinned():
+    """A block in which each thread of the team runs on a core of its own (Team.pinned: the
+    training loop runs in one, see there why)."""
+    return team().pinned()
+
+
 def compile_ahead(run, on_compile=None):
     """Compile every kernel `run()` would call, before it is called, on every core at once.
 

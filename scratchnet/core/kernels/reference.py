@@ -13,6 +13,8 @@ Dimension letters used throughout:
 In the fused conv + ReLU + max-pool block the convolution has stride 1, S is the pool's size
 (and stride), PH, PW its output size and L = PH * PW (see shapes.phase_planes).
 """
+import contextlib
+
 import numpy as np
 
 from ..shapes import conv_output_size, phase_planes
@@ -244,3 +246,8 @@ def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
 def compile_ahead(run, on_compile=None):
     """NumPy needs no compiling: `run` is not called (jit.compile_ahead is the real one)."""
     return 0.0
+
+
+def pinned():
+    """NumPy runs on the calling thread and BLAS's own: nothing to pin (see jit.pinned)."""
+    return contextlib.nullcontext()
