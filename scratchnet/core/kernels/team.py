@@ -79,19 +79,19 @@ class Team:
         """Within the block, each thread of the team runs on a CPU of its own, the caller on
         the one it is running on, and no other; afterwards each gets its CPU set back.
 
-        Why: OpenBLAS's worker thread stays busy well beyond its share of the matrix products
-        (80% of a core during training), and Linux then wakes a sleeping helper on the caller's
-        core, where the two take turns instead of running side by side (seen with `ps -L`
-        during training: the caller and the helper on one core, OpenBLAS's worker on the other). Pinned, a training step took
-        5.1 ms instead of 6.0 ms, the mean of 10 processes each (AMD EPYC, 2 cores, a slow spell
-        of the host; 8 of the 10 pairs faster; in quieter minutes no difference), and two
-        trainings at once 15-23 s per epoch each instead of 62-130 s. OpenBLAS's own thread is
-        left free to move.
+        Why: unpinned, Linux woke the sleeping helper on the caller's core while OpenBLAS's
+        worker thread ran on the other, and the caller and the helper took turns instead of
+        running side by side (seen with `ps -L` during training). Pinned, a training step took
+        5.1 ms instead of 6.0 ms, the mean of 10 processes each (AMD EPYC, 2 cores, a slow
+        spell of the host; 8 of the 10 pairs faster; in quieter minutes no difference), and
+        two trainings at once 15-23 s per epoch each instead of 62-130 s. OpenBLAS's own
+        thread is left free to move.
 
         Only when the team has one thread per CPU the process may use (the default): with
         fewer, other processes doing the same could pile up on the same CPUs while the rest
-        idle. (Two processes training at once each keep their caller where Linux put it.) Nor where threads cannot be pinned (not Linux), for a team of one, or when
-        the team is pinned or busy already (another thread's block)."""
+        idle (two processes training at once each keep their caller where Linux put it). Nor
+        where threads cannot be pinned (not Linux), for a team of one, or when the team is
+        pinned or busy already (another thread's block)."""
         if self.size == 1 or self.is_recording or not hasattr(os, "sched_setaffinity") \
                 or not self._pinning.acquire(blocking=False):
             yield
