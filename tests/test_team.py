@@ -103,3 +103,20 @@ def test_pinned_leaves_alone_a_team_that_does_not_fill_the_cpus(monkeypatch):
             with team.pinned():
                 m.undo()                                   # (the real one, to look)
                 assert _cpu_sets(team) == before
+
+
+@needs_affinity
+def test_pinned_survives_an_os_that_refuses(monkeypatch):
+    cpus = os.sched_getaffinity(0)
+    team = Team(len(cpus))
+    before = _cpu_sets(team)
+
+    def refuse(pid, mask):
+        raise OSError(22, "Invalid argument")
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse)
+    with team.pinned():                                   # nothing pinned, no error
+        ran = []
+        team.run(ran.append, (), [(0,), (1,)])
+    monkeypatch.undo()
+    assert sorted(ran) == [0, 1] and _cpu_sets(team) == before

@@ -119,10 +119,11 @@ class Team:
             before[k] = os.sched_getaffinity(0)
             os.sched_setaffinity(0, masks[k])
 
-        def undo(k):   # each thread back to the set it had first
+        def undo(k):   # each thread back to the set it had first, as far as the OS lets it
             first = where.index(where[k])
             if first == k and where[k] == threading.get_ident() and before[k] is not None:
-                os.sched_setaffinity(0, before[k])
+                with contextlib.suppress(OSError):
+                    os.sched_setaffinity(0, before[k])
 
         try:
             self.run(pin, (), chunks)
