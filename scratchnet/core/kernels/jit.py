@@ -614,14 +614,14 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
     if S == 2 and not _still_compiling(_phase_planes_s2):
         grid = _flat_planes(planes).reshape(N, S, S, g.CS, C, g.rows, g.PW)
         fill, fill_args = _phase_planes_s2, (np.ascontiguousarray(x), pad, grid)
-    elif x.size >= PARALLEL_PLANES:
+    elif x.size >= PARALLEL_PLANES and not team().is_recording:   # (recording: kernels only)
         fill, fill_args = _numpy_phase_planes, (x, KH, KW, pad, S, planes)
     chunks = split(N, team().size)
-    if team().is_recording and fill is _phase_planes_s2:   # (recording: each kernel on its own)
-        team().run(fill, fill_args, chunks)
-        team().run(conv, args, chunks)
-    elif fill is None or team().is_recording:
+    if fill is None:
         make_phase_planes(x, KH, KW, pad, S, planes)
+        team().run(conv, args, chunks)
+    elif team().is_recording:                     # (each kernel recorded on its own)
+        team().run(fill, fill_args, chunks)
         team().run(conv, args, chunks)
     else:                                         # each thread fills the planes it reads
         team().run(_planes_then_forward, (fill, fill_args, conv, args), chunks)

@@ -97,7 +97,8 @@ class Team:
             yield
             return
         try:
-            cpus = sorted(os.sched_getaffinity(0), key=lambda cpu: cpu != _current_cpu())
+            here = _current_cpu()
+            cpus = sorted(os.sched_getaffinity(0), key=lambda cpu: cpu != here)
             saved = self._pin([{cpu} for cpu in cpus]) if len(cpus) == self.size else None
             try:
                 yield
