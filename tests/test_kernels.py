@@ -353,6 +353,20 @@ np.savez(sys.argv[1], twin_steps=twin_steps, **model.parameters())
 
 
 @pytest.mark.parametrize("kernels", [reference, jit], ids=["reference", "jit"])
+@pytest.mark.parametrize("wrong", ["velocity", "gradient"])
+def test_sgd_momentum_refuses_arrays_of_other_shapes(kernels, wrong):
+    # the compiled loop indexes all three by the weights' size: a shorter velocity or gradient
+    # would have been written or read past its end, corrupting memory, had this not raised
+    w = np.ones(1000, np.float32)
+    v, g = np.zeros_like(w), np.full_like(w, 0.5)
+    short = np.zeros(100, np.float32)
+    args = (w, short, g) if wrong == "velocity" else (w, v, short)
+    with pytest.raises(ValueError, match="same shape"):
+        kernels.sgd_momentum(*args, 0.01, 0.9)
+    assert np.all(w == 1) and np.all(v == 0) and np.all(short == 0)
+
+
+@pytest.mark.parametrize("kernels", [reference, jit], ids=["reference", "jit"])
 def test_sgd_momentum_leaves_no_denormal_velocities(kernels):
     """A weight whose gradient stays 0 has its velocity decay as 0.9^k; without the flush it
     sinks into float32's denormal range (slow on Intel cores) after ~800 steps."""

@@ -8,10 +8,10 @@ kernels/reference.py: conv_relu_pool_forward and _backward, readable NumPy; jit.
 same algorithm compiled. The maths is exactly the three layers': the tests compare both, and
 the model-level gradient check runs through this block.
 """
-import numpy as np
 
 from . import kernels
 from .layers import Conv2D, Layer, MaxPool2D, ReLU
+from .kernels.reference import ARGMAX_DTYPE
 from .shapes import phase_planes
 
 
@@ -36,7 +36,7 @@ class ConvReLUPool(Layer):
     @staticmethod
     def fits(conv, relu, pool):
         """Whether the fused kernels compute this Conv2D -> ReLU -> MaxPool2D."""
-        return conv.stride == 1 and pool.size == pool.stride and pool.size ** 2 <= 127  # int8 argmax
+        return conv.stride == 1 and pool.size == pool.stride
 
     def forward(self, x):
         c, S = self.conv, self.pool.size
@@ -46,7 +46,7 @@ class ConvReLUPool(Layer):
         dt = c.params["W"].dtype
         g = phase_planes(H, W, KH, KW, c.padding, S)
         out = self._buffer("out", (N, F, PH, PW), dt)
-        argmax = self._buffer("argmax", (N, F, PH, PW), np.int8)
+        argmax = self._buffer("argmax", (N, F, PH, PW), ARGMAX_DTYPE)
         planes = self._buffer("planes", (N, S, S, g.CS, C, g.length), dt)
         kernels.active().conv_relu_pool_forward(x.astype(dt, copy=False), c.params["W"], c.params["b"],
                                                 c.padding, S, out, argmax, planes)

@@ -19,7 +19,7 @@ import numpy as np
 from numba import config, njit, typeof
 
 from ..shapes import conv_output_size, phase_planes
-from .reference import FLUSH, make_phase_planes
+from .reference import ARGMAX_DTYPE, FLUSH, check_same_shape, make_phase_planes
 from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
@@ -603,7 +603,7 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
     g = phase_planes(H, W, KH, KW, pad, S)
     if out is None:
         out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
-        argmax = np.empty((N, F, g.PH, g.PW), dtype=np.int8)
+        argmax = np.empty((N, F, g.PH, g.PW), dtype=ARGMAX_DTYPE)
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
     if _reference_block(C, KH, KW, S):   # its kernel takes the planes and taps flat
         conv, args = _forward_c1_k3_s2, (_flat_planes(planes), w.reshape(F, -1))
@@ -747,6 +747,7 @@ def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     (measured)."""
     if _still_compiling(_sgd_momentum):
         return sgd_momentum_reference(w, v, g, lr, momentum, weight_decay)
+    check_same_shape(w, v, g)
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
     f = w.dtype.type
     team().run(_sgd_momentum, (w, v, g, f(lr), f(momentum), f(weight_decay)), [(0, w.size)])
