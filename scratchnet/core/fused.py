@@ -8,10 +8,9 @@ kernels/reference.py: conv_relu_pool_forward and _backward, readable NumPy; jit.
 same algorithm compiled. The maths is exactly the three layers': the tests compare both, and
 the model-level gradient check runs through this block.
 """
-
 from . import kernels
-from .layers import Conv2D, Layer, MaxPool2D, ReLU
 from .kernels.reference import ARGMAX_DTYPE
+from .layers import Conv2D, Layer, MaxPool2D, ReLU
 from .shapes import phase_planes
 
 
