@@ -172,6 +172,23 @@ def test_fused_jit_matches_reference(case, dtype, planes_by, monkeypatch):
                 np.testing.assert_allclose(g_j, g_r, **tol)
 
 
+@pytest.mark.parametrize("wrong", ["planes of fewer images", "argmax of fewer images", "dout of another size"])
+def test_fused_jit_backward_refuses_arrays_not_from_its_forward(wrong):
+    # its kernels index planes, argmax and dout by the images and windows of x_shape without
+    # bounds checks: any of them smaller would have been read past its end
+    x, w, b, pad, S, rng = fused_inputs(FUSED_CASES[0], np.float32)
+    out, argmax, planes = jit.conv_relu_pool_forward(x, w, b, pad, S)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    if wrong.startswith("planes"):
+        planes = planes[:1].copy()
+    elif wrong.startswith("argmax"):
+        argmax = argmax[:1].copy()
+    else:
+        dout = dout[:, :, :-1].copy()
+    with pytest.raises(ValueError, match="not those of a forward pass"):
+        jit.conv_relu_pool_backward(dout, argmax, planes, w, x.shape, pad, S, True)
+
+
 def test_fused_jit_fills_the_buffers_it_is_given():
     x, w, b, pad, S, rng = fused_inputs(FUSED_CASES[0], np.float32)
     out, argmax, planes = (np.full_like(a, 7) for a in jit.conv_relu_pool_forward(x, w, b, pad, S))

@@ -700,7 +700,11 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     """Same as reference.conv_relu_pool_backward: (dw, db, dx or None)."""
     N, C, H, W = x_shape
     F, _, KH, KW = w.shape
-    PW = dout.shape[3]
+    g = phase_planes(H, W, KH, KW, pad, S)
+    if not dout.shape == argmax.shape == (N, F, g.PH, g.PW) or planes.shape != (N, S, S, g.CS, C, g.length):
+        raise ValueError(f"dout {dout.shape}, argmax {argmax.shape} and planes {planes.shape} are not "
+                         f"those of a forward pass on {tuple(x_shape)} with weights {w.shape}")
+    PW = g.PW             # (the kernels trust these shapes: a smaller array would be read past its end)
     dout = np.ascontiguousarray(dout).reshape(N, F, -1)        # (N, F, L): windows in order
     argmax = argmax.reshape(N, F, -1)
     parts = split(N, DW_PARTS)
