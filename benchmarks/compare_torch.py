@@ -10,10 +10,16 @@ steady state); the ratio compares steady states. scratchnet runs as train.py doe
 settings: OPENBLAS_THREAD_TIMEOUT, OMP_WAIT_POLICY); PyTorch runs with the environment those
 settings came from removed, so it keeps its defaults. Without PyTorch it says so and exits 0.
 
-The two processes take turns, epoch by epoch (the one that goes first alternates), and only
-one of them works at a time: a shared host has busy and quiet spells of minutes that change
-every figure by up to 2x, and taking turns puts both frameworks through the same ones, where
-running one after the other could give one of them all the quiet minutes.
+The two processes take turns and only one of them works at a time: a shared host has busy and
+quiet spells that change every figure by up to 2x, and taking turns puts both frameworks
+through the same ones, where running one after the other could give one of them all the quiet
+minutes. A turn is a slice of an epoch (--turns-per-epoch, default 5: ~1 s of scratchnet,
+~3 s of PyTorch here), the one that goes first alternating, and an epoch's time is the sum of
+its slices' times (the pauses between them not counted). Why slices, not whole epochs: with
+turns of one epoch, each of scratchnet's epochs sampled only its own 4 s of the host, and a
+quiet or busy spell in them moved its figures by up to 20% (a 3-epoch run: the first epoch
+3.69 s, the third 4.43 s; RESULTS.md, 2026-11-26); sliced, every epoch of either framework is
+spread over the same ~20 s of the host as the other's.
 """
 import argparse
 import json
@@ -39,21 +45,48 @@ def send(message):
     print(json.dumps(message), flush=True)
 
 
-def run_scratchnet(images, labels, test, epochs, seed):
+def slice_ends(n_batches, turns):
+    """The batch indices after which an epoch of n_batches pauses for the other's turn."""
+    return {n_batches * k // turns - 1 for k in range(1, turns)}
+
+
+class Turns:
+    """A worker's clock: times the slices it works in, not the pauses between them."""
+
+    def __init__(self):
+        self.start = None
+
+    def begin(self):
+        wait_turn()
+        self.start = time.perf_counter()
+
+    def end(self, epoch_done):
+        """Report the slice just worked (its seconds, and whether it ended an epoch)."""
+        send({"seconds": time.perf_counter() - self.start, "epoch_done": epoch_done})
+
+
+def run_scratchnet(images, labels, test, epochs, seed, turns):
     from scratchnet import mnist_cnn
     from scratchnet.core.training import evaluate, fit, warm_up
     from scratchnet.data.mnist import to_input
     model = mnist_cnn(seed=seed)
     warm_up(model)
+    ends, clock = slice_ends((len(images) + 63) // 64, turns), Turns()
 
-    def turn_ends(record):                                # fit's clock is stopped here
-        send({"seconds": record["seconds"]})
+    def batch_done(epoch, b, *_):
+        if b in ends:
+            clock.end(epoch_done=False)
+            clock.begin()
+
+    def epoch_done(record):
+        clock.end(epoch_done=True)
         if record["epoch"] < epochs:
-            wait_turn()
+            clock.begin()
 
     send({"ready": True})
-    wait_turn()
-    fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input, on_epoch=turn_ends)
+    clock.begin()
+    fit(model, (images, labels), epochs=epochs, seed=seed, prepare=to_input,
+        on_batch=batch_done, on_epoch=epoch_done)
 
     def finish():                                  # (in a turn: test accuracy, then warm up)
         _, accuracy, _ = evaluate(model, *test, prepare=to_input)
@@ -63,7 +96,7 @@ def run_scratchnet(images, labels, test, epochs, seed):
     return finish
 
 
-def run_torch(images, labels, test, epochs, seed):
+def run_torch(images, labels, test, epochs, seed, turns):
     import torch
     from torch import nn
     torch.manual_seed(seed)
@@ -79,19 +112,22 @@ def run_torch(images, labels, test, epochs, seed):
     x_all = torch.from_numpy(images.copy())           # uint8, scaled per batch like scratchnet
     y_all = torch.from_numpy(labels.astype("int64"))
     gen = torch.Generator().manual_seed(seed)
+    ends, clock = slice_ends((len(x_all) + 63) // 64, turns), Turns()
     send({"ready": True})
     for _ in range(epochs):
         order = torch.randperm(len(x_all), generator=gen)
-        wait_turn()
-        start = time.perf_counter()
-        for b in range(0, len(order), 64):
-            idx = order[b:b + 64]
+        clock.begin()
+        for b in range((len(order) + 63) // 64):
+            idx = order[b * 64:(b + 1) * 64]
             x = x_all[idx].float().div_(255).unsqueeze(1)
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(x), y_all[idx])
             loss.backward()
             opt.step()
-        send({"seconds": time.perf_counter() - start})
+            if b in ends:
+                clock.end(epoch_done=False)
+                clock.begin()
+        clock.end(epoch_done=True)
 
     def finish():                                  # (in a turn: test accuracy, then warm up)
         model.eval()
@@ -109,10 +145,10 @@ def run_torch(images, labels, test, epochs, seed):
     return finish
 
 
-def worker(framework, epochs, seed, data_dir):
-    """Runs in its own process: waits for its turn (a line on stdin) before each epoch and
-    each inference test (all 10,000 test images, batches of 1,000, the best of 3 passes), and
-    answers each with one JSON line."""
+def worker(framework, epochs, seed, data_dir, turns):
+    """Runs in its own process: waits for its turn (a line on stdin) before each slice of an
+    epoch and each inference test (all 10,000 test images, batches of 1,000, the best of 3
+    passes), and answers each with one JSON line."""
     if framework == "scratchnet":
         from scratchnet.cli import set_threads
         set_threads(None)
@@ -120,7 +156,7 @@ def worker(framework, epochs, seed, data_dir):
     data = load_mnist(data_dir, progress=False)
     (images, labels), _ = split_validation(data.train_images, data.train_labels, 0.1)
     run = run_scratchnet if framework == "scratchnet" else run_torch
-    finish = run(images, labels, (data.test_images, data.test_labels), epochs, seed)
+    finish = run(images, labels, (data.test_images, data.test_labels), epochs, seed, turns)
     for turn in range(INFERENCE_TURNS):
         wait_turn()
         if turn == 0:
@@ -147,13 +183,14 @@ class Worker:
             for var in SCRATCHNET_SETTINGS:
                 env.pop(var, None)
         cmd = [sys.executable, __file__, "--worker", framework, "--epochs", str(args.epochs),
-               "--seed", str(args.seed)] + (["--data-dir", args.data_dir] if args.data_dir else [])
+               "--seed", str(args.seed), "--turns-per-epoch", str(args.turns_per_epoch)] \
+            + (["--data-dir", args.data_dir] if args.data_dir else [])
         self.name = framework
         self.proc = subprocess.Popen(cmd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
 
     def turn(self):
-        """Let it run one epoch (or, after the last, the inference test); its answer."""
+        """Let it run one slice of an epoch (or, after the last, an inference test); its answer."""
         self.proc.stdin.write("go\n")
         self.proc.stdin.flush()
         return self.answer()
@@ -170,18 +207,23 @@ class Worker:
 
 
 def take_turns(args):
-    """Both frameworks' epoch times and final results, epoch k of one next to epoch k of the
+    """Both frameworks' epoch times and final results, slice k of one next to slice k of the
     other; who goes first alternates, so neither always runs just after the other."""
     workers = [Worker(name, args) for name in ("scratchnet", "torch")]
     runs = {w.name: {"seconds": [], "inference": 0.0} for w in workers}
+    slices = args.epochs * args.turns_per_epoch
     try:
         for w in workers:
             w.answer()                     # set up (imports, data, model): nobody is timed yet
-        for k in range(args.epochs + INFERENCE_TURNS):
+        for k in range(slices + INFERENCE_TURNS):
             for w in (workers if k % 2 == 0 else workers[::-1]):
                 answer, run = w.turn(), runs[w.name]
-                if k < args.epochs:
-                    run["seconds"].append(answer["seconds"])
+                if k < slices:
+                    if k % args.turns_per_epoch == 0:
+                        run["seconds"].append(0.0)
+                    run["seconds"][-1] += answer["seconds"]
+                    if answer["epoch_done"] != ((k + 1) % args.turns_per_epoch == 0):
+                        raise SystemExit(f"{w.name}: its epochs and the turns got out of step")
                 else:                                       # each framework's best test
                     run["inference"] = max(run["inference"], answer["inference"])
                 time.sleep(0.2)            # let the other's idle threads stop spinning first
@@ -200,10 +242,14 @@ def main():
     p.add_argument("--data-dir")
     p.add_argument("--accuracy", action="store_true",
                    help="also print both test accuracies (use --epochs 10 for the full recipe)")
+    p.add_argument("--turns-per-epoch", type=int, default=5,
+                   help="slices of an epoch the two take turns with (1: whole epochs)")
     p.add_argument("--worker", choices=["scratchnet", "torch"], help=argparse.SUPPRESS)
     args = p.parse_args()
+    if not 1 <= args.turns_per_epoch <= 100:
+        p.error("--turns-per-epoch must be between 1 and 100")
     if args.worker:
-        return worker(args.worker, args.epochs, args.seed, args.data_dir)
+        return worker(args.worker, args.epochs, args.seed, args.data_dir, args.turns_per_epoch)
     try:
         import torch  # noqa: F401  (only to know whether it is installed)
     except ImportError:
@@ -214,7 +260,7 @@ def main():
     runs = take_turns(args)
     t = runs["torch"]
     print(f"PyTorch {t['version']}, {t['threads']} threads (its defaults), in its own process; "
-          f"the two take turns, epoch by epoch\n")
+          f"the two take turns, {args.turns_per_epoch} per epoch\n")
     print(f"{'':12s} {'epoch 1':>8s} {'steady':>8s} {'images/s':>9s} {'inference':>12s}")
     steady = {}
     for name, r in runs.items():

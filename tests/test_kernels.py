@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from scratchnet.core.kernels import jit, reference
+from scratchnet.core.kernels.team import Team
 
 # (N, C, H, W, KH, KW, stride, pad): batch 1, odd sizes, stride > 1, padding, non-square kernels
 CONV_CASES = [
@@ -170,6 +171,28 @@ def test_fused_jit_matches_reference(case, dtype, planes_by, monkeypatch):
         for g_j, g_r in zip(grads_j, grads_r):
             if g_r is not None:
                 np.testing.assert_allclose(g_j, g_r, **tol)
+
+
+@pytest.mark.parametrize("N", [1, 5, 8, 13, 64])
+@pytest.mark.parametrize("case", [FUSED_CASES[0], FUSED_CASES[2]])   # unrolled, general
+def test_fused_jit_weight_gradient_does_not_depend_on_the_thread_count(case, N, monkeypatch):
+    # each thread sums whole parts of the batch; the parts, and the order they are added in,
+    # are fixed (DW_PARTS), so one, two or three threads give bitwise the same gradient
+    x, w, b, pad, S, rng = fused_inputs(case, np.float32)
+    x = rng.standard_normal((N,) + x.shape[1:]).astype(np.float32)
+    out, argmax, planes = reference.conv_relu_pool_forward(x, w, b, pad, S)
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    grads = []
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(jit, "_team", Team(threads))
+        grads.append(jit.conv_relu_pool_backward(dout, argmax, planes, w, x.shape, pad, S, False)[:2])
+    for dw, db in grads[1:]:
+        np.testing.assert_array_equal(dw, grads[0][0])
+        np.testing.assert_array_equal(db, grads[0][1])
+    tol = dict(rtol=1e-4, atol=1e-4)
+    expected = reference.conv_relu_pool_backward(dout, argmax, planes, w, x.shape, pad, S, False)
+    np.testing.assert_allclose(grads[0][0], expected[0], **tol)
+    np.testing.assert_allclose(grads[0][1], expected[1], **tol)
 
 
 @pytest.mark.parametrize("wrong", ["planes of fewer images", "argmax of fewer images", "dout of another size"])
