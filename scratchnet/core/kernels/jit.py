@@ -306,8 +306,9 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 # conv outputs of a window are four expressions of nine products each, so a SIMD vector
 # computes 8 windows at once and the pooling needs no shuffles. Other shapes take the
 # general kernels, loops over taps and window elements around the same unit-stride sums.
-# Work is split over images; the weight gradient is summed per chunk into one of
-# DW_PARTS partial sums (a fixed number, so the result does not depend on the thread count).
+# Work is split over images. The weight gradient is summed in DW_PARTS partial sums, each over
+# a fixed slice of the batch, each thread a run of them, then added in order: the result does
+# not depend on the thread count.
 
 DW_PARTS = 8
 
