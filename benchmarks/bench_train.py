@@ -232,19 +232,19 @@ def main():
     steady = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
     print(f"epochs ({n:,} images each): " + ", ".join(f"{s:.2f}" for s in seconds) + " s")
     print(f"steady state (median of epochs 2..{len(seconds)}): {steady:.2f} s = {n / steady:,.0f} images/s")
-    print(f"slowest epoch / first epoch = {max(seconds) / seconds[0]:.2f}")
+    print(f"slowest epoch / first epoch = {max(seconds) / seconds[0]:.3f}")   # (floor 1.1: 3 decimals)
     # A drift (denormals: every step slower) moves the median step; a busy spell of a shared
     # host moves some steps, and the wall time of an epoch with them
     medians = [float(np.median(np.diff(stamps[e]))) for e in sorted(stamps)]
     print("median step per epoch: " + ", ".join(f"{m * 1e3:.2f}" for m in medians) + " ms; "
-          f"slowest / first = {max(medians) / medians[0]:.2f}")
+          f"slowest / first = {max(medians) / medians[0]:.3f}")
     if args.epochs > 1:
         with kernels.active().pinned():      # the kernel threads placed as fit places them
             early, late = state_drift(np, model, opt, first_epoch[0], *train)
         print(f"the same {DRIFT_STEPS} steps, taking turns {DRIFT_ROUNDS} times, with the weights "
               f"and momentum after epoch 1 and after epoch {len(seconds)}: median step "
               f"{early:.2f} vs {late:.2f} ms; "
-              f"epoch {len(seconds)}'s state / epoch 1's = {late / early:.2f}")
+              f"epoch {len(seconds)}'s state / epoch 1's = {late / early:.3f}")
     tiny = np.finfo(np.float32).tiny
     denormal = sum(int(np.count_nonzero((v != 0) & (np.abs(v) < tiny))) for v in velocity.values())
     print(f"momentum entries below float32's smallest normal after {len(seconds)} epochs: "
@@ -265,7 +265,7 @@ def main():
     print(f"\nwork: {flops_per_image(model) / 1e6:.2f} MFLOP per image, {flops / 1e9:.0f} GFLOP per epoch")
     print(f"BLAS sgemm at the network's batch-64 shapes: {rate:.0f} GFLOP/s "
           f"-> arithmetic limit {limit:.2f} s per epoch")
-    print(f"steady-state epoch / limit = {steady / limit:.2f}x")
+    print(f"steady-state epoch / limit = {steady / limit:.3f}x")
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 

@@ -22,6 +22,7 @@ echo >> "$out"
 echo "Machine: $(python -c 'import sys; sys.path.insert(0, "."); from scratchnet.sysinfo import describe_machine; print(describe_machine())'); started $(date -u '+%Y-%m-%d %H:%M UTC')." >> "$out"
 echo >> "$out"
 NUMBA_CACHE_DIR="$(mktemp -d)" run /usr/bin/time -f "wall %e s, peak RSS %M KB" python train.py --seed 0
+run python benchmarks/report_epochs.py
 run python -m scratchnet.gradcheck
 run python benchmarks/bench_kernels.py
 run python benchmarks/bench_train.py
