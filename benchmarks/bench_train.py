@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, best_of, header, peak_rss_mb
+from common import ROOT, best_of, header, peak_rss_mb, slowest_over_first
 from scratchnet.cli import set_threads
 
 # what train.py does before its first epoch: imports, the model, warm_up (compile_ahead),
@@ -232,12 +232,12 @@ def main():
     steady = float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0]
     print(f"epochs ({n:,} images each): " + ", ".join(f"{s:.2f}" for s in seconds) + " s")
     print(f"steady state (median of epochs 2..{len(seconds)}): {steady:.2f} s = {n / steady:,.0f} images/s")
-    print(f"slowest epoch / first epoch = {max(seconds) / seconds[0]:.3f}")   # (floor 1.1: 3 decimals)
+    print(f"slowest epoch / first epoch = {slowest_over_first(seconds):.3f}")
     # A drift (denormals: every step slower) moves the median step; a busy spell of a shared
     # host moves some steps, and the wall time of an epoch with them
     medians = [float(np.median(np.diff(stamps[e]))) for e in sorted(stamps)]
     print("median step per epoch: " + ", ".join(f"{m * 1e3:.2f}" for m in medians) + " ms; "
-          f"slowest / first = {max(medians) / medians[0]:.3f}")
+          f"slowest / first = {slowest_over_first(medians):.3f}")
     if args.epochs > 1:
         with kernels.active().pinned():      # the kernel threads placed as fit places them
             early, late = state_drift(np, model, opt, first_epoch[0], *train)

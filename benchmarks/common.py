@@ -35,6 +35,12 @@ def best_of(fn, repeat=5, number=20):
     return best
 
 
+def slowest_over_first(seconds):
+    """Issue 12's drift figure: the slowest epoch over the first (>= 1; floor 1.1). Printed
+    to three decimals by its callers: 1.102 must not read as 1.10."""
+    return max(seconds) / seconds[0]
+
+
 def peak_rss_mb():
     import resource
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

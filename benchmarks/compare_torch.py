@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 
-from common import ROOT, header
+from common import ROOT, header, slowest_over_first
 
 SCRATCHNET_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
 INFERENCE_TURNS = 3             # a test takes ~1 s: a busy spell could spoil a single one
@@ -272,7 +272,7 @@ def main():
           f"torch {', '.join(f'{x:.2f}' for x in runs['torch']['seconds'])}")
     if args.epochs > 1:
         print("slowest epoch / first epoch: " + ", ".join(
-            f"{name} {max(r['seconds']) / r['seconds'][0]:.3f}" for name, r in runs.items()))
+            f"{name} {slowest_over_first(r['seconds']):.3f}" for name, r in runs.items()))
     # (three decimals: issue 12's floors are 0.3 and 1.1, and 0.301 must not print as 0.30)
     print(f"steady-state epoch ratio scratchnet/pytorch = {steady['scratchnet'] / steady['torch']:.3f} "
           f"({steady['torch'] / steady['scratchnet']:.1f}x faster)")

@@ -5,6 +5,8 @@ import argparse
 import json
 import sys
 
+from common import slowest_over_first
+
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
@@ -22,7 +24,7 @@ def main(argv=None):
         return 1
     print(f"train.py ({metrics.get('command', '?')}), {metrics.get('created', '?')}: "
           f"epochs, s: " + ", ".join(f"{s:.3f}" for s in seconds))
-    print(f"slowest epoch / first epoch = {max(seconds) / seconds[0]:.3f}")
+    print(f"slowest epoch / first epoch = {slowest_over_first(seconds):.3f}")
     return 0
 
 
