@@ -91,3 +91,32 @@ def test_unknown_kernel_back_end_in_the_environment(mnist_dir, tmp_path):
                                  "--model", str(tmp_path / "m.npz"), "--report-dir", str(tmp_path)],
                         env={"SCRATCHNET_KERNELS": "fast"}), 1)
     assert "unknown kernel back end 'fast'" in line
+
+
+REPORT_EPOCHS = [str(ROOT / "benchmarks" / "report_epochs.py")]
+
+
+@pytest.mark.parametrize("content,message", [
+    (None, "No such file or directory"),
+    ("{not json", "Expecting property name"),
+    ('{"history": [{"epoch": 1}]}', "'seconds'"),
+    ('[1, 2]', "list indices must be integers"),
+    ('{"history": []}', "has no epochs"),
+])
+def test_report_epochs_refuses_a_missing_or_malformed_metrics_file(tmp_path, content, message):
+    metrics = tmp_path / "metrics.json"
+    if content is not None:
+        metrics.write_text(content)
+    line = one_line(run(REPORT_EPOCHS + ["--metrics", str(metrics)]), 1)
+    assert line.startswith("error: ") and str(metrics) in line and message in line
+
+
+def test_report_epochs_prints_the_epochs_and_slowest_over_first(tmp_path):
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text('{"command": "train.py --seed 0", "created": "today", '
+                       '"history": [{"seconds": 4.0}, {"seconds": 4.4}, {"seconds": 4.2}]}')
+    proc = run(REPORT_EPOCHS + ["--metrics", str(metrics)])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "train.py (train.py --seed 0), today: epochs, s: 4.000, 4.400, 4.200",
+        "slowest epoch / first epoch = 1.100"]
