@@ -17,8 +17,11 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
  5. threshold (Otsu) to find the ink; drop faint noise, specks (connected pieces much
            smaller than the digit) and pieces entering from the border (shadows, page
            edges) and take the bounding box of what is left;
- 6. scale the box so its longer side is 20 px, anti-aliased, keeping the aspect ratio;
- 7. place it in a 28x28 frame so the ink's centre of mass is at the centre.
+ 6. stroke width: measure the pen's width and, if it is outside MNIST's range once
+           scaled (a 1-px paint tool, a fat marker), thicken or thin the strokes to MNIST's
+           typical width (strokes.py);
+ 7. scale the box so its longer side is 20 px, anti-aliased, keeping the aspect ratio;
+ 8. place it in a 28x28 frame so the ink's centre of mass is at the centre.
 
 An image that is already an MNIST digit passes through (nearly) unchanged.
 """
@@ -29,6 +32,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
 from ..fileio import atomic_write
+from .strokes import normalise_width
 
 MAX_PIXELS = 40_000_000   # larger images are refused (decompression-bomb guard)
 WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
@@ -227,35 +231,60 @@ def ink_mask(a):
     return np.isin(labels, keep) & mask
 
 
-def to_mnist(img):
+def to_mnist(img, normalise_strokes=True):
     """PIL image -> float32 (28, 28) in [0, 1], white digit on black, MNIST-style.
+    normalise_strokes=False skips step 6 (the pen's width stays as drawn).
 
     Raises ImageError if there is no ink (a blank image)."""
-    grey = _shrink(to_grey(img), WORK_SIZE)
+    full = to_grey(img)
+    grey = _shrink(full, WORK_SIZE)
     if np.median(_border(grey)) > 0.5:                      # 3. dark ink on light paper
-        grey = 1 - grey
-    a = grey - _background(grey)                            # 4. flatten paper and lighting
-    a = np.clip(a, 0, None)
-    top = np.percentile(a, 99.5) if a.size > 400 else a.max()
-    if a.max() < 0.08 or top <= 0:
-        raise ImageError("no digit found: the image is blank (no ink stands out)")
-    a = np.clip(a / max(top, a.max() * 0.5), 0, 1).astype(np.float32)
-    mask = ink_mask(a)                                      # 5. the ink and its box
-    if mask.sum() < 3:
-        raise ImageError("no digit found: the image is blank (no ink stands out)")
-    # keep the anti-aliased edge around the strokes; drop everything away from them
-    a = np.where(_dilate(mask) & (a > NOISE_FLOOR), a, 0).astype(np.float32)
-    ink = a > 0
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        grey, full = 1 - grey, 1 - full
+    a = _ink(grey)
+    # A small digit on a big canvas is only a few working pixels: look again at full
+    # resolution around it, the working resolution now spent on the digit.
+    rows, cols = np.flatnonzero((a > 0).any(axis=1)), np.flatnonzero((a > 0).any(axis=0))
+    factor = max(full.shape) / max(grey.shape)
+    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    if factor > 1.5 and side < WORK_SIZE / 2:
+        margin = side // 2 + 2
+        y0, y1 = (max(0, int((v) * factor)) for v in (rows[0] - margin, rows[-1] + 1 + margin))
+        x0, x1 = (max(0, int((v) * factor)) for v in (cols[0] - margin, cols[-1] + 1 + margin))
+        a = _ink(_shrink(full[y0:y1, x0:x1], WORK_SIZE))
+    crop = _crop(a)
+    if normalise_strokes:
+        crop = _crop(normalise_width(crop, DIGIT_BOX)[0])   # 6. MNIST's pen width
     h, w = crop.shape
-    scale = DIGIT_BOX / max(h, w)                           # 6. longer side -> 20 px
+    scale = DIGIT_BOX / max(h, w)                           # 7. longer side -> 20 px
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     digit = np.asarray(Image.fromarray(crop, mode="F").resize(
         (new_w, new_h), Image.Resampling.LANCZOS if scale < 1 else Image.Resampling.BILINEAR))
     digit = np.clip(digit, 0, None)
     digit = np.clip(digit / max(digit.max(), 1e-6), 0, 1)
-    return center_by_mass(digit)                            # 7. centre of mass at the centre
+    return center_by_mass(digit)                            # 8. centre of mass at the centre
+
+
+def _ink(grey):
+    """Grey picture, ink bright -> the ink alone in [0, 1] (steps 4 and 5), zero elsewhere."""
+    a = grey - _background(grey)                            # 4. flatten paper and lighting
+    a = np.clip(a, 0, None)
+    if a.max() < 0.08:
+        raise ImageError("no digit found: the image is blank (no ink stands out)")
+    # the ink's level: a high percentile of the clearly bright pixels (a 1-px drawing may be
+    # under 0.5% of the picture), robust to a few brighter specks
+    top = np.percentile(a[a >= 0.3 * a.max()], 90) if a.size > 400 else a.max()
+    a = np.clip(a / max(top, a.max() * 0.5), 0, 1).astype(np.float32)
+    mask = ink_mask(a)                                      # 5. the ink and its box
+    if mask.sum() < 3:
+        raise ImageError("no digit found: the image is blank (no ink stands out)")
+    # keep the anti-aliased edge around the strokes; drop everything away from them
+    return np.where(_dilate(mask) & (a > NOISE_FLOOR), a, 0).astype(np.float32)
+
+
+def _crop(a):
+    """The box around the ink (a > 0) of a (H, W) image that has some."""
+    rows, cols = np.flatnonzero((a > 0).any(axis=1)), np.flatnonzero((a > 0).any(axis=0))
+    return a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
 
 
 def _dilate(mask, size=5):

@@ -1,0 +1,255 @@
+"""How people really draw, for the "not a digit" benchmark (benchmarks/bench_openset.py) and
+tests: MNIST digits re-drawn in many pen styles, real people's 8x8 digits (UCI), and the
+non-digits people try, drawn with a wobbling pen.
+
+A re-drawing is a skeleton (the strokes thinned to 1-px lines, scratchnet.data.strokes) of a
+source picture warped by a smooth random displacement (a hand is never steady), then traced
+with a pen of some width on a canvas. The detector's own training pictures come from other
+code (scratchnet/data/nondigits.py), other fonts and other seeds.
+
+Other scripts need fonts from system packages (Debian: fonts-dejavu-core for Greek, Cyrillic
+and Hebrew, fonts-lohit-deva for Devanagari, fonts-wqy-microhei for CJK); a kind whose font
+is missing is reported as such, never drawn with a stand-in.
+"""
+import functools
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+from scratchnet.data.strokes import dilate, skeleton
+
+CANVAS = 280
+
+DIGIT_STYLES = ("line_1px", "fine_pen", "thick_marker", "pressure_pen", "small_in_big",
+                "photo_of_paper")
+
+# letters that do not look like a digit, and those that honestly do (reported apart)
+UPPER = "ACEFHKLMNPRUVWXY"
+LOWER = "acefhkmnprtuvwxy"
+DIGIT_SHAPED = "BDGIJOQSZbdgilooqsz"
+SYMBOLS = "+=%&@#?!"
+SCRIPTS = {   # (font file, characters that look like no digit)
+    "greek": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "αβγλπψωΓΔΛΞΠΣΦΨΩ"),
+    "cyrillic": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "ЖДЯФШЩЮЛПЦЭжлпфшщюя"),
+    "hebrew": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "אבגדהחטכלמנעפצקרשת"),
+    "devanagari": ("/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf",
+                   "कखगघचछजझटठडढणतथदधनपफबभमयरलवशषसहअआइईउ"),
+    "cjk": ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "我你好学字龍愛書電話語魚鳥飛馬車風雨雪"),
+}
+LATIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf",
+               "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf")
+DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+
+
+@functools.lru_cache(maxsize=None)
+def _font(path, size):
+    return ImageFont.truetype(str(path), size)
+
+
+def font_available(path):
+    return Path(path).is_file()
+
+
+def wobble(ink, rng, amount):
+    """(H, W) bool -> the same strokes moved by a smooth random field of up to `amount` px."""
+    h, w = ink.shape
+    field = rng.normal(0, amount / 2, (2, 4, 4)).astype(np.float32)
+    dy, dx = (np.asarray(Image.fromarray(f, mode="F").resize((w, h), Image.Resampling.BICUBIC)) for f in field)
+    yy, xx = np.mgrid[0:h, 0:w]
+    return ink[np.clip(np.round(yy + dy), 0, h - 1).astype(int), np.clip(np.round(xx + dx), 0, w - 1).astype(int)]
+
+
+def trace(lines, radius, rng=None, varying=False):
+    """1-px lines (H, W) bool -> strokes of a pen `radius` px (0: the 1-px lines themselves),
+    or, varying=True, a pressure pen whose radius wanders between 1 and `radius`."""
+    if not varying:
+        return dilate(lines.astype(np.float32), radius)[radius:-radius or None, radius:-radius or None] > 0.5
+    h, w = lines.shape
+    pressure = rng.uniform(0, 1, (3, 3)).astype(np.float32)
+    pressure = np.asarray(Image.fromarray(pressure, mode="F").resize((w, h), Image.Resampling.BICUBIC))
+    radii = np.clip(1 + np.round(pressure * (radius - 1)), 1, radius).astype(int)
+    out = np.zeros_like(lines)
+    for r in np.unique(radii):
+        out |= trace(lines & (radii == r), int(r))
+    return out
+
+
+def outline(picture, size, rng, amount=0.0):
+    """A picture's ink (bright on dark uint8, or bool) scaled to `size` px -> its skeleton,
+    after a wobble of `amount` px."""
+    ink = Image.fromarray(np.asarray(picture, dtype=np.uint8) * (255 if picture.dtype == bool else 1))
+    ink = np.asarray(ink.resize((size, size), Image.Resampling.BILINEAR)) > 110
+    if amount:
+        ink = wobble(ink, rng, amount)
+    return skeleton(ink)
+
+
+def on_canvas(ink, canvas, rng, at=None):
+    """Dark strokes on light paper: the (h, w) bool ink pasted into a (canvas) px square (or
+    (H, W)) at a random place (or `at`), as a grey PIL picture."""
+    H, W = (canvas, canvas) if np.isscalar(canvas) else canvas
+    paper = np.full((H, W), 255, np.uint8)
+    h, w = ink.shape
+    y, x = at if at is not None else (int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1)))
+    paper[y:y + h, x:x + w][ink] = 0
+    return Image.fromarray(paper)
+
+
+def draw_digit(digit, style, rng):
+    """An MNIST digit (28, 28) uint8 re-drawn in one of DIGIT_STYLES, as a grey PIL picture."""
+    if style == "line_1px":              # a paint program's 1-px pencil on a small canvas
+        size = int(rng.integers(90, 130))
+        return on_canvas(outline(digit, size, rng, 1.0), int(rng.integers(size + 10, size + 60)), rng)
+    if style == "fine_pen":              # a fine pen on a demo's canvas, anti-aliased
+        size = int(rng.integers(180, 250))
+        lines = outline(digit, size, rng, 2.0)
+        return on_canvas(trace(lines, 1), CANVAS, rng).filter(ImageFilter.GaussianBlur(0.7))
+    if style == "thick_marker":          # a felt-tip marker as wide as a tenth of the digit
+        size = int(rng.integers(170, 220))
+        lines = outline(digit, size, rng, 2.0)
+        return on_canvas(trace(lines, int(rng.integers(9, 15))), CANVAS, rng)
+    if style == "pressure_pen":          # a stylus whose width follows the pressure
+        size = int(rng.integers(170, 240))
+        lines = outline(digit, size, rng, 2.0)
+        return on_canvas(trace(lines, int(rng.integers(4, 10)), rng, varying=True), CANVAS, rng)
+    if style == "small_in_big":          # a small digit somewhere on a big canvas
+        size = int(rng.integers(36, 70))
+        lines = outline(digit, size, rng, 0.5)
+        return on_canvas(trace(lines, 1), (int(rng.integers(500, 800)), int(rng.integers(700, 1000))), rng)
+    if style == "photo_of_paper":        # pen on paper, photographed: uneven light, a shadow
+        from synthetic.userstyle import stylise
+        return stylise(digit, "photo_pen" if rng.integers(0, 2) else "photo_marker", rng)
+    raise ValueError(f"unknown style {style!r}")
+
+
+def uci_digits():
+    """(images, labels): scikit-learn's copy of UCI's handwritten digits (1,797 of them, 43
+    people), each 8x8 of 0-16 shown as a 32x32 grey picture (the 32x32 bitmaps they were
+    counted from), white on black as in the original."""
+    from sklearn.datasets import load_digits
+    data = load_digits()
+    pictures = [Image.fromarray((img * 255 / 16).astype(np.uint8)).resize((32, 32), Image.Resampling.BILINEAR)
+                for img in data.images]
+    return pictures, data.target
+
+
+# --- non-digits -----------------------------------------------------------------------------
+
+def _glyph(char, font_path, rng):
+    """A character rendered big and bright on dark, (H, W) uint8, cropped to its ink."""
+    img = Image.new("L", (400, 400), 0)
+    ImageDraw.Draw(img).text((200, 200), char, font=_font(font_path, 220), fill=255, anchor="mm")
+    a = np.asarray(img)
+    rows, cols = np.flatnonzero(a.max(1) > 0), np.flatnonzero(a.max(0) > 0)
+    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    side = max(a.shape) + 20
+    square = np.zeros((side, side), np.uint8)
+    y, x = (side - a.shape[0]) // 2, (side - a.shape[1]) // 2
+    square[y:y + a.shape[0], x:x + a.shape[1]] = a
+    return square
+
+
+def handwritten(char, font_path, rng):
+    """A character as a person would draw it: its outline traced by a wobbling pen."""
+    size = int(rng.integers(150, 230))
+    lines = outline(_glyph(char, font_path, rng), size, rng, 3.0)
+    return on_canvas(trace(lines, int(rng.integers(1, 7))), CANVAS, rng)
+
+
+def _doodle_lines(kind, rng):
+    """A doodle's strokes, drawn with a 1-px pen on a 200 px square: (200, 200) bool."""
+    img = Image.new("1", (200, 200), 0)
+    d = ImageDraw.Draw(img)
+    j = lambda: rng.normal(0, 4)   # noqa: E731 - a hand's wobble
+    if kind == "house":
+        d.rectangle([40 + j(), 90 + j(), 160 + j(), 180 + j()], outline=1)
+        d.line([(30 + j(), 95 + j()), (100 + j(), 25 + j()), (170 + j(), 95 + j())], fill=1)
+        d.rectangle([85, 130 + j(), 115, 180], outline=1)
+    elif kind == "sun":
+        r = rng.uniform(30, 45)
+        d.ellipse([100 - r, 100 - r, 100 + r, 100 + r], outline=1)
+        for a in np.arange(int(rng.integers(7, 13))) * 2 * np.pi / rng.integers(7, 13):
+            d.line([(100 + (r + 8) * np.cos(a), 100 + (r + 8) * np.sin(a)),
+                    (100 + (r + 40) * np.cos(a), 100 + (r + 40) * np.sin(a))], fill=1)
+    elif kind == "face":
+        d.ellipse([25 + j(), 25 + j(), 175 + j(), 175 + j()], outline=1)
+        for x in (70, 130):
+            d.ellipse([x - 8, 70 + j(), x + 8, 86], outline=1)
+        d.arc([60, 90 + j(), 140, 150], 20, 160, fill=1)
+    elif kind == "star":
+        a = rng.uniform(0, 2 * np.pi) + np.arange(6) * 4 * np.pi / 5
+        d.line([(100 + 85 * np.cos(t) + j(), 100 + 85 * np.sin(t) + j()) for t in a], fill=1)
+    elif kind == "arrow":
+        a = rng.uniform(0, 2 * np.pi)
+        u = np.array([np.cos(a), np.sin(a)])
+        head, tail = 100 + 80 * u, 100 - 80 * u
+        d.line([tuple(tail), tuple(head)], fill=1)
+        for turn in (2.6, -2.6):
+            v = np.array([np.cos(a + turn), np.sin(a + turn)])
+            d.line([tuple(head), tuple(head + 40 * v)], fill=1)
+    elif kind == "heart":
+        t = np.linspace(0, 2 * np.pi, 80)
+        x, y = 16 * np.sin(t) ** 3, 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+        d.line([(100 + 5 * a, 95 - 5 * b) for a, b in zip(x, y)], fill=1)
+    return np.asarray(img, dtype=bool)
+
+
+DOODLES = ("house", "sun", "face", "star", "arrow", "heart")
+
+
+def doodle(rng, kind=None):
+    kind = kind or DOODLES[int(rng.integers(0, len(DOODLES)))]
+    lines = _doodle_lines(kind, rng)
+    size = int(rng.integers(170, 250))
+    lines = outline(lines.astype(np.uint8) * 255, size, rng, 2.0)
+    return on_canvas(trace(lines, int(rng.integers(1, 8))), CANVAS, rng)
+
+
+def scribble(rng):
+    """A wandering pen: a random walk with momentum."""
+    img = Image.new("L", (CANVAS, CANVAS), 255)
+    p, v = rng.uniform(90, 190, 2), rng.normal(0, 8, 2)
+    pts = [tuple(p)]
+    for _ in range(int(rng.integers(30, 90))):
+        v = 0.8 * v + rng.normal(0, 6, 2)
+        p = np.clip(p + v, 20, CANVAS - 20)
+        pts.append(tuple(p))
+    ImageDraw.Draw(img).line(pts, fill=0, width=int(rng.integers(2, 16)), joint="curve")
+    return img
+
+
+def blankish(rng):
+    """Paper with nothing on it but noise: a faint grain, a few specks, a smudge."""
+    a = rng.normal(rng.uniform(200, 245), rng.uniform(2, 12), (CANVAS, CANVAS))
+    for _ in range(int(rng.integers(0, 6))):
+        y, x = rng.integers(0, CANVAS, 2)
+        a[max(0, y - 2):y + 2, max(0, x - 2):x + 2] -= rng.uniform(40, 150)
+    if rng.integers(0, 2):
+        yy, xx = np.mgrid[0:CANVAS, 0:CANVAS]
+        c, r = rng.uniform(60, 220, 2), rng.uniform(20, 60)
+        a -= rng.uniform(10, 40) * np.exp(-((yy - c[0]) ** 2 + (xx - c[1]) ** 2) / r ** 2)
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def _latin(chars):
+    def make(rng):
+        font = DEJAVU / LATIN_FONTS[int(rng.integers(0, len(LATIN_FONTS)))]
+        return handwritten(chars[int(rng.integers(0, len(chars)))], font, rng)
+    return make, font_available(DEJAVU / LATIN_FONTS[0])
+
+
+def _script(name):
+    path, chars = SCRIPTS[name]
+    return (lambda rng: handwritten(chars[int(rng.integers(0, len(chars)))], path, rng)), font_available(path)
+
+
+def nondigit_kinds():
+    """{kind: (make(rng) -> PIL picture, available)}: the benchmark's non-digits. The
+    digit-shaped letters are a kind of their own, reported apart."""
+    kinds = {"letters (upper case)": _latin(UPPER), "letters (lower case)": _latin(LOWER),
+             "symbols": _latin(SYMBOLS)}
+    kinds.update({name: _script(name) for name in SCRIPTS})
+    kinds.update({"doodles": (doodle, True), "scribbles": (scribble, True), "blank-ish noise": (blankish, True),
+                  "digit-shaped letters": _latin(DIGIT_SHAPED)})
+    return kinds

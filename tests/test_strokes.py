@@ -1,0 +1,106 @@
+"""Stroke width: measured right on lines of known width, brought to MNIST's by preprocessing
+(thin paint-tool lines and fat markers alike), and MNIST's own digits left as they are."""
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from scratchnet.data.preprocess import to_mnist
+from scratchnet.data.strokes import HIGH, LOW, TARGET, dilate, erode, skeleton, stroke_width, width_change
+from synthetic.drawstyles import draw_digit, outline, trace
+
+
+def _seven(width, size=200):
+    """A 7 drawn as a polyline with a round pen `width` px wide, ink bright on dark (bool)."""
+    img = Image.new("L", (size, size), 0)
+    s = size / 200
+    points = [(40 * s, 40 * s), (160 * s, 40 * s), (90 * s, 170 * s)]
+    ImageDraw.Draw(img).line(points, fill=255, width=width, joint="curve")
+    for x, y in (points[0], points[-1]):
+        r = width / 2
+        ImageDraw.Draw(img).ellipse([x - r, y - r, x + r, y + r], fill=255)
+    return np.asarray(img) > 127
+
+
+@pytest.mark.parametrize("width", [1, 3, 6, 11, 21])
+def test_the_width_of_a_line_drawn_at_a_known_width_is_measured(width):
+    measured = stroke_width(_seven(width))
+    print(f"drawn {width} px, measured {measured:.2f} px")
+    assert measured == pytest.approx(width, rel=0.2, abs=0.4)
+
+
+def test_a_skeleton_is_one_pixel_wide_and_keeps_a_ring_closed():
+    yy, xx = np.mgrid[0:80, 0:80]
+    ring = np.abs(np.hypot(yy - 40, xx - 40) - 25) < 6
+    lines = skeleton(ring)
+    assert lines.sum() < ring.sum() / 5 and (lines & ~ring).sum() == 0
+    # closed: every skeleton pixel has exactly two neighbours on the line
+    p = np.pad(lines, 1).astype(int)
+    neighbours = sum(np.roll(np.roll(p, dy, 0), dx, 1) for dy in (-1, 0, 1) for dx in (-1, 0, 1)) - p
+    assert np.all(neighbours[1:-1, 1:-1][lines] >= 2)
+    assert 2 * np.pi * 25 * 0.9 < lines.sum() < 2 * np.pi * 25 * 1.1
+
+
+def test_dilate_and_erode_change_the_width_by_2r():
+    ink = _seven(5).astype(np.float32)
+    assert stroke_width(dilate(ink, 3) > 0.5) == pytest.approx(11, rel=0.15)
+    assert stroke_width(erode(dilate(ink, 3), 2) > 0.5) == pytest.approx(7, rel=0.15)
+
+
+def test_width_change_brings_widths_outside_mnists_range_to_its_median():
+    assert width_change(2.0, 20, 20) == 0 and width_change(LOW, 20, 20) == 0 and width_change(HIGH, 20, 20) == 0
+    for width, box in ((1, 120), (1, 28), (60, 200), (0.3, 20)):
+        d = width_change(width, box, 20)
+        assert (width + d) / (box + d) * 20 == pytest.approx(TARGET)
+
+
+def _width_at_28(digit):
+    return stroke_width(digit > 0.5)
+
+
+@pytest.mark.parametrize("pen", [1, 2, 5, 12, 24, 60])
+def test_a_digit_drawn_with_any_pen_comes_out_with_mnists_width(pen):
+    picture = Image.fromarray(np.where(_seven(pen), 0, 255).astype(np.uint8))   # dark on light
+    digit = to_mnist(picture)
+    raw = to_mnist(picture, normalise_strokes=False)
+    print(f"pen {pen} px: width at 28x28 {_width_at_28(raw):.2f} as drawn, {_width_at_28(digit):.2f} normalised")
+    assert LOW * 0.85 <= _width_at_28(digit) <= HIGH * 1.1
+
+
+def test_thin_and_fat_drawings_of_one_digit_come_out_alike():
+    thin = to_mnist(Image.fromarray(np.where(_seven(1), 0, 255).astype(np.uint8)))
+    fat = to_mnist(Image.fromarray(np.where(_seven(60), 0, 255).astype(np.uint8)))
+    raw_thin = to_mnist(Image.fromarray(np.where(_seven(1), 0, 255).astype(np.uint8)), normalise_strokes=False)
+    raw_fat = to_mnist(Image.fromarray(np.where(_seven(60), 0, 255).astype(np.uint8)), normalise_strokes=False)
+    assert np.abs(thin - fat).mean() < 0.5 * np.abs(raw_thin - raw_fat).mean()
+
+
+def test_mnist_digits_pass_through_nearly_unchanged(mnist):
+    digits = mnist.test_images[:300]
+    same, diffs = 0, []
+    for d in digits:
+        picture = Image.fromarray(d)
+        a, b = to_mnist(picture), to_mnist(picture, normalise_strokes=False)
+        same += np.array_equal(a, b)
+        diffs.append(np.abs(a - b).mean())
+    print(f"{same} of {len(digits)} unchanged; mean |difference| {np.mean(diffs):.4f}")
+    assert same >= 0.9 * len(digits)
+    assert np.mean(diffs) < 0.01
+
+
+def test_a_digit_drawn_with_a_1px_pencil_is_accepted_and_named_right(model_file, mnist):
+    from scratchnet.apps.inference import Prediction, Predictor
+    predictor = Predictor.load(model_file)
+    rng = np.random.default_rng(3)
+    picks = range(40)
+    pictures = [draw_digit(mnist.test_images[i], "line_1px", rng) for i in picks]
+    x = np.stack([to_mnist(p) for p in pictures])[:, None]
+    scores, logits = predictor.openset.scores(predictor.model, x, with_logits=True)
+    kept = scores >= predictor.openset.threshold
+    right = logits.argmax(1) == mnist.test_labels[list(picks)]
+    print(f"1-px drawings: kept {kept.mean():.0%}, named right {(kept & right).mean():.0%}")
+    assert (kept & right).mean() >= 0.85
+    # one clear 7, drawn with a 1-px pencil on a 140 px canvas
+    lines = outline(np.asarray(Image.fromarray(_seven(12, 140).astype(np.uint8) * 255)), 120, rng)
+    picture = Image.fromarray(np.where(trace(lines, 0), 0, 255).astype(np.uint8))
+    [r] = predictor.classify([Prediction("seven", input=to_mnist(picture))])
+    assert r.is_digit and r.digit == 7
