@@ -36,7 +36,7 @@ def best_of(fn, repeat=5, number=20):
 
 
 def slowest_over_first(seconds):
-    """Issue 12's drift figure: the slowest epoch over the first (>= 1; floor 1.1). Printed
+    """The drift figure: the slowest epoch over the first (>= 1; the target is at most 1.1). Printed
     to three decimals by its callers: 1.102 must not read as 1.10."""
     return max(seconds) / seconds[0]
 

@@ -273,7 +273,7 @@ def main():
     if args.epochs > 1:
         print("slowest epoch / first epoch: " + ", ".join(
             f"{name} {slowest_over_first(r['seconds']):.3f}" for name, r in runs.items()))
-    # (three decimals: issue 12's floors are 0.3 and 1.1, and 0.301 must not print as 0.30)
+    # (three decimals: against targets of 0.3 and 1.1, 0.301 must not print as 0.30)
     print(f"steady-state epoch ratio scratchnet/pytorch = {steady['scratchnet'] / steady['torch']:.3f} "
           f"({steady['torch'] / steady['scratchnet']:.1f}x faster)")
     print(f"batch inference (1,000 per batch): scratchnet/pytorch = "

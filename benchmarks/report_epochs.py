@@ -1,6 +1,6 @@
 """The epoch times of the last `python train.py` run, to the millisecond, from the report it
 wrote (reports/metrics.json): train.py prints them to a tenth of a second, too coarse for
-issue 12's "no epoch more than 1.1x the first"."""
+the target "no epoch more than 1.1x the first"."""
 import argparse
 import json
 import sys

@@ -87,8 +87,8 @@ def give_back_freed_memory():
     Why: NumPy arrays freed after training (the 47 MB of training images, the detector's
     batches) leave holes in the heap that glibc keeps, so the process's resident memory stays
     at its high-water mark and the report's matplotlib lands on top of it. Trimmed before the
-    "not a digit" detector and before the report, a first `train.py` peaked at 280 MB instead
-    of 298 MB (AMD EPYC, 2026-11-26, `/usr/bin/time`, 1 epoch, empty caches).
+    "not a digit" detector and before the report, a first `train.py` peaks about 18 MB lower
+    (docs/performance.md).
     """
     import ctypes
     try:

@@ -3,8 +3,8 @@ on a light 280x280 background (or, for noise and textures, filling it). For the 
 ("not a digit") benchmark and tests.
 
 KINDS maps a kind to its generator; every generator takes a numpy Generator, so a seed gives
-the same pictures. issue_pictures() draws the six pictures issue 13 listed, drawn the same way
-every time.
+the same pictures. once_named_digits() draws six pictures an early model named as
+digits, the same way every time.
 """
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -121,8 +121,8 @@ def generate(kind, n, seed):
     return [KINDS[kind](rng) for _ in range(n)]
 
 
-def issue_pictures():
-    """The six pictures issue 13 reported as named digits: {name: PIL image}."""
+def once_named_digits():
+    """Six pictures an early model named as digits: {name: PIL image}."""
     img_x, draw = _canvas()
     draw.line([(50, 50), (230, 230)], fill=0, width=18)
     draw.line([(230, 50), (50, 230)], fill=0, width=18)

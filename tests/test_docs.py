@@ -73,16 +73,12 @@ def test_every_path_the_readme_names_exists():
     named = set(re.findall(r"[`(]((?:scratchnet|benchmarks|docs|tests|synthetic)/[\w/.-]+\.(?:py|md|png|sh|html))",
                            readme))
     assert len(named) >= 20
-    tour = readme.split("## A tour of the code", 1)[1].split("```")[1]
-    folders = {}
-    for line in tour.strip("\n").splitlines():
-        depth = (len(line) - len(line.lstrip())) // 2
-        names = re.findall(r"[\w]+\.py|[\w]+/", re.split(r"\s{2,}", line.strip())[0])
-        if not names:                                   # a description's second line
-            continue
-        parents = "".join(folders[d] for d in range(depth))
-        if len(names) == 1 and names[0].endswith("/"):
-            folders[depth] = names[0]
-        named.update(parents + name for name in names)
+    # the tour's table: each row's first cell names a path, and bare file names beside it
+    # live in the same folder
+    tour = readme.split("## A tour of the code", 1)[1].split("\n## ", 1)[0]
+    for row in re.findall(r"^\| (`.*?) \|", tour, flags=re.M):
+        names = re.findall(r"`([^`]+)`", row)
+        folder = names[0].rsplit("/", 1)[0] + "/" if "/" in names[0].rstrip("/") else ""
+        named.update([names[0]] + [folder + n for n in names[1:]])
     missing = sorted(p for p in named if not (ROOT / p).exists())
     assert not missing, f"the README names files that do not exist: {missing}"

@@ -1,4 +1,4 @@
-"""'Not a digit': the six pictures issue 13 reported are refused, digits are accepted, and the
+"""'Not a digit': six pictures once named as digits are refused, digits are accepted, and the
 answer is the same through predict.py, --json and the API; older model files still work."""
 import json
 import subprocess
@@ -12,7 +12,7 @@ from scratchnet.apps.inference import Predictor
 from scratchnet.apps.openset import OpenSet, features
 from scratchnet.core.model import RECORD_KEY, load_model
 from scratchnet.data.mnist import to_input
-from synthetic.nondigits import KINDS, generate, issue_pictures
+from synthetic.nondigits import KINDS, generate, once_named_digits
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,13 +26,13 @@ def predictor(model_file):
 def six(tmp_path_factory):
     folder = tmp_path_factory.mktemp("six")
     paths = []
-    for i, (name, picture) in enumerate(issue_pictures().items()):
+    for i, (name, picture) in enumerate(once_named_digits().items()):
         paths.append(folder / f"{i}_{name.replace(' ', '_')}.png")
         picture.save(paths[-1])
     return paths
 
 
-def test_the_six_pictures_of_the_issue_are_refused(predictor, six):
+def test_six_pictures_once_named_as_digits_are_refused(predictor, six):
     results = predictor.predict_files(six)
     for r in results:
         print(f"{Path(r.file).name:32s} score {r.digit_score:7.2f} (threshold {predictor.openset.threshold:.2f})")

@@ -171,7 +171,7 @@ print(give_back_freed_memory(), before, rss_mb())
 
 
 def test_freed_heap_memory_is_given_back_to_the_os():
-    # what train.py calls before the detector and the report (its peak memory: issue 12)
+    # what train.py calls before the detector and the report (to keep its peak memory down)
     import platform
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         pytest.skip("malloc_trim is glibc's: elsewhere give_back_freed_memory() returns False")

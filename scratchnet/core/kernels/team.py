@@ -81,11 +81,8 @@ class Team:
 
         Why: unpinned, Linux woke the sleeping helper on the caller's core while OpenBLAS's
         worker thread ran on the other, and the caller and the helper took turns instead of
-        running side by side (seen with `ps -L` during training). Pinned, a training step took
-        5.1 ms instead of 6.0 ms, the mean of 10 processes each (AMD EPYC, 2 cores, a slow
-        spell of the host; 8 of the 10 pairs faster; in quieter minutes no difference), and
-        two trainings at once 15-23 s per epoch each instead of 62-130 s. OpenBLAS's own
-        thread is left free to move.
+        running side by side (seen with `ps -L` during training); pinned, steps are faster in
+        the host's busy spells (docs/performance.md). OpenBLAS's own thread is left free to move.
 
         Only when the team has one thread per CPU the process may use (the default): with
         fewer, other processes doing the same could pile up on the same CPUs while the rest
