@@ -8,19 +8,16 @@ from a small detector trained after the network, on what the network computes fo
   detector  Dense(175, 64) -> ReLU -> Dense(64, 2), digit vs not a digit, trained with the
             framework's own fit() (so its backward pass is the gradient-checked Dense and
             softmax cross-entropy) on MNIST training digits, half as they are and half drawn
-            in people's pen styles (a 1-px paint tool, fine pens, markers, pressure pens),
-            against as many non-digits (data/nondigits.py: letters typed and traced by hand,
-            symbols, invented glyphs, shapes, scribbles, blobs, noise, textures), all of them
-            preprocessed as predict.py does
+            as canvas pictures, against as many non-digits (data/nondigits.py: letters,
+            shapes, scribbles, blobs, noise, textures), all preprocessed as predict.py does
   score     the detector's log-odds of "digit"; a picture is taken for a digit when its score
             reaches the threshold that accepts ACCEPT (99.5%) of held-out digits, both as
-            they are and drawn in those pen styles (a user's drawing, not a clean MNIST
-            digit, is what must not be refused)
+            they are and drawn as canvas pictures
 
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits
 (docs/openset.md); the detector has both among its features. A detector that also sees the
 input's 2x2-pooled pixels (pixels=True, recorded in the model file) was tried and refused no
-more on the benchmark. The network is not changed: MNIST accuracy is exactly the trained
+more on the benchmark; so was training on digits drawn in pen styles (docs/openset.md). The network is not changed: MNIST accuracy is exactly the trained
 model's. The detector's arrays and threshold travel in the model file (model.extras, format version 2); a model
 without them (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
 """

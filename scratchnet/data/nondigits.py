@@ -3,13 +3,10 @@ MNIST and things that are not digits. Preprocessed like any picture (preprocess.
 they teach the open-set detector (apps/openset.py) what a digit and a non-digit look like
 AFTER preprocessing, which is all the network ever sees.
 
-Digits are drawn as they are and in the pen styles people use: a 1-px paint tool (the
-digit's skeleton), a fine pen, a fat marker, a pen whose width changes along the stroke.
-Non-digits come in nine families: letters (not the digit-like ones) typed and traced by
-hand, symbols, invented glyphs (strokes, hooks, loops and dots, as other scripts are made
-of), shapes, scribbles, filled blobs, noise and textures. Pictures are small (SIZE px, or
-PEN_SIZE for the pen styles) so that preprocessing them is quick. This generator is for
-training only; the benchmark's pictures (synthetic/) come from other code, fonts and seeds.
+Non-digits come in six families: letters (not the digit-like ones), shapes, scribbles,
+filled blobs, noise and textures. Pictures are small (SIZE px) so that preprocessing them is
+quick. This generator is for training only; the benchmark's non-digits (synthetic/
+nondigits.py) come from other code, at another size, with other seeds.
 """
 import functools
 import hashlib
@@ -27,20 +24,16 @@ from ..errors import ImageError
 from ..fileio import atomic_write
 from .mnist import cache_root
 from .preprocess import to_mnist
-from .strokes import dilate, skeleton
 
-VERSION = 3   # of these pictures and their preprocessing: part of the cache key
+VERSION = 4   # of these pictures and their preprocessing: part of the cache key
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 1000        # pictures drawn, then preprocessed, at a time
 
 SIZE = 64
-PEN_SIZE = 112       # the canvas of the pen-style pictures
 # letters that do not look like a digit (no O/D/Q ~ 0, I/l/T ~ 1 or 7, Z ~ 2, S ~ 5, G/b ~ 6,
 # B ~ 8, g/q ~ 9)
 LETTERS = "ACEFHKLMNPRUVWXYaefhkmnrtuvwxy"
-SYMBOLS = "+=%&@#?!*$"   # not / | < > or ~: a 1, a 7 or a 2 in a hurry
-FAMILIES = ("letters", "handwritten letters", "symbols", "glyphs", "shapes", "scribbles", "blobs",
-            "noise", "textures")
+FAMILIES = ("letters", "shapes", "scribbles", "blobs", "noise", "textures")
 
 
 @functools.lru_cache(maxsize=None)
@@ -122,75 +115,8 @@ def _texture(rng):
     return np.where(on, 0, 255)
 
 
-def _pen(lines, rng, widths=(0, 5)):
-    """1-px lines (H, W) bool -> dark strokes of a random pen on light paper, a PIL picture.
-    The pen is one width, or (one time in three) two widths split by a random line, as a
-    pressure pen is wider where it presses."""
-    r = int(rng.integers(*widths))
-    ink = dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]]
-    if rng.integers(0, 3) == 0:
-        r2 = int(rng.integers(*widths))
-        other = dilate(lines.astype(np.float32), r2)[r2:r2 + lines.shape[0], r2:r2 + lines.shape[1]]
-        yy, xx = np.mgrid[0:lines.shape[0], 0:lines.shape[1]]
-        a = rng.uniform(0, 2 * np.pi)
-        side = (yy - lines.shape[0] / 2) * np.cos(a) + (xx - lines.shape[1] / 2) * np.sin(a) > 0
-        ink = np.where(side, ink, other)
-    return Image.fromarray(np.where(ink > 0.5, 0, 255).astype(np.uint8))
-
-
-def _lines_of(bright, size, rng):
-    """A bright-on-dark picture (PIL) scaled to `size` and sheared a little -> its skeleton
-    on a PEN_SIZE canvas at a random place."""
-    shear = rng.uniform(-0.3, 0.3)
-    bright = bright.transform(bright.size, Image.Transform.AFFINE, (1, shear, -shear * bright.size[1] / 2, 0, 1, 0),
-                              resample=Image.Resampling.BILINEAR)
-    ink = np.asarray(bright.resize((size, size), Image.Resampling.BILINEAR)) > 100
-    canvas = np.zeros((PEN_SIZE, PEN_SIZE), bool)
-    y, x = (int(v) for v in rng.integers(0, PEN_SIZE - size + 1, 2))
-    canvas[y:y + size, x:x + size] = skeleton(ink)
-    return canvas
-
-
-def _typed(chars, rng):
-    img = Image.new("L", (96, 96), 0)
-    ImageDraw.Draw(img).text((48, 48), str(rng.choice(list(chars))), font=_font(72), fill=255, anchor="mm")
-    return img
-
-
-def _glyph_lines(rng):
-    """An invented character: 3-6 strokes, arcs, hooks and dots across the box, bright on dark
-    (fewer or shorter strokes would often make a 1 or a 7)."""
-    img = Image.new("L", (96, 96), 0)
-    draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(3, 7))):
-        kind = rng.integers(0, 4)
-        p = rng.uniform(12, 84, 2)
-        q = p + rng.choice([-1, 1], 2) * rng.uniform(35, 60, 2)
-        q = np.clip(q, 8, 88)
-        if kind == 0:
-            draw.line([tuple(p), tuple(q)], fill=255, width=5)
-        elif kind == 1:
-            (x0, x1), (y0, y1) = sorted([p[0], q[0]]), sorted([p[1], q[1]])
-            draw.arc([x0, y0, x1 + 8, y1 + 8], *sorted(rng.uniform(0, 360, 2)), fill=255, width=5)
-        elif kind == 2:
-            draw.line([tuple(p), tuple(q), tuple(q + rng.normal(0, 15, 2))], fill=255, width=5, joint="curve")
-        else:
-            draw.ellipse([p[0] - 4, p[1] - 4, p[0] + 4, p[1] + 4], fill=255)
-    return img
-
-
-def _by_hand(bright, rng):
-    return _pen(_lines_of(bright, int(rng.integers(60, 100)), rng), rng)
-
-
 def nondigit_picture(family, rng):
     """A SIZE x SIZE grey PIL picture of `family`: dark on light, like a canvas drawing."""
-    if family == "handwritten letters":
-        return _by_hand(_typed(LETTERS, rng), rng)
-    if family == "symbols":
-        return _by_hand(_typed(SYMBOLS, rng), rng)
-    if family == "glyphs":
-        return _by_hand(_glyph_lines(rng), rng)
     if family in ("noise", "textures"):
         a = _noise(rng) if family == "noise" else _texture(rng)
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
@@ -201,12 +127,7 @@ def nondigit_picture(family, rng):
 
 def digit_picture(digit, rng):
     """An MNIST digit (28, 28) uint8 drawn as a person might: dark ink on light paper, of a
-    random size and place; half of them with a thinner or thicker version of MNIST's pen,
-    half traced along their skeleton with a paint tool's 1-px pencil, a fine pen, a marker or
-    a pen of changing width."""
-    if rng.integers(0, 2):   # a pen up to a twelfth of the digit's size: a marker, not a blob
-        size = int(rng.integers(50, 104))
-        return _pen(_lines_of(Image.fromarray(digit), size, rng), rng, widths=(0, size // 12 + 1))
+    random size and place, with a thinner or thicker pen."""
     size = int(rng.integers(30, 56))
     ink = Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR)
     pen = rng.integers(0, 3)
