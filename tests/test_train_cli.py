@@ -140,11 +140,11 @@ def test_unwritable_model_path_is_one_line(tmp_path, mnist_dir):
 def test_ctrl_c_saves_the_last_finished_epoch(tmp_path, mnist_dir):
     import signal
     proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"), "--data-dir", str(mnist_dir),
-                             "--epochs", "50", "--limit", "3000", "--test-limit", "200",
+                             "--epochs", "1000", "--limit", "3000", "--test-limit", "200",
                              "--model", str(tmp_path / "m.npz"), "--report-dir", str(tmp_path / "r")],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     for line in proc.stdout:
-        if line.startswith("epoch  2/50"):
+        if line.startswith("epoch  2/1000"):
             break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
