@@ -48,8 +48,10 @@ def main():
     paths = expand_paths(args.image)
     predictor = Predictor.load(args.model, accept_all=args.accept_all)   # NumPy kernels: no JIT
     if predictor.openset is None and not args.accept_all:
-        print(f"predict.py: note: {args.model} has no 'not a digit' detector (trained before "
-              f"scratchnet 0.2): every picture is taken for a digit", file=sys.stderr)
+        why = ("its training was interrupted before the detector was fitted"
+               if predictor.metadata.get("interrupted") else "trained before scratchnet 0.2")
+        print(f"predict.py: note: {args.model} has no 'not a digit' detector ({why}): every "
+              f"picture is taken for a digit", file=sys.stderr)
     results = predictor.predict_files(paths)
     for r in results:
         if r.error:

@@ -5,13 +5,14 @@
     python train.py --epochs 1 --limit 6000
     python train.py --evaluate models/mnist_cnn.npz   # rebuild the report, no training
 """
+import dataclasses
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from scratchnet.apps.recipes import AUGMENTED, REFERENCE
-from scratchnet.cli import (Parser, float_in, give_back_freed_memory, non_negative_int, positive_int, run,
-                            set_threads)
+from scratchnet.cli import (Parser, cap_threads, check_writable, float_in, give_back_freed_memory,
+                            non_negative_int, positive_int, run, set_threads)
 
 
 def parse_args(argv=None):
@@ -20,17 +21,19 @@ def parse_args(argv=None):
                    "(default: $SCRATCHNET_DATA, else ~/.cache/scratchnet/mnist, downloading what is missing)")
     p.add_argument("--epochs", type=positive_int,
                    help=f"default: {REFERENCE.epochs}, or {AUGMENTED.epochs} with --augment")
-    p.add_argument("--batch-size", type=positive_int, default=64)
+    p.add_argument("--batch-size", type=positive_int, default=64, help="images per training step")
     p.add_argument("--lr", type=float_in(0, 1e6, low_open=True),
                    help=f"learning rate (default: {REFERENCE.lr:g}; with --augment the start of its decay)")
-    p.add_argument("--momentum", type=float_in(0, 1), default=0.9)
+    p.add_argument("--momentum", type=float_in(0, 1), default=0.9, help="SGD momentum")
     p.add_argument("--val-split", type=float_in(0, 1), default=0.1,
                    help="fraction of the training set held out for validation (the last images, as Keras)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seeds initialisation and shuffling")
     p.add_argument("--limit", type=positive_int, help="use only the first N training images")
     p.add_argument("--test-limit", type=positive_int, help="evaluate on the first N test images only")
-    p.add_argument("--threads", type=positive_int, help="CPU threads (default: all cores)")
-    p.add_argument("--model", default="models/mnist_cnn.npz", help="where to save the model")
+    p.add_argument("--threads", type=positive_int,
+                   help="CPU threads (default: all cores; more than the cores are capped, with a note)")
+    p.add_argument("--model", help="where to save the model (default: models/mnist_cnn.npz, or "
+                   "models/mnist_mlp.npz with --arch mlp); the run says first if it replaces a model")
     p.add_argument("--report-dir", default="reports", help="where to write the evaluation report")
     p.add_argument("--evaluate", metavar="MODEL", help="only evaluate this saved model and write the report")
     p.add_argument("--augment", action="store_true",
@@ -52,6 +55,11 @@ def parse_args(argv=None):
 def main():
     args = parse_args()
     command = " ".join(["train.py"] + sys.argv[1:])
+    args.threads = cap_threads(args.threads, "train.py")
+    args.model = args.model or f"models/mnist_{args.arch}.npz"
+    where = {"report": (args.report_dir, check_writable(args.report_dir, is_folder=True))}
+    if not args.evaluate:
+        where = {"model": (args.model, check_writable(args.model)), **where}
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
@@ -64,6 +72,10 @@ def main():
     from scratchnet.errors import ScratchnetError
 
     recipe = AUGMENTED if args.augment else REFERENCE
+    for what, (path, note) in where.items():   # before any long work: nothing is lost unsaid
+        if note == "replaces the one there" and what == "model":
+            note = f"replaces the model there: {describe_saved(path)}"
+        print(f"{what:6s}: {path} ({note})")
     with ThreadPoolExecutor(1) as pool:   # MNIST loads while the kernels compile
         loading = pool.submit(load_mnist, args.data_dir, verify=not args.no_verify)
         if not args.evaluate:
@@ -103,6 +115,8 @@ def main():
     settings = recipe.fit_arguments(args.seed, epochs=args.epochs, lr=args.lr, momentum=args.momentum,
                                     batch_size=args.batch_size)
     args.epochs, args.lr = settings["epochs"], settings["lr"]
+    recipe = dataclasses.replace(recipe, epochs=args.epochs, lr=args.lr, momentum=args.momentum,
+                                 batch_size=args.batch_size)        # as it runs
     print(f"recipe: {recipe.name} ({recipe.describe()})\n")
     callbacks = progress_callbacks(args.epochs)
     if args.plots_every_epoch:
@@ -122,9 +136,11 @@ def main():
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130
     # the detector needs only a few thousand digits: keep those and free the 47 MB of
-    # training images before it and the report run (so neither raises the peak memory)
-    detector_digits = train[0][:EXAMPLES].copy()
-    held_out_digits = (val[0] if len(val[0]) else train[0])[:HELD_OUT].copy()
+    # training images before it and the report run (so neither raises the peak memory). The
+    # same ones whatever --limit says, so its pictures are drawn once, then cached; its
+    # threshold is set on the last MNIST training images, the validation images by default
+    detector_digits = data.train_images[:EXAMPLES].copy()
+    held_out_digits = data.train_images[-HELD_OUT:].copy()
     del images, labels, train, val
     data.train_images = data.train_labels = None
     give_back_freed_memory()
@@ -149,7 +165,8 @@ def main():
                                  "interrupted": result.interrupted,
                                  "timings": {"training_seconds": total}},
                            command=command, openset=openset)
-    metadata = {"history": result.history, "config": config, "test_accuracy": metrics["test_accuracy"]}
+    metadata = {"history": result.history, "config": config, "test_accuracy": metrics["test_accuracy"],
+                "interrupted": result.interrupted}
     if openset is not None:
         metadata["openset"] = openset.save_into(model)
     model.save(args.model, metadata=metadata)
@@ -162,6 +179,22 @@ def main():
         print(f"interrupted: saved the model of epoch {len(result.history)}", file=sys.stderr)
         return 130
     return 0
+
+
+def describe_saved(path):
+    """A saved model in a few words, for the line that says a run replaces it."""
+    from scratchnet.core.model import load_model
+    from scratchnet.errors import ScratchnetError
+    try:
+        _, meta = load_model(path, return_metadata=True)
+    except ScratchnetError:
+        return "a file that is not a model this scratchnet reads"
+    config, accuracy = meta.get("config", {}), meta.get("test_accuracy")
+    what = [f"{config['arch']}" if "arch" in config else None,
+            f"{len(meta['history'])} epoch{'s' if len(meta['history']) != 1 else ''}" if meta.get("history") else None,
+            f"limit {config['limit']:,}" if config.get("limit") else None,
+            f"test accuracy {accuracy:.4f}" if accuracy is not None else None]
+    return ", ".join(w for w in what if w) or "a model without a record of its training"
 
 
 def progress_callbacks(epochs):

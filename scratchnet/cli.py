@@ -65,6 +65,48 @@ def float_in(low, high, low_open=False, high_open=True):
     return parse
 
 
+def available_cpus():
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # (not on every platform)
+        return os.cpu_count() or 1
+
+
+def cap_threads(n, prog):
+    """--threads N, at most the CPUs there are (more threads than CPUs only take turns: an
+    epoch many times slower), with a one-line note on stderr when it is capped."""
+    cpus = available_cpus()
+    if n is not None and n > cpus:
+        print(f"{prog}: note: --threads {n} is more than the {cpus} CPUs this process may use; "
+              f"using {cpus}", file=sys.stderr)
+        return cpus
+    return n
+
+
+def check_writable(path, is_folder=False):
+    """Check, before any long work, that `path` (a file, or a folder if is_folder) can be
+    written: ScratchnetError in one line if not. Returns what will be done there, to say so:
+    "new", "replaces the file there", "creating FOLDER/"."""
+    from pathlib import Path
+
+    from .errors import ScratchnetError
+    path = Path(path)
+    if path.exists() and path.is_dir() != is_folder:
+        raise ScratchnetError(f"cannot write {path}: it is {'a file' if is_folder else 'a directory'}")
+    folder = path if is_folder else path.parent
+    existing = next(p for p in [folder, *folder.parents] if p.exists())
+    if not existing.is_dir():
+        raise ScratchnetError(f"cannot write {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ScratchnetError(f"cannot write {path}: permission denied")
+    if existing != folder:
+        return f"creating {folder}/"
+    if path.exists() and (not is_folder or any(path.iterdir())):
+        return "replaces the one there"
+    return "new"
+
+
 def set_threads(n=None):
     """Size the BLAS and Numba thread pools; must run before NumPy/Numba are imported.
 

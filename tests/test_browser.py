@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -77,7 +76,6 @@ def browser():
 def test_drawing_a_seven_shows_seven(browser, demo, tmp_path):   # browser first: skip early
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.get(demo)
     canvas = browser.find_element(By.ID, "canvas")
@@ -91,8 +89,7 @@ def test_drawing_a_seven_shows_seven(browser, demo, tmp_path):   # browser first
     for step in range(1, 11):
         actions.move_to_element_with_offset(canvas, 80 - step * 12, -95 + step * 20)
     actions.release().perform()
-    WebDriverWait(browser, 20).until(lambda d: d.find_element(By.ID, "digit").text not in ("–", ""))
-    WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#bars .bar")) == 10)
+    wait_for_answer(browser)
     shot = tmp_path / "demo.png"
     browser.save_screenshot(str(shot))
     print(f"screenshot: {shot}")
@@ -109,7 +106,7 @@ def test_drawing_a_seven_shows_seven(browser, demo, tmp_path):   # browser first
         actions.move_to_element_with_offset(canvas, 0, y)
     actions.release().perform()
     browser.find_element(By.ID, "clear").click()
-    time.sleep(1.5)   # longer than any answer takes on 127.0.0.1
+    wait_for_state(browser, "empty")   # the answer in flight has come back (and been ignored)
     assert browser.find_element(By.ID, "digit").text == "–"
     assert browser.find_element(By.ID, "bars").text == ""
 
@@ -139,11 +136,17 @@ def draw(browser, points):
     actions.release().perform()
 
 
-def wait_for_answer(browser):
+def wait_for_state(browser, state, timeout=30):
+    """Wait until the page says (canvas data-state) that it is `state`: "answered" means the
+    answer to the final drawing is on show, not one to a half-drawn stroke."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
-    WebDriverWait(browser, 20).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#bars .bar")) == 10)
-    time.sleep(1.0)   # live updates while drawing: let the last one arrive
+    WebDriverWait(browser, timeout).until(
+        lambda d: d.find_element(By.ID, "canvas").get_attribute("data-state") == state)
+
+
+def wait_for_answer(browser):
+    wait_for_state(browser, "answered")
 
 
 def test_a_big_x_is_not_a_digit_and_no_learning_without_learn(browser, demo):

@@ -154,10 +154,10 @@ def png_of(digit):
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def post(port, path, payload, kind="application/json"):
+def post(port, path, payload, kind="application/json", headers=None):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     body = json.dumps(payload) if kind == "application/json" else payload
-    conn.request("POST", path, body, {"Content-Type": kind})
+    conn.request("POST", path, body, {"Content-Type": kind, **(headers or {})})
     res = conn.getresponse()
     answer = json.loads(res.read())
     conn.close()
@@ -166,9 +166,9 @@ def post(port, path, payload, kind="application/json"):
 
 @pytest.fixture
 def serving(model_file, mnist, tmp_path):
-    def start(learn):
+    def start(learn, **options):
         learner = make_learner(model_file, mnist, tmp_path, max_corrections=3) if learn else None
-        srv = make_server(Predictor.load(model_file), port=0, max_bytes=1_000_000, learner=learner)
+        srv = make_server(Predictor.load(model_file), port=0, max_bytes=1_000_000, learner=learner, **options)
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
         return srv.server_address[1]
@@ -228,3 +228,67 @@ def test_predictions_and_corrections_at_once(serving, mistakes, mnist):
         answers = [f.result() for f in futures] + [f.result() for f in fixes]
     assert all(status == 200 for status, _ in answers), [a for s, a in answers if s != 200]
     assert all("gradcam_png" in a for _, a in answers[:24])
+
+
+def test_teaching_needs_the_token_when_there_is_one(serving, mistakes):
+    port = serving(learn=True, teach_token="s3cret")
+    correction = {"image": png_of(mistakes[0][0]), "label": int(mistakes[1][0])}
+    for headers in (None, {"X-Scratchnet-Token": "guess"}):
+        status, answer = post(port, "/api/correct", correction, headers=headers)
+        assert status == 403 and "token" in answer["error"]
+    status, answer = post(port, "/api/predict", {"image": correction["image"]})
+    assert status == 200                                   # predicting needs no token
+    status, answer = post(port, "/api/correct", correction, headers={"X-Scratchnet-Token": "s3cret"})
+    assert status == 200 and answer["learned"] == 1
+
+
+def test_corrections_are_capped_per_minute(serving, mistakes):
+    port = serving(learn=True, per_minute=1)
+    correction = {"image": png_of(mistakes[0][0]), "label": int(mistakes[1][0])}
+    assert post(port, "/api/correct", {"image": correction["image"], "label": 11})[0] == 400   # not counted
+    assert post(port, "/api/correct", correction)[0] == 200
+    status, answer = post(port, "/api/correct", correction)
+    assert status == 429 and "at most 1 a minute" in answer["error"]
+
+
+def test_only_loopback_hosts_go_without_a_token():
+    from scratchnet.apps.server import is_loopback
+    assert all(map(is_loopback, ["127.0.0.1", "127.8.9.1", "::1", "localhost"]))
+    assert not any(map(is_loopback, ["0.0.0.0", "192.168.1.5", "::", "example.org"]))
+
+
+def test_a_client_that_goes_away_leaves_no_traceback(serving, capsys):
+    import socket
+    port = serving(learn=False)
+    for _ in range(3):   # send a request and close before the answer
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(b"POST /api/predict HTTP/1.1\r\nContent-Type: image/png\r\nContent-Length: 10\r\n\r\n0123456789")
+    status, _ = post(port, "/api/predict", {"image": png_of(np.zeros((28, 28)))})
+    assert status == 400                                   # still serving (a blank picture)
+    from scratchnet.apps.server import DemoServer
+    try:
+        raise ConnectionResetError(104, "Connection reset by peer")
+    except ConnectionResetError:
+        DemoServer.handle_error(None, None, ("127.0.0.1", 1))
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_serve_learn_resumes_only_from_a_model_fine_tuned_from_this_base(model_file, mnist, mistakes, tmp_path):
+    from scratchnet.apps.learning import start_learning
+    base = tmp_path / "base.npz"
+    base.write_bytes(Path(model_file).read_bytes())
+    learner, note = start_learning(base, corrections=tmp_path / "c")
+    assert note.endswith(f"serving {base}")
+    learner.correct(mistakes[0][0], int(mistakes[1][0]))
+    learned = tmp_path / "base.learned.npz"
+    assert learned.is_file()
+    again, note = start_learning(base, corrections=tmp_path / "c")
+    assert "resumed" in note and again.learned == 0
+    probe = to_input((mistakes[0][:1] * 255).astype(np.uint8))
+    np.testing.assert_array_equal(again.network.forward(probe), Predictor.load(learned).model.forward(probe))
+    from scratchnet import load_model
+    model, meta = load_model(base, return_metadata=True)
+    model.save(base, metadata={**meta, "retrained": True})        # the base changes (train.py again)
+    third, note = start_learning(base, corrections=tmp_path / "c")
+    assert f"serving {base}: {learned} was fine-tuned from another version of it" in note
+    np.testing.assert_array_equal(third.network.forward(probe), Predictor.load(base).model.forward(probe))

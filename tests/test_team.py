@@ -49,14 +49,17 @@ def test_an_error_on_a_helper_thread_reaches_the_caller():
 
 def test_a_second_caller_runs_its_chunks_itself_instead_of_waiting():
     team = Team(2)
-    release, inner = threading.Event(), []
+    started, release, inner = threading.Event(), threading.Event(), []
 
     def slow(k):
-        if k == 1:
+        if k == 0:                                # on the worker: it holds the team now
+            started.set()
+        if k == 1:                                # on the helper: keeps the team busy
             release.wait(5)
 
     worker = threading.Thread(target=team.run, args=(slow, (), [(0,), (1,)]))
     worker.start()
+    assert started.wait(5)                        # not before: this thread could get the team first
     team.run(inner.append, (), [(10,), (11,)])   # the team is busy: done by this thread alone
     assert inner == [10, 11]
     release.set()

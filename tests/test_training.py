@@ -141,21 +141,29 @@ def test_a_steady_state_training_step_allocates_nothing_big(mnist):
     assert peak < 50_000
 
 
-def test_weight_average_is_an_exponential_moving_average():
+def test_weight_average_is_a_bias_corrected_exponential_moving_average():
+    """The initial weights take no part: a short run's average is of its trained weights."""
     from scratchnet.core.layers import Dense
     from scratchnet.core.model import Sequential
     from scratchnet.core.training import WeightAverage
     model = Sequential([Dense(1, 1)], input_shape=(1,))
     w = model.parameters()["0.W"]
     w[...] = 1.0
-    average = WeightAverage(model, decay=0.5, every=2)
+    average = WeightAverage(model, decay=0.5, every=2)          # k = 0.5^2 = 0.25 per update
     w[...] = 3.0
-    average.update()                      # step 1 of 2: nothing yet
-    assert average.average["0.W"][0, 0] == 1.0
-    average.update()                      # avg + (1 - 0.5^2) (3 - 1) = 2.5
-    assert average.average["0.W"][0, 0] == pytest.approx(2.5)
+    average.update()                      # step 1 of 2: no update yet: the weights as they are
+    assert average.weights()["0.W"][0, 0] == 3.0
+    average.update()                      # one update: the average of [3] is 3
+    assert average.weights()["0.W"][0, 0] == pytest.approx(3.0)
+    w[...] = 5.0
+    average.update()
+    average.update()                      # of [3, 5]: (0.25 * 0.75 * 3 + 0.75 * 5) / (1 - 0.25^2)
+    assert average.weights()["0.W"][0, 0] == pytest.approx(4.6)
+    with average.applied():
+        assert w[0, 0] == pytest.approx(4.6)
+    assert w[0, 0] == 5.0                 # the trained weights back after the block
     average.apply()
-    assert w[0, 0] == pytest.approx(2.5)
+    assert w[0, 0] == pytest.approx(4.6)
 
 
 def test_augmentation_stops_after_augment_epochs():

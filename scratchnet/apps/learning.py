@@ -12,8 +12,10 @@ never a half-updated model. Every correction is stored in a labelled folder (dat
 and the fine-tuned model saved to its own file, both atomically; a learner started on the
 same folder and file resumes where the last one stopped.
 """
+import hashlib
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +25,7 @@ from ..core.optim import SGD
 from ..data.augment import AFFINE, Augmenter
 from ..data.folders import add_to_folder, read_labelled_folder, read_labels
 from ..errors import ScratchnetError
-from .inference import Prediction
+from .inference import Prediction, Predictor
 
 MAX_STEPS = 32        # SGD steps per correction at most: it stops once the answer is right
 EXTRA_STEPS = 2       # ... and has stayed right for these few more, so it is not on a knife edge
@@ -117,3 +119,50 @@ class Learner:
                 opt.step(self.network.parameters(), self.network.gradients())
                 taken += 1
         self.last_seconds, self.last_steps = time.perf_counter() - start, taken
+
+
+def file_sha256(path):
+    """The SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def start_learning(model, save_to=None, corrections="corrections", data_dir=None, max_corrections=1000):
+    """A Learner for `python -m scratchnet.serve --learn`, and a line saying what it serves.
+
+    It resumes from the fine-tuned file (save_to, default MODEL.learned.npz) only if that file
+    was fine-tuned from this very model (the base's SHA-256 is recorded in it): a base model
+    retrained since (e.g. with train.py --extra-data corrections/) is served as it is now."""
+    from ..core.training import warm_up
+    from ..data.mnist import load_mnist
+    model = Path(model)
+    save_to = Path(save_to) if save_to else model.with_name(model.stem + ".learned.npz")
+    corrections = Path(corrections)
+    if corrections.exists() and not corrections.is_dir():
+        raise ScratchnetError(f"--corrections {corrections} is a file, not a folder")
+    base = Predictor.load(model)
+    base_sha = file_sha256(model)
+    resume, stale = False, False
+    if save_to.exists():
+        learned = Predictor.load(save_to)
+        resume = learned.metadata.get("base_sha256") == base_sha
+        stale = not resume
+    predictor = learned if resume else base
+    data = load_mnist(data_dir, progress=False)
+    learner = Learner(predictor, data.train_images, data.train_labels, corrections, save_to,
+                      max_corrections=max_corrections)
+    learner.metadata["base_sha256"] = base_sha
+    warm_up(learner.network)   # compile the training kernels now, not on the first correction
+    note = (f"Learning: corrections go to {corrections}/ ({learner.stored} there), the fine-tuned "
+            f"model to {save_to}")
+    if resume:
+        note += f"; serving it, resumed (fine-tuned from {model})"
+    elif stale:
+        note += (f"; serving {model}: {save_to} was fine-tuned from another version of it and is "
+                 f"replaced at the first correction")
+    else:
+        note += f"; serving {model}"
+    return learner, note

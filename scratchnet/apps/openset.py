@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.fused import ConvReLUPool
 from ..core.layers import Dense, ReLU
 from ..core.model import Sequential
 from ..core.training import cosine_decay, fit

@@ -51,7 +51,7 @@ class Recipe:
         decay += f", the weights' moving average ({self.average:g}) kept" if self.average else ""
         last = "the last epoch" if self.clean_epochs == 1 else f"the last {self.clean_epochs} epochs"
         clean = f"; {last} on the images as they are" if a and self.clean_epochs else ""
-        return (f"{self.epochs} epochs, SGD lr {self.lr:g} momentum {self.momentum:g}{decay}, batch "
+        return (f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, SGD lr {self.lr:g} momentum {self.momentum:g}{decay}, batch "
                 f"{self.batch_size}, {self.schedule} learning rate; {distort}{clean}")
 
 

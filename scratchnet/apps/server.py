@@ -13,7 +13,10 @@ POST /api/predict   body: a PNG (Content-Type: image/png, or any image/*), or JS
                     apps/inference.py); is_digit false: not a digit, "digit" the closest one
 POST /api/correct   JSON {"image": "<base64 PNG>", "label": 0-9}, only with --learn (else
                     403): stores the correction and fine-tunes (apps/learning.py); answers
-                    {"before": answer, "after": answer, "learned", "stored", "milliseconds"}
+                    {"before": answer, "after": answer, "learned", "stored", "milliseconds"}.
+                    With a teaching token (a server that listens beyond 127.0.0.1), only a
+                    request whose X-Scratchnet-Token header carries it (403 without); at most
+                    `per_minute` corrections a minute (429 beyond)
 GET  /api/health    {"status": "ok"}
 Standard library only (ThreadingHTTPServer: one thread per request). Bad requests get a 4xx
 JSON {"error": ...}; nothing a client sends can stop the server. Binds to localhost unless
@@ -21,8 +24,11 @@ told otherwise.
 """
 import base64
 import binascii
+import collections
+import hmac
 import io
 import json
+import threading
 import time
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +43,7 @@ from .inference import read_picture
 
 PAGE = Path(__file__).with_name("web") / "index.html"
 MAX_BYTES = 5 * 1024 * 1024
+PER_MINUTE = 30   # corrections a minute at most: each fine-tunes the network for ~0.1 s
 DRAIN_LIMIT = 64 * 1024 * 1024   # oversized bodies up to this are read (and dropped) before the 413
 
 
@@ -51,11 +58,38 @@ class DemoServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128  # the default 5 makes a burst of clients wait 1 s for a SYN retry
 
-    def __init__(self, address, predictor, max_bytes=MAX_BYTES, verbose=False, learner=None):
+    def __init__(self, address, predictor, max_bytes=MAX_BYTES, verbose=False, learner=None,
+                 teach_token=None, per_minute=PER_MINUTE):
         super().__init__(address, DemoHandler)
         self._predictor, self.learner = predictor, learner
         self.max_bytes, self.verbose = max_bytes, verbose
+        self.teach_token, self.per_minute = teach_token, per_minute
+        self._recent, self._recent_lock = collections.deque(), threading.Lock()
         self.page = PAGE.read_bytes()
+
+    def handle_error(self, request, client_address):
+        """A client that went away mid-answer is not the server's error: no traceback."""
+        import sys
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+    def check_token(self, token):
+        """RequestError 403 unless the request carries the teaching token (if there is one)."""
+        if self.teach_token is not None and not hmac.compare_digest(token or "", self.teach_token):
+            raise RequestError(HTTPStatus.FORBIDDEN, "teaching this server needs its token: open the "
+                                                     "link with ?token=... that it printed at start-up")
+
+    def _take_slot(self):
+        """RequestError 429 if per_minute corrections were learnt in the last minute."""
+        now = time.monotonic()
+        with self._recent_lock:
+            while self._recent and now - self._recent[0] > 60:
+                self._recent.popleft()
+            if len(self._recent) >= self.per_minute:
+                raise RequestError(HTTPStatus.TOO_MANY_REQUESTS,
+                                   f"too many corrections: at most {self.per_minute} a minute")
+            self._recent.append(now)
 
     @property
     def predictor(self):
@@ -85,6 +119,7 @@ class DemoServer(ThreadingHTTPServer):
         result = read_picture(io.BytesIO(data), name="uploaded image")
         if result.error is not None:
             raise ImageError(result.error)
+        self._take_slot()
         start = time.perf_counter()
         before, after = self.learner.correct(result.input, label)
         milliseconds = (time.perf_counter() - start) * 1e3
@@ -145,6 +180,8 @@ class DemoHandler(BaseHTTPRequestHandler):
                 label = payload.get("label")
                 if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label <= 9:
                     raise RequestError(HTTPStatus.BAD_REQUEST, f"label must be a digit 0-9, got {label!r}")
+                if self.server.learner is not None:
+                    self.server.check_token(self.headers.get("X-Scratchnet-Token"))
                 self._json(HTTPStatus.OK, self.server.correct(_decode_image(payload), label))
             else:
                 raise RequestError(HTTPStatus.NOT_FOUND, f"no such endpoint: {self.path}")
@@ -212,12 +249,15 @@ class DemoHandler(BaseHTTPRequestHandler):
         self._send(status, json.dumps(obj).encode(), "application/json")
 
     def _send(self, status, body, content_type):
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+        except ConnectionError:   # the client went away: nothing to tell it
+            self.close_connection = True
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -236,8 +276,21 @@ def _decode_image(payload):
                            'malformed JSON: expected {"image": "<base64 PNG>"}') from None
 
 
-def make_server(predictor, host="127.0.0.1", port=8000, max_bytes=MAX_BYTES, verbose=False, learner=None):
+def make_server(predictor, host="127.0.0.1", port=8000, max_bytes=MAX_BYTES, verbose=False, learner=None,
+                teach_token=None, per_minute=PER_MINUTE):
     """A DemoServer answering with `predictor` (apps.inference.Predictor), or with the latest
     network of `learner` (apps.learning.Learner) if given, bound to (host, port);
-    serve_forever() runs it. Port 0 picks a free one."""
-    return DemoServer((host, port), predictor, max_bytes, verbose, learner)
+    serve_forever() runs it. Port 0 picks a free one. teach_token: the secret a correction
+    must carry (None: none needed)."""
+    return DemoServer((host, port), predictor, max_bytes, verbose, learner, teach_token, per_minute)
+
+
+def is_loopback(host):
+    """Whether `host` is an address only this machine can reach."""
+    import ipaddress
+    if host in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -8,6 +8,7 @@ Batches are gathered into buffers reused from step to step.
 No printing here: callers pass `on_batch` / `on_epoch` callbacks (train.py draws the progress
 bar with them), so the loop is importable, testable and silent by default.
 """
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -89,27 +90,50 @@ SCHEDULES = {"constant": None, "cosine": cosine_decay}
 
 class WeightAverage:
     """An exponential moving average of a model's parameters (Polyak averaging), updated
-    every `every` steps: avg <- avg + (1 - decay^every) (w - avg). Its weights, copied into the
-    model at the end of training, generalise a little better than the last step's."""
+    every `every` steps: avg <- avg + (1 - k) (w - avg), k = decay^every. Its weights, copied
+    into the model at the end of training, generalise a little better than the last step's.
+
+    The average starts at zero and is divided by 1 - k^n after n updates (as Adam corrects its
+    moments): an average started at the initial weights would still be mostly those after a
+    short run (96% of them after 43 steps at decay 0.999)."""
 
     def __init__(self, model, decay=0.999, every=4):
         self.params = model.parameters()
-        self.average = {k: v.copy() for k, v in self.params.items()}
+        self.average = {k: np.zeros_like(v) for k, v in self.params.items()}
         self.scratch = {k: np.empty_like(v) for k, v in self.params.items()}
-        self.rate, self.every, self.steps = 1 - decay ** every, every, 0
+        self.keep, self.every, self.steps, self.updates = decay ** every, every, 0, 0
 
     def update(self):
         self.steps += 1
         if self.steps % self.every:
             return
+        self.updates += 1
         for k, w in self.params.items():
             diff = np.subtract(w, self.average[k], out=self.scratch[k])
-            diff *= self.rate
+            diff *= 1 - self.keep
             self.average[k] += diff
 
+    def weights(self):
+        """{name: array}: the bias-corrected average (the model's weights before any update)."""
+        if self.updates == 0:
+            return {k: w.copy() for k, w in self.params.items()}
+        scale = 1 / (1 - self.keep ** self.updates)
+        return {k: (a * scale).astype(a.dtype) for k, a in self.average.items()}
+
     def apply(self):
-        for k, w in self.params.items():
-            w[...] = self.average[k]
+        for k, w in self.weights().items():
+            self.params[k][...] = w
+
+    @contextlib.contextmanager
+    def applied(self):
+        """The averaged weights in the model within the block, the trained ones after it."""
+        trained = {k: w.copy() for k, w in self.params.items()}
+        self.apply()
+        try:
+            yield
+        finally:
+            for k, w in self.params.items():
+                w[...] = trained[k]
 
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
@@ -126,7 +150,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     state, e.g. the momentum, in the caller's hands (else weight_decay goes to the SGD it makes).
     `schedule(progress)`, if given, scales the learning rate before every step (progress: the
     fraction of all steps already taken). `average` (a decay, e.g. 0.999) keeps a WeightAverage
-    and puts it in the model at the end. Raises TrainingDiverged if the loss is not finite or
+    and puts it in the model at the end (validation, and Ctrl-C, use the averaged weights too). Raises TrainingDiverged if the loss is not finite or
     above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished epoch.
     """
     inputs, labels = train
@@ -169,11 +193,12 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                 seconds = time.perf_counter() - start
                 record = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                           "seconds": seconds, "images_per_second": seen / seconds, "lr": opt.lr}
-                if val is not None and len(val[0]):
-                    val_loss, val_acc, _ = evaluate(model, *val, prepare=prepare)
+                if val is not None and len(val[0]):   # of the weights that would be saved now
+                    with averaged.applied() if averaged is not None else contextlib.nullcontext():
+                        val_loss, val_acc, _ = evaluate(model, *val, prepare=prepare)
                     record.update(val_loss=val_loss, val_accuracy=val_acc)
                 result.history.append(record)
-                snapshot = _copy_params(model)
+                snapshot = averaged.weights() if averaged is not None else _copy_params(model)
                 if on_epoch is not None:
                     on_epoch(record)
     except KeyboardInterrupt:

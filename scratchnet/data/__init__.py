@@ -5,6 +5,8 @@
     augment.py     random per-image distortions for training (NumPy reference ops)
     augment_jit.py their Numba twins
     preprocess.py  any real-world picture -> a 28x28 MNIST-style digit
+    strokes.py     stroke width: skeletons, the pen's width, bringing it to MNIST's
+    nondigits.py   pictures for the "not a digit" detector to learn from
     folders.py     folders of labelled digit PNGs (extra training data)
 
 May use the framework core (scratchnet.core); never the applications (scratchnet.apps).
