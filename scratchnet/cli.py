@@ -108,18 +108,21 @@ def check_writable(path, is_folder=False):
 
 
 def set_threads(n=None):
-    """Size the BLAS and Numba thread pools; must run before NumPy/Numba are imported.
+    """Size the BLAS pool and the kernels' thread team (n threads; None: one per CPU); must
+    run before NumPy is imported, since BLAS reads its settings from the environment then.
 
-    Two pools share the cores: OpenBLAS (matrix products) and Numba (kernels). Both spin-wait
-    for work by default, so each steals the other's cores; measured here, that makes a
-    training step ~1.5x slower. Both are told to sleep as soon as they are idle instead
-    (OPENBLAS_THREAD_TIMEOUT, OMP_WAIT_POLICY); a value already set in the environment wins.
-    """
+    Two pools share the cores: OpenBLAS (matrix products) and the kernel team. OpenBLAS spins
+    waiting for work by default and steals the team's cores, so it is told to sleep as soon as
+    it is idle (OPENBLAS_THREAD_TIMEOUT, OMP_WAIT_POLICY); a value already set in the
+    environment wins. The team's size is set by a call (kernels.set_threads), not the
+    environment."""
+    from .core import kernels
     os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if n is not None:
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ[var] = str(n)
+    kernels.set_threads(n)
 
 
 def give_back_freed_memory():

@@ -138,7 +138,7 @@ class WeightAverage:
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
         prepare=None, augment=None, on_batch=None, on_epoch=None, optimizer=None, schedule=None,
-        weight_decay=0.0, average=None, augment_epochs=None):
+        weight_decay=0.0, average=None, augment_epochs=None, pin_threads=True):
     """Train `model` in place. train/val: (inputs (N, ...), integer labels (N,)).
 
     Each epoch visits the training inputs once in a fresh order drawn from `seed`.
@@ -152,6 +152,9 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     fraction of all steps already taken). `average` (a decay, e.g. 0.999) keeps a WeightAverage
     and puts it in the model at the end (validation, and Ctrl-C, use the averaged weights too). Raises TrainingDiverged if the loss is not finite or
     above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished epoch.
+    pin_threads (default): while it trains, each kernel thread runs on a CPU of its own
+    (kernels.jit.pinned: faster in the host's busy spells); False leaves the threads' CPU sets
+    alone.
     """
     inputs, labels = train
     if len(inputs) == 0:
@@ -165,7 +168,8 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     snapshot = _copy_params(model)
     averaged = WeightAverage(model, average) if average else None
     try:
-        with kernels.active().pinned():   # each kernel thread on a core of its own (jit.pinned)
+        # each kernel thread on a CPU of its own while training (the CPU sets given back after)
+        with kernels.active().pinned() if pin_threads else contextlib.nullcontext():
             for epoch in range(1, epochs + 1):
                 order = rng.permutation(n)
                 start = time.perf_counter()

@@ -43,6 +43,26 @@ def using(name):
         _selected.reset(token)
 
 
+_threads = None   # set_threads(n); None: one thread per CPU
+
+
+def set_threads(n=None):
+    """Run the compiled kernels on n threads (None: one per CPU this process may use). Takes
+    effect when the thread team is made, at the first kernel call: call it before that."""
+    global _threads
+    _threads = n
+
+
+def threads():
+    """How many threads the compiled kernels run on (see set_threads)."""
+    if _threads:
+        return _threads
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # (not on every platform)
+        return os.cpu_count() or 1
+
+
 def active():
     """The module of the back end selected for this thread (imported on first use)."""
     return importlib.import_module(f"{__name__}.{_check(_selected.get())}")

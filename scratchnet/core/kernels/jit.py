@@ -4,21 +4,18 @@ Each public function has the name, arguments, result and tie rule of its NumPy t
 `scratchnet.core.kernels.reference` (read that one first); tests assert they agree on random
 shapes. The loops are written so the innermost one walks contiguous memory.
 
-Compiled when first called, or before training by `compile_ahead` (only what the run calls,
-in parallel processes), and kept on disk (`cache=True`), so only the first process pays.
+Compiled when first called, or before training by `compile_ahead` (compiling.py: only what
+the run calls, in parallel processes), and kept on disk (`cache=True`), so only the first
+process pays.
 Parallel work is split into chunks of the batch and handed to a team of threads (team.py);
 the kernels release the GIL.
 """
-import atexit
-import os
-import sys
-import time
-import warnings
-
 import numpy as np
-from numba import config, njit, typeof
+from numba import njit
 
 from ..shapes import conv_output_size, phase_planes
+from . import compiling, threads
+from .compiling import EXACT_TWINS
 from .reference import ARGMAX_DTYPE, FLUSH, check_same_shape, make_phase_planes
 from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
@@ -27,11 +24,11 @@ _team = None
 
 
 def team():
-    """The threads the kernels run on: NUMBA_NUM_THREADS of them (default: every core;
-    `--threads N` sets it)."""
+    """The threads the kernels run on: kernels.threads() of them (default: one per CPU;
+    `--threads N` sets it through kernels.set_threads)."""
     global _team
     if _team is None:
-        _team = Team(int(os.environ.get("NUMBA_NUM_THREADS") or config.NUMBA_NUM_THREADS))
+        _team = Team(threads())
     return _team
 
 
@@ -42,134 +39,14 @@ def pinned():
 
 
 def compile_ahead(run, on_compile=None):
-    """Compile every kernel `run()` would call, before it is called, on every core at once.
-
-    run() is executed with the team recording instead of running kernels (so it must not
-    depend on kernel results; its NumPy work runs on whatever is in the buffers). Kernels
-    already in Numba's disk cache are loaded. The others are compiled in parallel: on Linux,
-    one forked process per core compiles its share into the disk cache, then this process
-    loads them all (a first run pays ~half the compile time on 2 cores, and this process
-    never holds the compiler's working memory: its peak stays that of a warm start).
-    A kernel with an exact NumPy twin (EXACT_TWINS) is not waited for: a low-priority process
-    compiles it, and until it is done the twin runs instead, with bitwise the same result.
-    on_compile(n) is called first if n kernels must be compiled. Returns the seconds spent
-    waiting for the compiler (0.0 when everything came from the cache).
-    """
-    with np.errstate(all="ignore"), team().recording() as calls:
-        run()
-    jobs = []
-    for fn, args in calls:
-        sig = tuple(typeof(a) for a in args)
-        if (fn, sig) not in jobs and tuple(sig) not in fn.overloads and not _still_compiling(fn) \
-                and not _cached(fn, sig):
-            jobs.append((fn, sig))
-    if not jobs:
-        return 0.0
-    if on_compile is not None:
-        on_compile(len(jobs))
-    forking = team().size > 1 and hasattr(os, "fork") and sys.platform.startswith("linux")
-    later = [job for job in jobs if job[0] in EXACT_TWINS] if forking else []
-    now = [job for job in jobs if job not in later]
-    if forking:   # Numba's own set-up, once, so that no child redoes it; not counted as
-        _numba_set_up()   # compiling: a warm start pays it too, when it loads its first kernel
-    start = time.perf_counter()
-    if later:
-        pid = _fork_compiler(later, niceness=19)  # (gets a core when the others are done)
-        _compiling.update((fn, pid) for fn, _ in later)
-        atexit.register(_exited, pid, True)       # at exit: no orphan, a complete cache
-    if now:
-        _compile_in_parallel(now, min(team().size, len(now)) if forking else 1)
-    return time.perf_counter() - start
-
-
-# Kernels whose NumPy reference gives bitwise the same result (tests/test_kernels.py asserts
-# it), so a first run can train on it while the kernel compiles, and the same seed still
-# gives the same weights as with a warm cache. The others (fastmath sums) differ in the last
-# bits and are waited for.
-EXACT_TWINS = set()
-_compiling = {}   # kernel -> the process compiling it in the background
+    """Compile every kernel `run()` would call on this back end's team, before it is called
+    (compiling.py says how); returns the seconds spent waiting for the compiler."""
+    return compiling.compile_ahead(run, team(), on_compile)
 
 
 def _still_compiling(fn):
-    """Whether a background process is still compiling fn (if it has finished, the next call
-    loads fn from the disk cache, or compiles it here should that process have failed)."""
-    pid = _compiling.get(fn)
-    if pid is None or team().is_recording:
-        return False
-    if not _exited(pid):
-        return True
-    for kernel in [k for k, p in _compiling.items() if p == pid]:
-        del _compiling[kernel]
-    return False
-
-
-def _exited(pid, wait=False):
-    """Whether child process pid has exited (collecting it), waiting for it if asked."""
-    try:
-        return os.waitpid(pid, 0 if wait else os.WNOHANG)[0] != 0
-    except ChildProcessError:                     # collected already: exited all the same
-        return True
-
-
-def _cached(fn, sig):
-    """Whether Numba's disk cache holds fn compiled for sig (loading it if so)."""
-    try:
-        return fn._cache.load_overload(sig, fn.targetctx) is not None
-    except Exception:   # an internal of Numba's: if it changes, compile as if uncached
-        return False
-
-
-def _fork_compiler(jobs, niceness=0):
-    """A forked process that compiles jobs [(dispatcher, signature)] into the disk cache and
-    exits; returns its pid."""
-    with warnings.catch_warnings():           # (3.12+: "multi-threaded, fork may deadlock";
-        warnings.simplefilter("ignore")       # the child only compiles and exits)
-        pid = os.fork()
-    if pid == 0:
-        code = 0
-        try:
-            os.nice(niceness)
-            for fn, sig in jobs:
-                fn.compile(sig)
-        except BaseException:
-            code = 1
-        os._exit(code)
-    return pid
-
-
-def _compile_in_parallel(jobs, processes):
-    """jobs [(dispatcher, signature)], shared out by estimated size; the forked processes only
-    write Numba's disk cache, from which this process then loads what they compiled."""
-    shares = [[] for _ in range(processes)]
-    for job in sorted(jobs, key=lambda job: -_code_size(job[0])):    # largest first, to the
-        min(shares, key=lambda share: sum(_code_size(fn) for fn, _ in share)).append(job)  # least loaded
-    children = [_fork_compiler(share) for share in shares] if processes > 1 else []
-    for pid in children:
-        os.waitpid(pid, 0)
-    for fn, sig in jobs:                          # loaded from the cache the children wrote
-        fn.compile(sig)                           # (or compiled here: no children, or one failed)
-
-
-def _code_size(fn, seen=None):
-    """Bytecode size of a kernel and the kernels it calls: a proxy for its compile time."""
-    seen = set() if seen is None else seen
-    seen.add(fn)
-    code = fn.py_func.__code__
-    total = len(code.co_code)
-    for name in code.co_names:
-        callee = fn.py_func.__globals__.get(name)
-        if callee not in seen and hasattr(callee, "py_func"):
-            total += _code_size(callee, seen)
-    return total
-
-
-@njit(cache=True)
-def _nothing(x):
-    return x
-
-
-def _numba_set_up():
-    _nothing(0)
+    """Whether fn is still being compiled in the background (its NumPy twin runs meanwhile)."""
+    return compiling.still_compiling(fn, team())
 
 
 def split(n, parts):
