@@ -1,5 +1,6 @@
 """`train.py --augment`: the recipe against the reference recipe, over several seeds, on MNIST,
-on user-style PNGs and on handwriting that is not MNIST; each augmentation's effect alone;
+on user-style PNGs, on digits re-drawn in pen styles (synthetic/drawstyles.py) and on
+handwriting that is not MNIST; each augmentation's effect alone;
 what augmenting costs.
 
     pip install scikit-learn          # optional: its UCI handwritten digits (inside the wheel)
@@ -41,6 +42,7 @@ def main():
     from scratchnet.data.preprocess import to_mnist
     from scratchnet.apps.recipes import AUGMENTED, REFERENCE
     RECIPE = Augmentation(**AUGMENTED.augmentation)
+    from synthetic.drawstyles import DIGIT_STYLES, draw_digit
     from synthetic.userstyle import STYLES, stylise
 
     header("augmentation: the --augment recipe vs the reference recipe", args.threads)
@@ -51,6 +53,10 @@ def main():
     styled = np.stack([to_mnist(stylise(data.test_images[i], STYLES[n % len(STYLES)], rng))
                        for n, i in enumerate(idx)])[:, None].astype(np.float32)
     styled_labels = data.test_labels[idx]
+    pick = rng.choice(len(data.test_images), size=100 * len(DIGIT_STYLES), replace=False)   # pen styles
+    drawn = np.stack([to_mnist(draw_digit(data.test_images[i], DIGIT_STYLES[n % len(DIGIT_STYLES)], rng))
+                      for n, i in enumerate(pick)])[:, None].astype(np.float32)
+    drawn_labels = data.test_labels[pick]
     try:
         from sklearn.datasets import load_digits
         uci = load_digits()
@@ -95,6 +101,9 @@ def main():
                   "styled": float((pred == styled_labels).mean()),
                   "per_style": [float((pred[i::len(STYLES)] == styled_labels[i::len(STYLES)]).mean())
                                 for i in range(len(STYLES))]}
+        pred = model.predict(drawn)
+        result["drawn"] = [float((pred[i::len(DIGIT_STYLES)] == drawn_labels[i::len(DIGIT_STYLES)]).mean())
+                           for i in range(len(DIGIT_STYLES))]
         if uci_x is not None:
             result["uci"] = float((model.predict(uci_x) == uci_y).mean())
         return result
@@ -121,6 +130,10 @@ def main():
     for name, runs in results.items():
         print(f"  {name:11s} " + ", ".join(f"{s} {np.mean([r['per_style'][i] for r in runs]):.1%}"
                                           for i, s in enumerate(STYLES)))
+    print("pen styles (synthetic/drawstyles.py, 100 each; mean over seeds): ")
+    for name, runs in results.items():
+        print(f"  {name:11s} " + ", ".join(f"{s} {np.mean([r['drawn'][i] for r in runs]):.1%}"
+                                          for i, s in enumerate(DIGIT_STYLES)))
     ratio = np.mean([r["seconds"] for r in results["--augment"]]) / np.mean([r["seconds"] for r in results["reference"]])
     epoch_ratio = (np.median([s for r in results["--augment"] for s in r["epochs"]])
                    / np.median([s for r in results["reference"] for s in r["epochs"]]))

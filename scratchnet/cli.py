@@ -65,17 +65,10 @@ def float_in(low, high, low_open=False, high_open=True):
     return parse
 
 
-def available_cpus():
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:   # (not on every platform)
-        return os.cpu_count() or 1
-
-
 def cap_threads(n, prog):
     """--threads N, at most the CPUs there are (more threads than CPUs only take turns: an
     epoch many times slower), with a one-line note on stderr when it is capped."""
+    from .core.kernels import available_cpus
     cpus = available_cpus()
     if n is not None and n > cpus:
         print(f"{prog}: note: --threads {n} is more than the {cpus} CPUs this process may use; "

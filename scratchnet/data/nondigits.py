@@ -13,13 +13,13 @@ import hashlib
 import io
 import itertools
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from ..core.kernels import available_cpus
 from ..errors import ImageError
 from ..fileio import atomic_write
 from .mnist import cache_root
@@ -148,7 +148,7 @@ def preprocessed(pictures, n):
     separate processes, since preprocessing is Python-bound) and put back in order: the result
     is the same as one by one."""
     out = np.zeros((n, 28, 28), dtype=np.uint8)
-    workers = min(_cores(), n // PER_PROCESS)
+    workers = min(available_cpus(), n // PER_PROCESS)
     # "spawn": fresh processes, never a fork of a process running kernel threads
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             if workers > 1 else None)
@@ -176,13 +176,6 @@ def _preprocessed_one(picture):
         return np.round(to_mnist(picture) * 255).astype(np.uint8)
     except ImageError:   # "blank": nothing for the network to see
         return np.zeros((28, 28), dtype=np.uint8)
-
-
-def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:   # (not on every platform)
-        return os.cpu_count() or 1
 
 
 def make_nondigits(n, seed):

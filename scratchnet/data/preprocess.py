@@ -7,7 +7,8 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
  1. read   any PIL mode (L, LA, RGB, RGBA, P, I;16, ...) to grey in [0, 1]; transparency is
            composited onto a background that contrasts with the opaque strokes, so a
            transparent canvas becomes plain background whatever colour the ink is;
- 2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos);
+ 2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos); a
+           digit found small in a big picture is looked at again at full resolution around it;
  3. polarity: the border is background; if it is brighter than the middle grey, invert,
            so ink is bright on dark like MNIST;
  4. flatten uneven paper, lighting and shadows: subtract a background estimate (the
@@ -243,13 +244,13 @@ def to_mnist(img, normalise_strokes=True):
     a = _ink(grey)
     # A small digit on a big canvas is only a few working pixels: look again at full
     # resolution around it, the working resolution now spent on the digit.
-    rows, cols = np.flatnonzero((a > 0).any(axis=1)), np.flatnonzero((a > 0).any(axis=0))
+    top, bottom, left, right = _box(a)
     factor = max(full.shape) / max(grey.shape)
-    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    side = max(bottom - top, right - left)
     if factor > 1.5 and side < WORK_SIZE / 2:
         margin = side // 2 + 2
-        y0, y1 = (max(0, int((v) * factor)) for v in (rows[0] - margin, rows[-1] + 1 + margin))
-        x0, x1 = (max(0, int((v) * factor)) for v in (cols[0] - margin, cols[-1] + 1 + margin))
+        y0, y1 = (max(0, int(v * factor)) for v in (top - margin, bottom + margin))
+        x0, x1 = (max(0, int(v * factor)) for v in (left - margin, right + margin))
         a = _ink(_shrink(full[y0:y1, x0:x1], WORK_SIZE))
     crop = _crop(a)
     if normalise_strokes:
@@ -281,10 +282,16 @@ def _ink(grey):
     return np.where(_dilate(mask) & (a > NOISE_FLOOR), a, 0).astype(np.float32)
 
 
-def _crop(a):
-    """The box around the ink (a > 0) of a (H, W) image that has some."""
+def _box(a):
+    """(top, bottom, left, right), ends excluded, of the ink (a > 0) of an image that has some."""
     rows, cols = np.flatnonzero((a > 0).any(axis=1)), np.flatnonzero((a > 0).any(axis=0))
-    return a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+
+
+def _crop(a):
+    """The box around the ink of a (H, W) image that has some."""
+    top, bottom, left, right = _box(a)
+    return a[top:bottom, left:right]
 
 
 def _dilate(mask, size=5):

@@ -53,14 +53,17 @@ def set_threads(n=None):
     _threads = n
 
 
-def threads():
-    """How many threads the compiled kernels run on (see set_threads)."""
-    if _threads:
-        return _threads
+def available_cpus():
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:   # (not on every platform)
         return os.cpu_count() or 1
+
+
+def threads():
+    """How many threads the compiled kernels run on (see set_threads)."""
+    return _threads or available_cpus()
 
 
 def active():
