@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other, output collected in benchmarks/RESULTS.md.
 # Needs MNIST ($SCRATCHNET_DATA or ../shared/data/mnist); optional: PyTorch (compare_torch.py),
-# scikit-learn (bench_augment.py's UCI digits), Debian's dataset-fashion-mnist (bench_openset.py).
+# scikit-learn (bench_augment.py's UCI digits), Debian's dataset-fashion-mnist and fonts (bench_openset.py),
+# Chromium and ChromeDriver (bench_web.py).
 # The first command trains models/mnist_cnn.npz, which the prediction benchmarks use.
 # About an hour on 2 cores, most of it bench_augment.py's 3 seeds of both recipes and its ablation.
 set -euo pipefail
@@ -30,6 +31,7 @@ run python benchmarks/compare_torch.py --epochs 3
 run python benchmarks/compare_torch.py --epochs 10 --accuracy
 run python benchmarks/bench_predict.py
 run python benchmarks/bench_openset.py
+run python benchmarks/bench_web.py
 run python benchmarks/bench_learning.py
 run python benchmarks/load_test.py
 run python benchmarks/compare_architectures.py --out docs

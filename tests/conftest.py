@@ -1,4 +1,5 @@
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,53 @@ def model_file(tmp_path_factory, mnist):
     path = tmp_path_factory.mktemp("model") / "mnist_cnn.npz"
     model.save(path, metadata={"openset": openset.save_into(model)})
     return path
+
+
+# --- a real browser, for the page's tests (test_browser.py, test_web.py)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+MISSING = ("the browser test needs Chromium and ChromeDriver "
+           "(Debian/Ubuntu: apt-get install chromium chromium-driver)")
+
+
+def browser_required():
+    return (os.environ.get("CI", "").lower() in ("1", "true", "yes")
+            or os.environ.get("SCRATCHNET_REQUIRE_BROWSER") == "1")
+
+
+def chromium(window="1200,800", phone=None):
+    """Headless Chromium driven by Selenium, with no network of its own (skipped with the line
+    that installs it where it is missing; a failure where the browser is required). phone:
+    Chromium's mobile emulation, e.g. {"width": 390, "height": 844, "pixelRatio": 3, "touch": True}."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        if browser_required():
+            pytest.fail(MISSING + "; required here because CI or SCRATCHNET_REQUIRE_BROWSER is set")
+        pytest.skip(MISSING)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", "--disable-quic"):
+        options.add_argument(flag)
+    if phone:
+        options.add_experimental_option("mobileEmulation", {"deviceMetrics": phone})
+    else:
+        options.add_argument(f"--window-size={window}")
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture(scope="session")   # session scope: checked before the session's model is trained
+def browser():
+    driver = chromium()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def phone():
+    """Chromium as a phone: 390x844, touch events."""
+    driver = chromium(phone={"width": 390, "height": 844, "pixelRatio": 3, "touch": True})
+    yield driver
+    driver.quit()

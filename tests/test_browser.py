@@ -6,22 +6,10 @@ the browser is required (CI=true, or SCRATCHNET_REQUIRE_BROWSER=1): then it fail
 never skip it silently.
 """
 import os
-import shutil
 import subprocess
 import sys
 
 import pytest
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-MISSING = ("the browser test needs Chromium and ChromeDriver "
-           "(Debian/Ubuntu: apt-get install chromium chromium-driver)")
-
-
-def browser_required():
-    return (os.environ.get("CI", "").lower() in ("1", "true", "yes")
-            or os.environ.get("SCRATCHNET_REQUIRE_BROWSER") == "1")
-
 
 def start_demo(*args):
     proc = subprocess.Popen([sys.executable, "-m", "scratchnet.serve", "--port", "0", *args],
@@ -52,25 +40,6 @@ def learning_demo(model_file, mnist_dir, tmp_path):
                            "--save-to", str(tmp_path / "learned.npz"), "--data-dir", str(mnist_dir))
     yield url, tmp_path
     stop(proc)
-
-
-@pytest.fixture(scope="session")   # session scope: checked before the session's model is trained
-def browser():
-    if not (CHROMIUM and CHROMEDRIVER):
-        if browser_required():
-            pytest.fail(MISSING + "; required here because CI or SCRATCHNET_REQUIRE_BROWSER is set")
-        pytest.skip(MISSING)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", "--disable-quic", "--window-size=1200,800"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
 
 
 def test_drawing_a_seven_shows_seven(browser, demo, tmp_path):   # browser first: skip early

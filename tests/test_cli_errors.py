@@ -36,7 +36,8 @@ def one_line(proc, code):
     (SERVE, ["--max-bytes", "-5"], "argument --max-bytes: must be at least 1, got -5"),
     (SERVE, ["--max-bytes", "0"], "argument --max-bytes"),
     (SERVE, ["--learn", "--max-corrections", "0"], "argument --max-corrections: must be at least 1"),
-    (EXPORT, ["only-one-argument"], "scratchnet.export: error: the following arguments are required"),
+    (EXPORT, ["only-one-argument"], "scratchnet.export: error: give the ONNX file to write (or --web DIR)"),
+    (EXPORT, ["--web", "site", "m.npz", "out.onnx"], "scratchnet.export: error: --web DIR takes the model only"),
 ])
 def test_bad_option_values_are_refused_by_argparse(command, args, message):
     assert message in one_line(run(command + args), code=2)

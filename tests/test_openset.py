@@ -124,7 +124,7 @@ def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatc
     here = np.stack([nondigits._preprocessed_one(p) for p in pictures])
     monkeypatch.setattr(nondigits, "PER_PROCESS", 4)
     monkeypatch.setattr(nondigits, "BLOCK", 5)                 # blocks of 5, 5 and 2 pictures
-    monkeypatch.setattr(nondigits, "_cores", lambda: 3)
+    monkeypatch.setattr(nondigits, "available_cpus", lambda: 3)
     spawned = []
     real = nondigits.ProcessPoolExecutor
 

@@ -2,6 +2,7 @@
 a wrong answer and watch the network learn it. (Started by `python -m scratchnet.serve`,
 see scratchnet/serve.py.)
 
+GET  /scratchnet.js the page's script (the same page runs without a server: apps/web_export.py)
 GET  /              the page (scratchnet/apps/web/index.html): canvas, clear, upload, live top-3,
                     a probability bar per digit, the 28x28 image the network saw (or its
                     Grad-CAM overlay), "not a digit?", and "Wrong? It was: 0 1 ... 9"
@@ -66,6 +67,7 @@ class DemoServer(ThreadingHTTPServer):
         self.teach_token, self.per_minute = teach_token, per_minute
         self._recent, self._recent_lock = collections.deque(), threading.Lock()
         self.page = PAGE.read_bytes()
+        self.script = PAGE.with_name("scratchnet.js").read_bytes()   # the page's own code (static mode)
 
     def handle_error(self, request, client_address):
         """A client that went away mid-answer is not the server's error: no traceback."""
@@ -163,6 +165,8 @@ class DemoHandler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         if path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
+        elif path == "/scratchnet.js":
+            self._send(HTTPStatus.OK, self.server.script, "text/javascript; charset=utf-8")
         elif path == "/api/health":
             self._json(HTTPStatus.OK, {"status": "ok"})
         elif path == "/api/config":

@@ -302,9 +302,11 @@ def center_by_mass(digit, frame=FRAME):
     """Place a (h, w) patch, h, w <= frame, in a frame x frame field with its centre of mass
     at the field's centre (integer shift, kept inside the field)."""
     h, w = digit.shape
-    total = digit.sum()
-    cy = (digit.sum(axis=1) @ np.arange(h)) / total
-    cx = (digit.sum(axis=0) @ np.arange(w)) / total
+    # float64 sums of float32 values are exact here, so a centre exactly on a half pixel
+    # rounds the same whatever the order of the sums (the web page's JavaScript sums in another)
+    total = digit.sum(dtype=np.float64)
+    cy = (digit.sum(axis=1, dtype=np.float64) @ np.arange(h)) / total
+    cx = (digit.sum(axis=0, dtype=np.float64) @ np.arange(w)) / total
     top = int(np.clip(round(frame / 2 - cy), 0, frame - h))  # MNIST puts the centre of mass at (14, 14)
     left = int(np.clip(round(frame / 2 - cx), 0, frame - w))
     out = np.zeros((frame, frame), dtype=np.float32)

@@ -1,0 +1,494 @@
+// scratchnet in the browser: the reference network's forward pass, its "not a digit" detector
+// and the preprocessing of a drawing, in plain JavaScript, each part beside the Python it
+// mirrors (scratchnet/core/layers.py, apps/openset.py, data/preprocess.py, data/strokes.py).
+//
+//   await scratchnet.ready                     // the weights (model.bin) are loaded
+//   const x = scratchnet.preprocess(imageData) // canvas pixels -> Float32Array(784), 28x28 in [0, 1]
+//   scratchnet.predict(x)                      // -> {probabilities, digit, isDigit, digitScore}
+//
+// model.bin: a 4-byte little-endian header length, a JSON header {format, version,
+// model_version, threshold, crc32, arrays: [{name, shape, offset}]} padded to 4 bytes, then the
+// float32 arrays; crc32 is that of the arrays' bytes. Written by `python -m scratchnet.export --web`.
+"use strict";
+(function () {
+  const net = {};            // name -> {shape, data: Float32Array}
+  let header = null;
+
+  // ------------------------------------------------------------------ loading the weights
+  function crc32(bytes) {
+    let c, crc = 0xFFFFFFFF;
+    for (let i = 0; i < bytes.length; i++) {
+      c = (crc ^ bytes[i]) & 0xFF;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xEDB88320 : c >>> 1;
+      crc = (crc >>> 8) ^ c;
+    }
+    return (crc ^ 0xFFFFFFFF) >>> 0;
+  }
+
+  async function load(url) {
+    const buffer = await (await fetch(url)).arrayBuffer();
+    const length = new DataView(buffer).getUint32(0, true);
+    header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 4, length)));
+    if (header.format !== "scratchnet.web" || header.version !== 1) throw new Error("not a scratchnet web model");
+    const start = 4 + length + ((4 - (length % 4)) % 4);
+    if (crc32(new Uint8Array(buffer, start)) !== header.crc32) throw new Error("model.bin is damaged (checksum)");
+    for (const a of header.arrays) {
+      const size = a.shape.reduce((p, n) => p * n, 1);
+      net[a.name] = {shape: a.shape, data: new Float32Array(buffer, start + a.offset, size)};
+    }
+  }
+
+  // ------------------------------------------------------------------ the network (layers.py)
+  // Conv2D 3x3 (F filters) + ReLU + MaxPool 2x2, on one 28x28 image: (F, 13, 13) as in fused.py
+  function convReluPool(x) {
+    const W = net["0.W"], b = net["0.b"].data, F = W.shape[0], K = W.shape[2];
+    const H = 28, OH = H - K + 1, PH = Math.floor(OH / 2), out = new Float32Array(F * PH * PH);
+    const conv = new Float32Array(OH * OH);
+    for (let f = 0; f < F; f++) {
+      for (let i = 0; i < OH; i++) for (let j = 0; j < OH; j++) {
+        let s = b[f];
+        for (let u = 0; u < K; u++) for (let v = 0; v < K; v++) s += W.data[(f * K + u) * K + v] * x[(i + u) * H + j + v];
+        conv[i * OH + j] = s > 0 ? s : 0;                                  // ReLU
+      }
+      for (let i = 0; i < PH; i++) for (let j = 0; j < PH; j++) {        // 2x2 max, stride 2
+        const r = 2 * i, c = 2 * j;
+        out[(f * PH + i) * PH + j] = Math.max(conv[r * OH + c], conv[r * OH + c + 1],
+                                               conv[(r + 1) * OH + c], conv[(r + 1) * OH + c + 1]);
+      }
+    }
+    return out;
+  }
+
+  function dense(x, name, relu) {          // x (D) @ W (D, M) + b (M)
+    const W = net[name + ".W"], b = net[name + ".b"].data, D = W.shape[0], M = W.shape[1];
+    const out = new Float32Array(M);
+    for (let m = 0; m < M; m++) {
+      let s = b[m];
+      for (let d = 0; d < D; d++) s += x[d] * W.data[d * M + m];
+      out[m] = relu && s < 0 ? 0 : s;
+    }
+    return out;
+  }
+
+  function logSumExp(z) {
+    const top = Math.max(...z);
+    return top + Math.log(z.reduce((s, v) => s + Math.exp(v - top), 0));
+  }
+
+  function predict(pixels) {
+    const maps = convReluPool(pixels);                    // (32, 13, 13)
+    const hidden = dense(maps, "4", true);                // Flatten -> Dense(5408, 100) -> ReLU
+    const logits = dense(hidden, "6", false);             // Dense(100, 10)
+    const lse = logSumExp(logits);
+    const probabilities = Array.from(logits, v => Math.exp(v - lse));
+    const digit = probabilities.indexOf(Math.max(...probabilities));
+    if (!net["openset.mean"]) return {probabilities, digit, isDigit: true, digitScore: null};
+    // the detector's features (apps/openset.py): each channel's mean and max, hidden, logits, energy
+    const F = net["0.W"].shape[0], P = maps.length / F, feats = [];
+    for (let f = 0; f < F; f++) { let s = 0; for (let k = 0; k < P; k++) s += maps[f * P + k]; feats.push(s / P); }
+    for (let f = 0; f < F; f++) { let m = -Infinity; for (let k = 0; k < P; k++) m = Math.max(m, maps[f * P + k]); feats.push(m); }
+    feats.push(...hidden, ...logits, lse);
+    const mean = net["openset.mean"].data, std = net["openset.std"].data;
+    const z = Float32Array.from(feats, (v, i) => (v - mean[i]) / std[i]);
+    const out = dense(dense(z, "openset.0", true), "openset.2", false);
+    const digitScore = out[1] - out[0];
+    return {probabilities, digit, isDigit: digitScore >= header.threshold, digitScore};
+  }
+
+  // ------------------------------------------------------------------ preprocessing (preprocess.py)
+  // Python's round (half to even) and int (toward zero), where the Python rounds
+  function pyRound(x) { const f = Math.floor(x), d = x - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : (f % 2 === 0 ? f : f + 1); }
+
+  // An image: {h, w, d: Float32Array(h * w)}
+  const image = (h, w, d) => ({h, w, d: d || new Float32Array(h * w)});
+
+  // Pillow's resampling of a float image ("F" mode), as Image.resize computes it: separable
+  // filters, coefficients normalised per output pixel, horizontal pass first
+  const FILTERS = {
+    box: {support: 0.5, f: x => (x > -0.5 && x <= 0.5 ? 1 : 0)},
+    bilinear: {support: 1, f: x => { x = Math.abs(x); return x < 1 ? 1 - x : 0; }},
+    lanczos: {support: 3, f: x => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0)},
+  };
+  function sinc(x) { if (x === 0) return 1; x *= Math.PI; return Math.sin(x) / x; }
+
+  function coefficients(inSize, outSize, filter) {
+    const scale = inSize / outSize, filterscale = Math.max(scale, 1), support = filter.support * filterscale;
+    const out = [];
+    for (let xx = 0; xx < outSize; xx++) {
+      const center = (xx + 0.5) * scale, ss = 1 / filterscale;
+      const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
+      const xmax = Math.min(Math.trunc(center + support + 0.5), inSize);
+      const k = [];
+      let ww = 0;
+      for (let x = xmin; x < xmax; x++) { const w = filter.f((x - center + 0.5) * ss); k.push(w); ww += w; }
+      out.push({xmin, k: ww !== 0 ? k.map(w => w / ww) : k});
+    }
+    return out;
+  }
+
+  function resize(img, w, h, name) {
+    const filter = FILTERS[name];
+    let src = img;
+    if (w !== img.w) {
+      const cs = coefficients(img.w, w, filter), out = image(img.h, w);
+      for (let y = 0; y < img.h; y++) for (let x = 0; x < w; x++) {
+        const k = cs[x].k, base = y * img.w + cs[x].xmin;
+        let s = 0;
+        for (let i = 0; i < k.length; i++) s += k[i] * img.d[base + i];
+        out.d[y * w + x] = s;
+      }
+      src = out;
+    }
+    if (h !== src.h) {
+      const cs = coefficients(src.h, h, filter), out = image(h, src.w);
+      for (let y = 0; y < h; y++) {
+        const k = cs[y].k, base = cs[y].xmin;
+        for (let x = 0; x < src.w; x++) {
+          let s = 0;
+          for (let i = 0; i < k.length; i++) s += k[i] * src.d[(base + i) * src.w + x];
+          out.d[y * src.w + x] = s;
+        }
+      }
+      src = out;
+    }
+    return src;
+  }
+
+  const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
+
+  function shrink(img, size) {                          // preprocess._shrink
+    if (Math.max(img.h, img.w) <= size) return img;
+    const scale = size / Math.max(img.h, img.w);
+    return resize(img, Math.max(1, pyRound(img.w * scale)), Math.max(1, pyRound(img.h * scale)), "box");
+  }
+
+  function border(img) {                                // preprocess._border (corners twice)
+    const k = Math.max(1, Math.floor(Math.min(img.h, img.w) / 20)), v = [];
+    for (let y = 0; y < k; y++) for (let x = 0; x < img.w; x++) v.push(img.d[y * img.w + x]);
+    for (let y = img.h - k; y < img.h; y++) for (let x = 0; x < img.w; x++) v.push(img.d[y * img.w + x]);
+    for (let y = 0; y < img.h; y++) for (let x = 0; x < k; x++) v.push(img.d[y * img.w + x]);
+    for (let y = 0; y < img.h; y++) for (let x = img.w - k; x < img.w; x++) v.push(img.d[y * img.w + x]);
+    return v;
+  }
+
+  function nth(s, k) {                                  // the k-th smallest of s (reordered in place)
+    let lo = 0, hi = s.length - 1;
+    while (lo < hi) {
+      const pivot = s[(lo + hi) >> 1];
+      let i = lo, j = hi;
+      while (i <= j) {
+        while (s[i] < pivot) i++;
+        while (s[j] > pivot) j--;
+        if (i <= j) { const t = s[i]; s[i] = s[j]; s[j] = t; i++; j--; }
+      }
+      if (k <= j) hi = j; else if (k >= i) lo = i; else return s[k];
+    }
+    return s[k];
+  }
+
+  function median(v) {                                  // numpy.median
+    const s = Float64Array.from(v), n = s.length;
+    if (n % 2) return nth(s, (n - 1) / 2);
+    const upper = nth(s, n / 2);
+    let lower = -Infinity;                              // the largest below the upper middle
+    for (let i = 0; i < n / 2; i++) if (s[i] > lower) lower = s[i];
+    return (lower + upper) / 2;
+  }
+
+  function percentile(v, q) {                           // numpy's default (linear)
+    const s = Float64Array.from(v), pos = (s.length - 1) * q / 100, lo = Math.floor(pos);
+    const below = nth(s, lo);
+    if (lo + 1 >= s.length) return below;
+    let next = Infinity;                                // the smallest above it
+    for (let i = lo + 1; i < s.length; i++) if (s[i] < next) next = s[i];
+    return below + (next - below) * (pos - lo);
+  }
+
+  function otsu(d) {                                    // preprocess.otsu_threshold, 128 bins
+    const bins = 128, hist = new Float64Array(bins);
+    for (const v of d) hist[Math.min(bins - 1, Math.floor(v * bins))] += 1;
+    const n = d.length;
+    let w0 = 0, m0 = 0, mt = 0, best = -1, level = 0;
+    for (let i = 0; i < bins; i++) mt += (hist[i] / n) * ((i + 0.5) / bins);
+    for (let i = 0; i < bins; i++) {
+      w0 += hist[i] / n; m0 += (hist[i] / n) * ((i + 0.5) / bins);
+      let between = (mt * w0 - m0) ** 2 / (w0 * (1 - w0));
+      if (!isFinite(between)) between = 0;
+      if (between > best) { best = between; level = (i + 1) / bins; }
+    }
+    return level;
+  }
+
+  function components(mask, h, w) {                     // 8-connected labels (0: none)
+    const labels = new Int32Array(h * w), sizes = [0], stack = new Int32Array(h * w);
+    let next = 0;
+    for (let start = 0; start < h * w; start++) {
+      if (!mask[start] || labels[start]) continue;
+      next += 1; let size = 0, top = 0;
+      stack[top++] = start; labels[start] = next;
+      while (top) {
+        const p = stack[--top], y = Math.floor(p / w), x = p % w; size++;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+          const yy = y + dy, xx = x + dx, q = yy * w + xx;
+          if (yy >= 0 && yy < h && xx >= 0 && xx < w && mask[q] && !labels[q]) { labels[q] = next; stack[top++] = q; }
+        }
+      }
+      sizes.push(size);
+    }
+    return {labels, sizes};
+  }
+
+  function rankFilter(d, h, w, k, op) {                 // preprocess.rank_filter, edges repeated
+    const r = Math.floor(k / 2), rows = new Float32Array(h * w), out = new Float32Array(h * w);
+    const isMax = op === Math.max, line = new Float32Array(Math.max(h, w) + 2 * r);
+    for (let y = 0; y < h; y++) {                       // along rows: the row with its edges repeated
+      for (let x = -r; x < w + r; x++) line[x + r] = d[y * w + Math.min(w - 1, Math.max(0, x))];
+      for (let x = 0; x < w; x++) {
+        let m = line[x];
+        for (let j = 1; j < k; j++) { const v = line[x + j]; if (isMax ? v > m : v < m) m = v; }
+        rows[y * w + x] = m;
+      }
+    }
+    for (let x = 0; x < w; x++) {                       // then along columns
+      for (let y = -r; y < h + r; y++) line[y + r] = rows[Math.min(h - 1, Math.max(0, y)) * w + x];
+      for (let y = 0; y < h; y++) {
+        let m = line[y];
+        for (let i = 1; i < k; i++) { const v = line[y + i]; if (isMax ? v > m : v < m) m = v; }
+        out[y * w + x] = m;
+      }
+    }
+    return out;
+  }
+
+  // --- paper, lighting and shadows (preprocess._background and the two estimates it combines)
+  function smoothBackground(a) {                       // preprocess._smooth_background, 6x6 blocks
+    const {h, w} = a, cut = otsu(a.d);
+    const by = Math.min(6, h), bx = Math.min(6, w);
+    const edges = (n, parts) => Array.from({length: parts + 1}, (_, i) => (i === parts ? n : Math.trunc(i * (n / parts))));
+    const ys = edges(h, by), xs = edges(w, bx);
+    const blockOf = (edgeList, v) => { let i = 0; while (i + 1 < edgeList.length && edgeList[i + 1] <= v) i++; return Math.min(i, edgeList.length - 2); };
+    const rowBlock = Int32Array.from({length: h}, (_, y) => blockOf(ys, y)), colBlock = Int32Array.from({length: w}, (_, x) => blockOf(xs, x));
+    // the paper pixels grouped by block, in one typed array (counting first, then placing)
+    const sizes = new Int32Array(by * bx), counts = new Int32Array(by * bx);
+    let lowest = Infinity;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const b = rowBlock[y] * bx + colBlock[x], v = a.d[y * w + x];
+      sizes[b]++; if (v <= cut) counts[b]++; if (v < lowest) lowest = v;
+    }
+    const starts = new Int32Array(by * bx + 1);
+    for (let b = 0; b < by * bx; b++) starts[b + 1] = starts[b] + counts[b];
+    const paper = new Float64Array(starts[by * bx]), fill = starts.slice(0, by * bx);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      const v = a.d[y * w + x];
+      if (v <= cut) paper[fill[rowBlock[y] * bx + colBlock[x]]++] = v;
+    }
+    const overall = paper.length ? median(paper) : lowest;
+    const grid = image(by, bx, Float32Array.from({length: by * bx}, (_, b) =>
+      (counts[b] > 0.2 * sizes[b] ? median(paper.subarray(starts[b], starts[b + 1])) : overall)));
+    return resize(grid, w, h, "bilinear");
+  }
+
+  function openingBackground(a) {                      // preprocess._opening_background
+    const {h, w} = a, step = Math.max(1, Math.floor(Math.min(h, w) / 40));
+    const sh = Math.ceil(h / step), sw = Math.ceil(w / step), small = image(sh, sw);
+    for (let y = 0; y < sh; y++) for (let x = 0; x < sw; x++) small.d[y * sw + x] = a.d[y * step * w + x * step];
+    const k = Math.max(3, Math.floor(Math.min(sh, sw) / 4) | 1);
+    const opened = rankFilter(rankFilter(small.d, sh, sw, k, Math.min), sh, sw, k, Math.max);
+    return resize(image(sh, sw, opened), w, h, "bilinear");
+  }
+
+  function background(a) {                             // preprocess._background
+    const paper = smoothBackground(a);
+    if (Math.max(a.h, a.w) < 64) return paper;
+    const opened = openingBackground(a), {h, w} = a;
+    const raised = opened.d.map((v, i) => (v > paper.d[i] + 0.05 ? 1 : 0));
+    if (raised.some(v => v)) {          // raised patches that do not reach the edge are ink
+      const {labels} = components(raised, h, w), reaching = new Set(border({h, w, d: labels}));
+      for (let i = 0; i < h * w; i++) if (raised[i] && !reaching.has(labels[i])) opened.d[i] = paper.d[i];
+    }
+    return image(h, w, opened.d.map((v, i) => Math.max(v, paper.d[i])));
+  }
+
+  function ink(grey) {                                  // preprocess._ink
+    const {h, w} = grey, under = background(grey);
+    const a = Float32Array.from(grey.d, (v, i) => Math.max(v - under.d[i], 0));
+    let top = 0;
+    for (const v of a) top = Math.max(top, v);
+    if (top < 0.08) throw new Error("no digit found: the image is blank (no ink stands out)");
+    const bright = a.filter(v => v >= Math.fround(0.3 * top));
+    const level = h * w > 400 ? percentile(bright, 90) : top;
+    const scale = Math.max(level, top * 0.5);
+    for (let i = 0; i < a.length; i++) a[i] = Math.min(1, Math.max(0, a[i] / scale));
+    const cut = Math.max(otsu(a), 0.15), mask = a.map(v => (v > cut ? 1 : 0));   // 5. ink_mask
+    const {labels, sizes} = components(mask, h, w);
+    const largest = Math.max(...sizes);
+    let keep = new Set(sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] >= Math.max(2, 0.08 * largest)));
+    const onBorder = new Set(border({h, w, d: labels}));
+    const inner = [...keep].filter(id => !onBorder.has(id));
+    if (inner.length) keep = new Set(inner);
+    const kept = labels.map(id => (keep.has(id) ? 1 : 0));
+    if (kept.reduce((s, v) => s + v, 0) < 3) throw new Error("no digit found: the image is blank (no ink stands out)");
+    const near = rankFilter(kept, h, w, 5, Math.max);
+    return image(h, w, a.map((v, i) => (near[i] && v > NOISE_FLOOR ? v : 0)));
+  }
+
+  function box(img) {                                   // preprocess._box: [top, bottom, left, right)
+    let top = img.h, bottom = 0, left = img.w, right = 0;
+    for (let y = 0; y < img.h; y++) for (let x = 0; x < img.w; x++) if (img.d[y * img.w + x] > 0) {
+      top = Math.min(top, y); bottom = Math.max(bottom, y + 1); left = Math.min(left, x); right = Math.max(right, x + 1);
+    }
+    return [top, bottom, left, right];
+  }
+
+  function crop(img, top, bottom, left, right) {
+    const out = image(bottom - top, right - left);
+    for (let y = top; y < bottom; y++) for (let x = left; x < right; x++) out.d[(y - top) * out.w + x - left] = img.d[y * img.w + x];
+    return out;
+  }
+  const cropInk = img => crop(img, ...box(img));
+
+  // --- stroke width (strokes.py)
+  function neighbours(m, h, w, y, x) {                  // north first, clockwise; 0 outside
+    const at = (yy, xx) => (yy >= 0 && yy < h && xx >= 0 && xx < w ? m[yy * w + xx] : 0);
+    return [at(y - 1, x), at(y - 1, x + 1), at(y, x + 1), at(y + 1, x + 1), at(y + 1, x), at(y + 1, x - 1), at(y, x - 1), at(y - 1, x - 1)];
+  }
+
+  function skeleton(mask, h, w) {                       // strokes.skeleton (Zhang-Suen)
+    const W = w + 2, m = new Uint8Array((h + 2) * W);   // a frame of zeros: no bounds to check
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) m[(y + 1) * W + x + 1] = mask[y * w + x];
+    const around = [-W, -W + 1, 1, W + 1, W, W - 1, -1, -W - 1];   // north first, clockwise
+    const P = new Uint8Array(8), peel = new Int32Array(h * w);
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const sweep of [0, 1]) {
+        let n = 0;
+        for (let y = 1; y <= h; y++) for (let q = y * W + 1, end = q + w; q < end; q++) {
+          if (!m[q]) continue;
+          let count = 0, steps = 0;
+          for (let i = 0; i < 8; i++) { P[i] = m[q + around[i]]; count += P[i]; }
+          if (count < 2 || count > 6) continue;
+          for (let i = 0; i < 8; i++) if (P[i] === 0 && P[(i + 1) & 7] === 1) steps++;
+          const facing = sweep === 0 ? P[0] * P[2] * P[4] === 0 && P[2] * P[4] * P[6] === 0
+                                     : P[0] * P[2] * P[6] === 0 && P[0] * P[4] * P[6] === 0;
+          if (steps === 1 && facing) peel[n++] = q;
+        }
+        for (let i = 0; i < n; i++) m[peel[i]] = 0;
+        if (n) changed = true;
+      }
+    }
+    const out = new Uint8Array(h * w);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[y * w + x] = m[(y + 1) * W + x + 1];
+    return out;
+  }
+
+  function strokeWidth(mask, h, w) {                    // strokes.stroke_width: [width, open ends]
+    const area = mask.reduce((s, v) => s + v, 0);
+    if (area === 0) return [0, 0];
+    const s = skeleton(mask, h, w), at = (y, x) => (y >= 0 && y < h && x >= 0 && x < w ? s[y * w + x] : 0);
+    let length = 0, ends = 0;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+      if (!s[y * w + x]) continue;
+      const east = at(y, x + 1), south = at(y + 1, x);
+      length += east + south + Math.SQRT2 * (at(y + 1, x + 1) * (1 - east) * (1 - south)
+                                           + at(y + 1, x - 1) * (1 - at(y, x - 1)) * (1 - south));
+      if (neighbours(s, h, w, y, x).reduce((t, v) => t + v, 0) === 1) ends++;
+    }
+    if (length < 1) return [Math.sqrt(area), ends];
+    if (ends === 0) return [area / length, ends];
+    return [(Math.sqrt(length * length + 2 * ends * area) - length) / ends, ends];
+  }
+
+  function grow(img, r, op) {                           // strokes._grow: an octagon of radius r
+    let d = img.d;
+    const {h, w} = img;
+    for (let step = 0; step < r; step++) {
+      const out = new Float32Array(h * w);
+      for (let y = 0; y < h; y++) {
+        const up = Math.max(0, y - 1) * w, here = y * w, down = Math.min(h - 1, y + 1) * w;
+        for (let x = 0; x < w; x++) {
+          const left = Math.max(0, x - 1), right = Math.min(w - 1, x + 1);
+          let v = op(d[here + x], d[up + x], d[down + x], d[here + left], d[here + right]);
+          if (step % 2 === 1) v = op(v, d[up + left], d[up + right], d[down + left], d[down + right]);
+          out[here + x] = v;
+        }
+      }
+      d = out;
+    }
+    return image(h, w, d);
+  }
+
+  const TARGET = 2.2, LOW = 1.0, HIGH = 5.0, MAX_ENDS = 12;
+
+  function normaliseWidth(img) {                        // strokes.normalise_width, final box 20 px
+    let top = 0;
+    for (const v of img.d) top = Math.max(top, v);
+    const mask = img.d.map(v => (v > 0.5 * top ? 1 : 0)), area = mask.reduce((s, v) => s + v, 0);
+    const [width, ends] = strokeWidth(mask, img.h, img.w);
+    if (ends > MAX_ENDS) return img;
+    const size = Math.max(img.h, img.w), final = width * DIGIT_BOX / size;
+    if (final >= LOW && final <= HIGH) return img;
+    const d = (TARGET * size - DIGIT_BOX * width) / (DIGIT_BOX - TARGET);
+    let r = pyRound(d / 2);
+    if (r < 0) r = Math.max(r, -Math.floor((width - 1) / 2));
+    const after = (width + 2 * r) * DIGIT_BOX / (size + 2 * r);
+    if (r === 0 || Math.abs(after - TARGET) > Math.abs(final - TARGET) / 2) return img;
+    if (r > 0) {                                        // strokes.dilate: room to grow, then grow
+      const padded = image(img.h + 2 * r, img.w + 2 * r);
+      for (let y = 0; y < img.h; y++) for (let x = 0; x < img.w; x++) padded.d[(y + r) * padded.w + x + r] = img.d[y * img.w + x];
+      return grow(padded, r, Math.max);
+    }
+    const thinner = grow(img, -r, Math.min);
+    const kept = thinner.d.reduce((s, v) => s + (v > 0.5 * top ? 1 : 0), 0) / area;
+    return kept >= 0.5 * (width + 2 * r) / width ? thinner : img;
+  }
+
+  function centerByMass(digit) {                        // preprocess.center_by_mass
+    const {h, w} = digit;
+    let total = 0, cy = 0, cx = 0;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const v = digit.d[y * w + x]; total += v; cy += v * y; cx += v * x; }
+    const top = Math.trunc(Math.min(Math.max(pyRound(FRAME / 2 - cy / total), 0), FRAME - h));
+    const left = Math.trunc(Math.min(Math.max(pyRound(FRAME / 2 - cx / total), 0), FRAME - w));
+    const out = new Float32Array(FRAME * FRAME);
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) out[(top + y) * FRAME + left + x] = digit.d[y * w + x];
+    return out;
+  }
+
+  // ImageData (RGBA) -> Float32Array(784): the 28x28 input the network sees (preprocess.to_mnist)
+  function preprocess(imageData) {
+    const {width, height, data} = imageData;
+    let full = image(height, width);
+    for (let i = 0; i < width * height; i++) {          // 1. grey (ITU-R 601), alpha onto white
+      const a = data[4 * i + 3] / 255;
+      const g = (0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2]) / 255;
+      full.d[i] = g * a + (1 - a);
+    }
+    let grey = shrink(full, WORK_SIZE);                 // 2. working size
+    if (median(border(grey)) > 0.5) {                   // 3. dark ink on light paper
+      grey = image(grey.h, grey.w, grey.d.map(v => 1 - v));
+      full = image(full.h, full.w, full.d.map(v => 1 - v));
+    }
+    let a = ink(grey);                                  // 4-5. the ink
+    const [top, bottom, left, right] = box(a);
+    const factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w), side = Math.max(bottom - top, right - left);
+    if (factor > 1.5 && side < WORK_SIZE / 2) {         // a small digit: again, at full resolution
+      const margin = Math.floor(side / 2) + 2, at = v => Math.max(0, Math.trunc(v * factor));
+      a = ink(shrink(crop(full, at(top - margin), Math.min(full.h, at(bottom + margin)),
+                          at(left - margin), Math.min(full.w, at(right + margin))), WORK_SIZE));
+    }
+    const c = cropInk(normaliseWidth(cropInk(a)));      // 6. MNIST's pen width
+    const scale = DIGIT_BOX / Math.max(c.h, c.w);       // 7. longer side -> 20 px
+    const digit = resize(c, Math.max(1, pyRound(c.w * scale)), Math.max(1, pyRound(c.h * scale)),
+                         scale < 1 ? "lanczos" : "bilinear");
+    let most = 1e-6;
+    for (let i = 0; i < digit.d.length; i++) { digit.d[i] = Math.max(digit.d[i], 0); most = Math.max(most, digit.d[i]); }
+    for (let i = 0; i < digit.d.length; i++) digit.d[i] = Math.min(1, digit.d[i] / most);
+    return centerByMass(digit);                         // 8. centre of mass at the centre
+  }
+
+  const script = document.currentScript;
+  const modelUrl = (script && script.dataset.model) || "model.bin";
+  window.scratchnet = {predict, preprocess, header: () => header, ready: null, load,
+                       parts: {resize, shrink, background, ink, normaliseWidth, strokeWidth, skeleton, otsu, image,
+                               box, crop, cropInk, centerByMass}};
+  if (!(script && script.dataset.manual)) window.scratchnet.ready = load(modelUrl);
+})();

@@ -1,0 +1,69 @@
+"""The demo as a static folder: `python -m scratchnet.export --web DIR [MODEL]`.
+
+Writes index.html (the same page `python -m scratchnet.serve` serves; without a server to
+answer it predicts in the page), scratchnet.js (the forward pass, the "not a digit" detector
+and the preprocessing of a drawing, in plain JavaScript) and model.bin (the weights: a 4-byte
+little-endian header length, a JSON header, float32 arrays; see scratchnet.js). Any static
+host serves the folder: `python -m http.server -d DIR`, GitHub Pages, a static Space.
+"""
+import json
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ..core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from ..core.model import FORMAT_VERSION, load_model
+from ..errors import ScratchnetError
+from ..fileio import atomic_write
+from .openset import OpenSet
+
+WEB = Path(__file__).with_name("web")
+PAGE_FILES = ("index.html", "scratchnet.js")
+LAYOUT = (Conv2D, ReLU, MaxPool2D, Flatten, Dense, ReLU, Dense)   # what scratchnet.js computes
+
+
+def weights_file(model, metadata):
+    """The bytes of model.bin for a reference-CNN `model` and its file's metadata."""
+    kinds = tuple(type(layer) for layer in model.layers)
+    conv = model.layers[0]
+    if kinds != LAYOUT or conv.params["W"].shape[1:] != (1, 3, 3) or model.input_shape != (1, 28, 28) \
+            or (model.layers[2].size, model.layers[2].stride) != (2, 2):
+        raise ScratchnetError("the web page runs the reference CNN (conv 3x3 -> ReLU -> max-pool 2 -> dense "
+                              "-> ReLU -> dense) on 28x28 inputs; this model is another network")
+    arrays = {k: np.ascontiguousarray(v, dtype="<f4") for k, v in model.parameters().items()}
+    openset = OpenSet.of(model, metadata)
+    threshold = None
+    if openset is not None:
+        if openset.pixels:
+            raise ScratchnetError("the web page does not compute the detector's pixel features")
+        arrays.update({"openset.mean": openset.mean, "openset.std": openset.std})
+        arrays.update({f"openset.{k}": v for k, v in openset.detector.parameters().items()})
+        arrays = {k: np.ascontiguousarray(v, dtype="<f4") for k, v in arrays.items()}
+        threshold = openset.threshold
+    entries, offset = [], 0
+    for name, value in arrays.items():
+        entries.append({"name": name, "shape": list(value.shape), "offset": offset})
+        offset += value.nbytes
+    data = b"".join(v.tobytes() for v in arrays.values())
+    header = json.dumps({"format": "scratchnet.web", "version": 1, "model_version": FORMAT_VERSION,
+                         "threshold": threshold, "crc32": zlib.crc32(data), "dtype": "float32",
+                         "arrays": entries}).encode()
+    header += b" " * ((4 - len(header) % 4) % 4)          # the arrays start 4-byte aligned
+    return len(header).to_bytes(4, "little") + header + data
+
+
+def export_web(model_path, folder):
+    """Write the static demo into `folder`; returns {file name: size in bytes}."""
+    model, metadata = load_model(model_path, return_metadata=True)
+    blob = weights_file(model, metadata)
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ScratchnetError(f"{folder} is a file, not a folder")
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {}
+    for name, content in [(n, (WEB / n).read_bytes()) for n in PAGE_FILES] + [("model.bin", blob)]:
+        with atomic_write(folder / name) as f:
+            f.write(content)
+        sizes[name] = len(content)
+    return sizes

@@ -1,0 +1,214 @@
+"""The demo as a static page (python -m scratchnet.export --web): the folder it writes, and in
+headless Chromium, served by a plain static file server, the page's network, detector and
+preprocessing against NumPy's and preprocess.py's."""
+import base64
+import functools
+import http.server
+import io
+import json
+import subprocess
+import sys
+import threading
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scratchnet.apps.inference import Prediction, Predictor
+from scratchnet.core import kernels
+from scratchnet.core.losses import softmax
+from scratchnet.data.mnist import to_input
+from scratchnet.data.preprocess import to_mnist
+from test_browser import wait_for_state
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def site(model_file, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("site")
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", "--web", str(folder), str(model_file)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return folder
+
+
+def read_weights(path):
+    blob = path.read_bytes()
+    length = int.from_bytes(blob[:4], "little")
+    header = json.loads(blob[4:4 + length])
+    return header, blob[4 + length:]
+
+
+def test_the_folder_holds_the_page_its_script_and_the_weights(site, model_file):
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "model.bin", "scratchnet.js"]
+    header, data = read_weights(site / "model.bin")
+    assert header["format"] == "scratchnet.web" and header["crc32"] == zlib.crc32(data)
+    predictor = Predictor.load(model_file)
+    assert header["threshold"] == predictor.openset.threshold
+    arrays = {a["name"]: np.frombuffer(data, "<f4", int(np.prod(a["shape"])), a["offset"]).reshape(a["shape"])
+              for a in header["arrays"]}
+    np.testing.assert_array_equal(arrays["4.W"], predictor.model.parameters()["4.W"])
+    np.testing.assert_array_equal(arrays["openset.std"], predictor.openset.std)
+    assert sum(p.stat().st_size for p in site.iterdir()) <= 3 * 2 ** 20       # the whole page, float32
+
+
+def test_export_refuses_what_the_page_cannot_run(tmp_path, mnist):
+    from scratchnet import mnist_mlp
+    mnist_mlp().save(tmp_path / "mlp.npz")
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", "--web", str(tmp_path / "site"),
+                           str(tmp_path / "mlp.npz")], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 1 and "runs the reference CNN" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def static_url(site):
+    """The folder served as GitHub Pages would: files only, no API."""
+    handler = functools.partial(QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def open_static(browser, url):
+    browser.get(url)
+    status = browser.execute_async_script(
+        "const done = arguments[0], t0 = Date.now();"
+        "(function wait() { if (window.scratchnet && scratchnet.ready) scratchnet.ready.then(() => done('ok'), "
+        "e => done(String(e))); else if (Date.now() - t0 > 20000) done('no scratchnet.ready'); "
+        "else setTimeout(wait, 20); })();")
+    assert status == "ok"
+
+
+def test_the_page_computes_numpys_probabilities(browser, static_url, model_file, mnist):
+    open_static(browser, static_url)
+    x = to_input(mnist.test_images[:500])
+    predictor = Predictor.load(model_file)
+    with kernels.using("reference"):
+        scores, logits = predictor.openset.scores(predictor.model, x, with_logits=True)
+    page = browser.execute_script(
+        "return arguments[0].map(a => { const r = scratchnet.predict(Float32Array.from(a)); "
+        "return [r.probabilities, r.digitScore, r.isDigit, r.digit]; });", x.reshape(len(x), -1).tolist())
+    probabilities = np.array([r[0] for r in page])
+    print(f"largest difference of a probability: {np.abs(probabilities - softmax(logits)).max():.2e}")
+    np.testing.assert_allclose(probabilities, softmax(logits), rtol=0, atol=1e-5)
+    assert [r[3] for r in page] == list(logits.argmax(axis=1))
+    np.testing.assert_allclose([r[1] for r in page], scores, rtol=1e-4, atol=1e-4)
+    clear = np.abs(scores - predictor.openset.threshold) > 1e-3           # (not a tie at the threshold)
+    assert [r[2] for r, c in zip(page, clear) if c] == list(scores[clear] >= predictor.openset.threshold)
+
+
+# strokes of the ten digits (offsets from the canvas centre), a drawing's worth of each
+def digit_strokes(k, rng):
+    t = np.linspace(0, 2 * np.pi, 24)
+    arc = lambda a, b, n: np.linspace(a, b, n)  # noqa: E731
+    shapes = {
+        0: [np.c_[45 * np.sin(t), -70 * np.cos(t)]],
+        1: [np.c_[[-10, 0, 0], [-60, -80, 80]]],
+        2: [np.c_[-45 + 45 * (1 - np.cos(arc(0, np.pi, 10))), -40 - 40 * np.sin(arc(0, np.pi, 10))],
+            np.c_[[45, -50, 55], [-40, 75, 75]]],
+        3: [np.c_[40 * np.sin(arc(-2.5, 1.6, 12)), -40 - 35 * np.cos(arc(-2.5, 1.6, 12))],
+            np.c_[45 * np.sin(arc(-1.6, 2.5, 12)), 35 - 40 * np.cos(arc(-1.6, 2.5, 12))]],
+        4: [np.c_[[20, -50, 55], [-80, 30, 30]], np.c_[[25, 25], [-20, 85]]],
+        5: [np.c_[[40, -35, -40], [-75, -75, -5]],
+            np.c_[-30 + 48 * np.sin(arc(0, 3.3, 12)), 30 - 45 * np.cos(arc(0, 3.3, 12))]],
+        6: [np.c_[[30, -30], [-80, -20]], np.c_[-25 + 35 * np.sin(arc(-1.5, 4.8, 16)), 35 - 40 * np.cos(arc(-1.5, 4.8, 16))]],
+        7: [np.c_[[-50, 50, -10], [-75, -75, 85]]],
+        8: [np.c_[35 * np.sin(2 * t), -76 * np.cos(t)]],
+        9: [np.c_[35 * np.sin(t) + 5, -40 - 35 * np.cos(t)], np.c_[[40, 30], [-40, 85]]],
+    }
+    scale, shift = rng.uniform(0.6, 1.1), rng.uniform(-25, 25, 2)
+    return [np.round(s * scale + shift + rng.normal(0, 2, s.shape)).astype(int) for s in shapes[k]]
+
+
+def replay(browser, strokes, touch=False):
+    """Draw strokes on the canvas through pointer events: a mouse, or a finger."""
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.common.by import By
+    canvas = browser.find_element(By.ID, "canvas")
+    for stroke in strokes:
+        actions = ActionBuilder(browser, mouse=PointerInput(interaction.POINTER_TOUCH if touch else
+                                                            interaction.POINTER_MOUSE, "finger" if touch else "mouse"), duration=0)
+        actions.pointer_action.move_to(canvas, *map(int, stroke[0])).pointer_down()
+        for x, y in stroke[1:]:
+            actions.pointer_action.move_to(canvas, int(x), int(y))
+        actions.pointer_action.pointer_up()
+        actions.perform()
+
+
+def page_input_and_canvas(browser):
+    """What the page makes of its canvas, and the canvas as a PNG (what predict.py would get)."""
+    values, png = browser.execute_script(
+        "const c = document.getElementById('canvas');"
+        "return [Array.from(scratchnet.preprocess(c.getContext('2d').getImageData(0, 0, c.width, c.height))),"
+        "        c.toDataURL('image/png').split(',')[1]];")
+    return np.array(values, np.float32).reshape(28, 28), Image.open(io.BytesIO(base64.b64decode(png)))
+
+
+def test_the_page_preprocesses_drawings_as_preprocess_py(browser, static_url, model_file):
+    from selenium.webdriver.common.by import By
+    open_static(browser, static_url)
+    predictor = Predictor.load(model_file)
+    rng = np.random.default_rng(0)
+    close = []
+    for n in range(30):
+        browser.find_element(By.ID, "clear").click()
+        replay(browser, digit_strokes(n % 10, rng), touch=n >= 20)     # 20 with a mouse, 10 by touch
+        wait_for_state(browser, "answered")
+        page, picture = page_input_and_canvas(browser)
+        ours = to_mnist(picture)
+        close.append((np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean())
+        [expected] = predictor.classify([Prediction("drawing", input=ours)])
+        shown = browser.find_element(By.ID, "digit").text
+        assert shown == (str(expected.digit) if expected.is_digit else "?"), (n, shown, expected.digit)
+    print(f"pixels within 2 grey levels of preprocess.py's: {np.mean(close):.4%} (worst drawing {min(close):.2%})")
+    assert np.mean(close) >= 0.99
+
+
+def test_the_detector_decides_as_in_python_on_50_non_digits(browser, static_url, model_file):
+    from synthetic.nondigits import generate
+    open_static(browser, static_url)
+    predictor = Predictor.load(model_file)
+    pictures = [p for kind in ("letters", "shapes", "scribbles") for p in generate(kind, 17, seed=11)][:50]
+    for picture in pictures:
+        rgba = np.asarray(picture.convert("RGBA")).ravel().tolist()
+        score, digit = browser.execute_script(
+            "const d = new ImageData(Uint8ClampedArray.from(arguments[0]), 280, 280);"
+            "const r = scratchnet.predict(scratchnet.preprocess(d)); return [r.digitScore, r.digit];", rgba)
+        [expected] = predictor.classify([Prediction("picture", input=to_mnist(picture))])
+        if abs(expected.digit_score - predictor.openset.threshold) > 1e-3:   # (not a tie)
+            assert (score >= predictor.openset.threshold) == expected.is_digit
+        assert digit == expected.digit
+
+
+def test_an_empty_canvas_says_so(browser, static_url):
+    from selenium.webdriver.common.by import By
+    open_static(browser, static_url)
+    browser.find_element(By.ID, "clear").click()
+    assert browser.find_element(By.ID, "confidence").text == "draw something"
+    message = browser.execute_script(
+        "try { scratchnet.preprocess(document.getElementById('canvas').getContext('2d')"
+        ".getImageData(0, 0, 280, 280)); return 'no error'; } catch (e) { return e.message; }")
+    assert message.startswith("no digit found")
+
+
+def test_a_finger_draws_on_a_phone_without_moving_the_page(phone, static_url):
+    from selenium.webdriver.common.by import By
+    open_static(phone, static_url)
+    assert phone.execute_script("return window.innerWidth") == 390
+    replay(phone, digit_strokes(7, np.random.default_rng(3)), touch=True)
+    wait_for_state(phone, "answered")
+    assert phone.execute_script("return [window.scrollX, window.scrollY, visualViewport.scale]") == [0, 0, 1]
+    assert phone.find_element(By.ID, "digit").text == "7"
