@@ -212,3 +212,16 @@ def test_a_finger_draws_on_a_phone_without_moving_the_page(phone, static_url):
     wait_for_state(phone, "answered")
     assert phone.execute_script("return [window.scrollX, window.scrollY, visualViewport.scale]") == [0, 0, 1]
     assert phone.find_element(By.ID, "digit").text == "7"
+
+
+def test_an_uploaded_photo_is_answered_in_the_page(browser, static_url, model_file):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    open_static(browser, static_url)
+    photo = ROOT / "docs" / "five_photo.png"
+    [expected] = Predictor.load(model_file).predict_files([photo])
+    browser.execute_script("document.getElementById('upload').hidden = false;")   # (a label opens it)
+    browser.find_element(By.ID, "upload").send_keys(str(photo))
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "digit").text not in ("–", ""))
+    assert browser.find_element(By.ID, "digit").text == (str(expected.digit) if expected.is_digit else "?")
+    assert browser.find_element(By.ID, "confidence").text == f"confidence {expected.confidence:.4f}"
