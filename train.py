@@ -11,7 +11,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from scratchnet.apps.recipes import AUGMENTED, REFERENCE
-from scratchnet.cli import (Parser, cap_threads, check_writable, float_in, give_back_freed_memory,
+from scratchnet.cli import (REPLACES, Parser, cap_threads, check_writable, float_in, give_back_freed_memory,
                             non_negative_int, positive_int, run, set_threads)
 
 
@@ -73,7 +73,7 @@ def main():
 
     recipe = AUGMENTED if args.augment else REFERENCE
     for what, (path, note) in where.items():   # before any long work: nothing is lost unsaid
-        if note == "replaces the one there" and what == "model":
+        if note == REPLACES and what == "model":
             note = f"replaces the model there: {describe_saved(path)}"
         print(f"{what:6s}: {path} ({note})")
     with ThreadPoolExecutor(1) as pool:   # MNIST loads while the kernels compile

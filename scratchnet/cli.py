@@ -77,10 +77,13 @@ def cap_threads(n, prog):
     return n
 
 
+REPLACES = "replaces the one there"
+
+
 def check_writable(path, is_folder=False):
     """Check, before any long work, that `path` (a file, or a folder if is_folder) can be
     written: ScratchnetError in one line if not. Returns what will be done there, to say so:
-    "new", "replaces the file there", "creating FOLDER/"."""
+    "new", REPLACES, "creating FOLDER/"."""
     from pathlib import Path
 
     from .errors import ScratchnetError
@@ -96,7 +99,7 @@ def check_writable(path, is_folder=False):
     if existing != folder:
         return f"creating {folder}/"
     if path.exists() and (not is_folder or any(path.iterdir())):
-        return "replaces the one there"
+        return REPLACES
     return "new"
 
 
