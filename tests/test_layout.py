@@ -89,3 +89,14 @@ def test_public_names_stay_where_users_find_them():
 
 def test_test_pictures_are_not_installed():
     assert not list(PACKAGE.rglob("userstyle.py"))
+
+
+def test_what_users_make_stays_out_of_git():
+    """Models, reports and the demo's corrections are the user's, not the repository's."""
+    ignored = subprocess.run(["git", "check-ignore", "models/x.npz", "reports/report.md", "corrections/labels.csv"],
+                             capture_output=True, text=True, cwd=PACKAGE.parent)
+    if ignored.returncode == 128:          # not a git checkout (an unpacked copy): read the file
+        lines = (PACKAGE.parent / ".gitignore").read_text().split()
+        assert {"models/", "reports/", "corrections/"} <= set(lines)
+    else:
+        assert ignored.stdout.split() == ["models/x.npz", "reports/report.md", "corrections/labels.csv"]
