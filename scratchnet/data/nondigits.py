@@ -25,7 +25,7 @@ from ..fileio import atomic_write
 from .mnist import cache_root
 from .preprocess import to_mnist
 
-VERSION = 5   # of these pictures and their preprocessing: part of the cache key
+VERSION = 6   # of these pictures and their preprocessing: part of the cache key
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 1000        # pictures drawn, then preprocessed, at a time
 

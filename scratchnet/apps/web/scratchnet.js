@@ -417,7 +417,7 @@
     return image(h, w, d);
   }
 
-  const TARGET = 2.2, LOW = 1.0, HIGH = 5.0, MAX_ENDS = 12;
+  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12;
 
   function normaliseWidth(img) {                        // strokes.normalise_width, final box 20 px
     let top = 0;
