@@ -17,8 +17,10 @@ from a small detector trained after the network, on what the network computes fo
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits
 (docs/openset.md); the detector has both among its features. A detector that also sees the
 input's 2x2-pooled pixels (pixels=True, recorded in the model file) was tried and refused no
-more on the benchmark; so was training on digits drawn in pen styles (docs/openset.md). The network is not changed: MNIST accuracy is exactly the trained
-model's. The detector's arrays and threshold travel in the model file (model.extras, format version 2); a model
+more on the benchmark; so was training on digits drawn in pen styles (docs/openset.md).
+
+The network is not changed: MNIST accuracy is exactly the trained model's. The detector's
+arrays and threshold travel in the model file (model.extras, format version 2); a model
 without them (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
 """
 from dataclasses import dataclass
