@@ -2,6 +2,7 @@
 
     python train.py                      # the reference recipe: 10 epochs, ~98.7% test accuracy
     python train.py --augment            # the augmented recipe (scratchnet/apps/recipes.py)
+    python train.py --recipe fast        # 99% in one epoch: two conv blocks, Adam, one-cycle
     python train.py --epochs 1 --limit 6000
     python train.py --evaluate models/mnist_cnn.npz   # rebuild the report, no training
 """
@@ -10,7 +11,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from scratchnet.apps.recipes import AUGMENTED, REFERENCE
+from scratchnet.apps.recipes import AUGMENTED, FAST, RECIPES, REFERENCE
 from scratchnet.cli import (REPLACES, Parser, cap_threads, check_writable, float_in, give_back_freed_memory,
                             non_negative_int, positive_int, run, set_threads)
 
@@ -19,14 +20,19 @@ def parse_args(argv=None):
     p = Parser(description="Train the scratchnet reference CNN on MNIST (CPU).")
     p.add_argument("--data-dir", help="folder with the MNIST IDX files "
                    "(default: $SCRATCHNET_DATA, else ~/.cache/scratchnet/mnist, downloading what is missing)")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                   help=f"reference (default): {REFERENCE.describe()}. augmented (same as --augment). "
+                        f"fast: the least time to 99%%: {FAST.describe()}".replace("%,", "%%,").replace("% ", "%% "))
     p.add_argument("--epochs", type=positive_int,
-                   help=f"default: {REFERENCE.epochs}, or {AUGMENTED.epochs} with --augment")
-    p.add_argument("--batch-size", type=positive_int, default=64, help="images per training step")
+                   help=f"default: the recipe's ({REFERENCE.epochs}, {AUGMENTED.epochs} augmented, {FAST.epochs} fast)")
+    p.add_argument("--batch-size", type=positive_int, help="images per training step (default: the recipe's, "
+                   f"{REFERENCE.batch_size}; {FAST.batch_size} fast)")
     p.add_argument("--lr", type=float_in(0, 1e6, low_open=True),
-                   help=f"learning rate (default: {REFERENCE.lr:g}; with --augment the start of its decay)")
-    p.add_argument("--momentum", type=float_in(0, 1), default=0.9, help="SGD momentum")
-    p.add_argument("--val-split", type=float_in(0, 1), default=0.1,
-                   help="fraction of the training set held out for validation (the last images, as Keras)")
+                   help=f"learning rate (default: the recipe's, {REFERENCE.lr:g}; with a schedule, its peak)")
+    p.add_argument("--momentum", type=float_in(0, 1), help="SGD momentum (default: 0.9)")
+    p.add_argument("--val-split", type=float_in(0, 1),
+                   help="fraction of the training set held out for validation, the last images as Keras "
+                        f"(default: the recipe's, {REFERENCE.val_split:g}; {FAST.val_split:g} fast)")
     p.add_argument("--seed", type=non_negative_int, default=0, help="seeds initialisation and shuffling")
     p.add_argument("--limit", type=positive_int, help="use only the first N training images")
     p.add_argument("--test-limit", type=positive_int, help="evaluate on the first N test images only")
@@ -39,8 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--augment", action="store_true",
                    help=f"the augmented recipe instead of the reference one: {AUGMENTED.describe()}"
                         .replace("%", "%%"))
-    p.add_argument("--arch", choices=["cnn", "mlp"], default="cnn",
-                   help="cnn: the reference CNN; mlp: 784-100-10 fully connected, for comparison")
+    p.add_argument("--arch", choices=["cnn", "mlp", "fast"], default=None,
+                   help="cnn: the reference CNN (default); mlp: 784-100-10 fully connected, for comparison; "
+                        "fast: the fast recipe's two-conv network")
     p.add_argument("--plots-every-epoch", action="store_true",
                    help="also save the conv filters and feature maps after every epoch (REPORT_DIR/epochs/)")
     p.add_argument("--extra-data", metavar="DIR", action="append", default=[],
@@ -49,12 +56,22 @@ def parse_args(argv=None):
                         "validation or test; may be given more than once")
     p.add_argument("--no-verify", action="store_true",
                    help="accept IDX files that are not the official MNIST (e.g. Fashion-MNIST)")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.augment and args.recipe not in (None, AUGMENTED.name):
+        p.error(f"--augment is --recipe {AUGMENTED.name}; it cannot go with --recipe {args.recipe}")
+    return args
 
 
 def main():
+    started = time.perf_counter()
     args = parse_args()
     command = " ".join(["train.py"] + sys.argv[1:])
+    recipe = AUGMENTED if args.augment else RECIPES[args.recipe or REFERENCE.name]
+    args.recipe, args.augment = recipe.name, recipe is AUGMENTED
+    args.arch = args.arch or recipe.arch or "cnn"
+    args.val_split = recipe.val_split if args.val_split is None else args.val_split
+    args.batch_size = args.batch_size or recipe.batch_size
+    args.momentum = recipe.momentum if args.momentum is None else args.momentum
     args.threads = cap_threads(args.threads, "train.py")
     args.model = args.model or f"models/mnist_{args.arch}.npz"
     where = {"report": (args.report_dir, check_writable(args.report_dir, is_folder=True))}
@@ -71,7 +88,6 @@ def main():
     from scratchnet.data.mnist import load_mnist, split_validation, to_input
     from scratchnet.errors import ScratchnetError
 
-    recipe = AUGMENTED if args.augment else REFERENCE
     for what, (path, note) in where.items():   # before any long work: nothing is lost unsaid
         if note == REPLACES and what == "model":
             note = f"replaces the model there: {describe_saved(path)}"
@@ -80,7 +96,8 @@ def main():
         loading = pool.submit(load_mnist, args.data_dir, verify=not args.no_verify)
         if not args.evaluate:
             model = ARCHITECTURES[args.arch](seed=args.seed)
-            compiled = warm_up(model, args.batch_size, augment=recipe.augmenter(), on_compile=lambda n: print(
+            compiled = warm_up(model, args.batch_size, augment=recipe.augmenter(),
+                               optimizer=recipe.new_optimizer(), on_compile=lambda n: print(
                 f"compiling {n} kernels for this CPU (first run only) ...", flush=True))
             if compiled:
                 # the seconds after that line (Numba's own set-up before it: a warm start pays it too)
@@ -109,7 +126,8 @@ def main():
         extra_images, extra_labels = read_labelled_folder(folder)
         train = (np.concatenate([train[0], extra_images]), np.concatenate([train[1], extra_labels]))
         print(f"added {len(extra_labels):,} labelled pictures from {folder} to the training images")
-    print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}\n")
+    print(f"training on {len(train[0]):,} images, validating on {len(val[0]):,}"
+          f"{' (none held out)' if not len(val[0]) else ''}\n")
     print(model.summary() + "\n")
 
     settings = recipe.fit_arguments(args.seed, epochs=args.epochs, lr=args.lr, momentum=args.momentum,
@@ -135,6 +153,11 @@ def main():
     if not result.history:
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130
+    from scratchnet.core.training import evaluate
+    _, accuracy, _ = evaluate(model, *test, prepare=to_input)
+    print(f"\ntest accuracy {accuracy:.4f} on {len(test[0]):,} images, {time.perf_counter() - started:.1f} s "
+          f"after start (then the detector, report and model file)", flush=True)
+    model.release_buffers()        # the training step's arrays: not held through what follows
     # the detector needs only a few thousand digits: keep those and free the 47 MB of
     # training images before it and the report run (so neither raises the peak memory). The
     # same ones whatever --limit says, so its pictures are drawn once, then cached; its

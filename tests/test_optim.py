@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from scratchnet import SGD
+from scratchnet.core import kernels
 
 
 def test_sgd_momentum_two_steps_by_hand():
@@ -36,3 +37,57 @@ def test_weight_decay_shrinks_weights_not_biases():
     assert params["0.W"][0] == pytest.approx(1.9) and params["0.b"][0] == 2.0
     with pytest.raises(ValueError):
         SGD(weight_decay=-1)
+
+
+def test_adam_three_steps_by_hand():
+    """Adam against its formula in float64 (PyTorch's arithmetic): bias-corrected moments."""
+    from scratchnet.core.optim import Adam
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(5)
+    grads = [rng.standard_normal(5) for _ in range(3)]
+    lr, (b1, b2), eps = 0.01, (0.7, 0.9), 1e-8
+    w, m, v = w0.copy(), np.zeros(5), np.zeros(5)
+    for t, g in enumerate(grads, 1):
+        m = b1 * m + (1 - b1) * g
+        v = b2 * v + (1 - b2) * g * g
+        w = w - lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+    for backend in ("reference", "jit"):
+        opt, got = Adam(lr, (b1, b2), eps), w0.copy()
+        with kernels.using(backend):
+            for g in grads:
+                opt.step({"0.W": got}, {"0.W": g})
+        np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-14, err_msg=backend)
+        assert opt.steps == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_jit_is_the_bitwise_twin_of_reference(dtype):
+    from scratchnet.core.kernels import jit, reference
+    rng = np.random.default_rng(1)
+    arrays = [rng.standard_normal(1000).astype(dtype) for _ in range(3)]
+    arrays[1][:10] = 1e-33                       # moments that decay below the flush threshold
+    g = rng.standard_normal(1000).astype(dtype)
+    g[:10] = 0
+    twins = [[a.copy() for a in arrays] for _ in range(2)]
+    for step in (1, 2, 7):
+        reference.adam(*twins[0], g, 0.003, 0.7, 0.9, 1e-8, step)
+        jit.adam(*twins[1], g, 0.003, 0.7, 0.9, 1e-8, step)
+    for a, b in zip(*twins):
+        np.testing.assert_array_equal(a, b)
+    assert np.all(twins[0][1][:10] == 0)
+
+
+@pytest.mark.parametrize("betas, lr, eps", [((1.0, 0.9), 0.01, 1e-8), ((0.9, 0.9), 0.0, 1e-8),
+                                            ((0.9, 0.9), 0.01, 0.0)])
+def test_adam_rejects_bad_hyperparameters(betas, lr, eps):
+    from scratchnet.core.optim import Adam
+    with pytest.raises(ValueError):
+        Adam(lr, betas, eps)
+
+
+def test_one_cycle_rises_then_falls():
+    from scratchnet.core.training import one_cycle
+    p = np.linspace(0, 1, 1001)
+    f = np.array([one_cycle(x) for x in p])
+    assert f[0] == pytest.approx(0.04) and f[250] == pytest.approx(1.0) and f[-1] == pytest.approx(4e-6)
+    assert np.all(np.diff(f[:251]) > 0) and np.all(np.diff(f[250:]) < 0)

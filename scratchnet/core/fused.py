@@ -8,10 +8,12 @@ kernels/reference.py: conv_relu_pool_forward and _backward, readable NumPy; jit.
 same algorithm compiled. The maths is exactly the three layers': the tests compare both, and
 the model-level gradient check runs through this block.
 """
+import numpy as np
+
 from . import kernels
 from .kernels.reference import ARGMAX_DTYPE
 from .layers import Conv2D, Layer, MaxPool2D, ReLU
-from .shapes import phase_planes
+from .shapes import conv_output_size, phase_planes
 
 
 class ConvReLUPool(Layer):
@@ -64,17 +66,86 @@ class ConvReLUPool(Layer):
         return self.pool.output_shape(self.conv.output_shape(input_shape))
 
 
-PATTERNS = [((Conv2D, ReLU, MaxPool2D), ConvReLUPool)]
+class Im2rowConvReLUPool(Layer):
+    """The same block as ConvReLUPool, the same maths and interface, computed as im2row, one
+    GEMM for the whole batch (BLAS), then bias + ReLU + max-pool in one pass
+    (kernels/reference.py: im2row, bias_relu_pool, relu_pool_backward, row2im). plan() picks
+    it where the direct kernel has no shape-tuned version (see `direct`).
+
+    Cache: rows = im2row(x) (N, OH, OW, K) and the argmax, as ConvReLUPool's.
+    With wm the weights as a (F, K) matrix in the rows' order (channels last) and dconv the
+    gradient at the conv outputs, channels last, (N*OH*OW, F):
+        forward  conv = rows @ wm.T            backward  dwm.T = rows.T @ dconv  (K, F)
+                                                         dx = row2im(dconv @ wm)  (if need_dx)
+    """
+
+    def __init__(self, conv, relu, pool):
+        super().__init__()
+        self.conv, self.relu, self.pool = conv, relu, pool
+        self.params, self.grads = conv.params, conv.grads
+
+    astype = ConvReLUPool.astype
+    fits = staticmethod(ConvReLUPool.fits)
+    output_shape = ConvReLUPool.output_shape
+
+    def forward(self, x):
+        c, S, k = self.conv, self.pool.size, kernels.active()
+        F, C, KH, KW = c.params["W"].shape
+        N, _, H, W = x.shape
+        OH, OW = conv_output_size(H, KH, 1, c.padding), conv_output_size(W, KW, 1, c.padding)
+        dt = c.params["W"].dtype
+        rows = k.im2row(x.astype(dt, copy=False), KH, KW, c.padding,
+                        self._buffer("rows", (N, OH, OW, C * KH * KW), dt))
+        conv = self._buffer("conv", (N, OH, OW, F), dt)
+        wm = self._buffer("wm", (F, KH, KW, C), dt)          # the weights in the rows' order
+        wm[...] = c.params["W"].transpose(0, 2, 3, 1)
+        np.matmul(rows.reshape(-1, C * KH * KW), wm.reshape(F, -1).T,
+                  out=conv.reshape(-1, F))                       # (N*OH*OW, K) @ (K, F)
+        out = self._buffer("out", (N, F, OH // S, OW // S), dt)
+        argmax = self._buffer("argmax", out.shape, ARGMAX_DTYPE)
+        k.bias_relu_pool(conv, c.params["b"], S, out, argmax)
+        self.cache = (x.shape, argmax, rows)
+        return out
+
+    def backward(self, dout, need_dx=True):
+        x_shape, argmax, rows = self.cache
+        c, S, k = self.conv, self.pool.size, kernels.active()
+        F, C, KH, KW = c.params["W"].shape
+        N, OH, OW, K = rows.shape
+        dconv = self._buffer("dconv", (N, OH, OW, F), dout.dtype)
+        k.relu_pool_backward(np.ascontiguousarray(dout), argmax, S, dconv, c.grads["b"])
+        dconv = dconv.reshape(-1, F)
+        dwm_t = self._buffer("dwm_t", (KH, KW, C, F), dout.dtype)   # dwm.T: BLAS's faster order
+        np.matmul(rows.reshape(-1, K).T, dconv, out=dwm_t.reshape(K, F))  # (K, M) @ (M, F)
+        c.grads["W"][...] = dwm_t.transpose(3, 2, 0, 1)                   # back to (F, C, KH, KW)
+        if not need_dx:
+            return None
+        drows = self._buffer("drows", rows.shape, dout.dtype)
+        wm = self._buffer("wm", (F, KH, KW, C), dout.dtype)   # (as forward left it)
+        np.matmul(dconv, wm.reshape(F, K), out=drows.reshape(-1, K))      # (M, F) @ (F, K)
+        return k.row2im(drows, x_shape, KH, KW, c.padding)
+
+
+def direct(conv, relu, pool):
+    """Whether ConvReLUPool's direct kernel is the faster way: for its tuned shape, one input
+    channel, 3x3 kernel, pool 2 (the reference network's first layer). Any other shape runs
+    faster as im2row + GEMM (benchmarks/bench_kernels.py measures both)."""
+    return (ConvReLUPool.fits(conv, relu, pool) and conv.in_channels == 1
+            and conv.kernel_size == (3, 3) and pool.size == 2)
+
+
+PATTERNS = [((Conv2D, ReLU, MaxPool2D), ConvReLUPool, direct),
+            ((Conv2D, ReLU, MaxPool2D), Im2rowConvReLUPool, Im2rowConvReLUPool.fits)]
 
 
 def plan(layers):
     """Group `layers` into stages: fused blocks where a pattern matches, else single layers."""
     stages, i = [], 0
     while i < len(layers):
-        for types, block in PATTERNS:
+        for types, block, fits in PATTERNS:
             window = layers[i:i + len(types)]
             if (len(window) == len(types) and all(type(l) is t for l, t in zip(window, types))
-                    and block.fits(*window)):
+                    and fits(*window)):
                 stages.append(block(*window))
                 i += len(types)
                 break

@@ -1,4 +1,6 @@
-"""Stochastic gradient descent with momentum, Keras semantics.
+"""Optimizers: SGD with momentum (the reference recipe's) and Adam (the fast recipe's).
+
+SGD with momentum, Keras semantics:
 
     v <- momentum * v - lr * (g + weight_decay * w)
     w <- w + v
@@ -33,3 +35,30 @@ class SGD:
                 v = self.velocity[key] = np.zeros_like(w)
             decay = self.weight_decay if key.rsplit(".", 1)[-1] == "W" else 0.0
             kernels.active().sgd_momentum(w, v, g, self.lr, self.momentum, decay)
+
+
+class Adam:
+    """Adam (Kingma & Ba, 2015), PyTorch's arithmetic: per parameter, moving averages of the
+    gradient (m, decay beta1) and of its square (v, decay beta2), both bias-corrected, and a
+    step of lr * m_hat / (sqrt(v_hat) + eps): each weight's step scaled by the size of its
+    own recent gradients. The update is kernels.reference.adam (read it there). State:
+    `m`, `v` keyed like the model's parameters(), and `steps`, the updates made so far."""
+
+    def __init__(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8):
+        if lr <= 0:
+            raise ValueError(f"learning rate must be > 0, got {lr}")
+        if not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        if eps <= 0:
+            raise ValueError(f"eps must be > 0, got {eps}")
+        self.lr, self.betas, self.eps = float(lr), tuple(float(b) for b in betas), float(eps)
+        self.m, self.v, self.steps = {}, {}, 0
+
+    def step(self, params, grads):
+        """Update every array in `params` in place from the gradient of the same key."""
+        self.steps += 1
+        for key, w in params.items():
+            if key not in self.m:
+                self.m[key], self.v[key] = np.zeros_like(w), np.zeros_like(w)
+            kernels.active().adam(w, self.m[key], self.v[key], grads[key], self.lr, *self.betas,
+                                  self.eps, self.steps)

@@ -61,7 +61,7 @@ class Batches:
         return self.prepare(raw, self.x[:B]), y
 
 
-def evaluate(model, inputs, labels, batch_size=500, prepare=None):
+def evaluate(model, inputs, labels, batch_size=128, prepare=None):
     """Mean cross-entropy, accuracy and class probabilities (N, classes) of `model`."""
     batches = Batches(model, inputs, labels, min(batch_size, max(len(inputs), 1)), prepare)
     probs, loss_sum = None, 0.0
@@ -85,7 +85,17 @@ def cosine_decay(progress):
     return 0.5 * (1 + np.cos(np.pi * progress))
 
 
-SCHEDULES = {"constant": None, "cosine": cosine_decay}
+def one_cycle(progress, warm_up=0.25, start=0.04, end=4e-6):
+    """Smith's one-cycle policy as PyTorch's OneCycleLR draws it: the factor rises along half a
+    cosine from `start` to 1 over the first `warm_up` of training, then falls along half a
+    cosine to `end`. The rise lets a large peak rate be reached without blowing up the
+    untrained network; the long fall settles it."""
+    if progress < warm_up:
+        return start + (1 - start) * (1 - np.cos(np.pi * progress / warm_up)) / 2
+    return end + (1 - end) * (1 + np.cos(np.pi * (progress - warm_up) / (1 - warm_up))) / 2
+
+
+SCHEDULES = {"constant": None, "cosine": cosine_decay, "one-cycle": one_cycle}
 
 
 class WeightAverage:
@@ -226,15 +236,16 @@ def train_step(model, opt, x, y):
     return loss, hits
 
 
-def warm_up(model, batch_size=64, on_compile=None, augment=None):
+def warm_up(model, batch_size=64, on_compile=None, augment=None, optimizer=None):
     """Get every kernel a training step calls compiled (or loaded from Numba's disk cache)
     before the first epoch's clock starts: ahead of time and on all cores at once where the
     back end can (kernels.jit.compile_ahead; on_compile(n) is told when n kernels must be
     compiled), then one forward and backward pass on zeros. Returns the seconds spent
     waiting for the compiler (a kernel with an exact NumPy twin may still be compiling in the
     background: its twin runs until then). `augment`, a batch transform like fit's, has its
-    kernels compiled too (pass one of its own: recording it may draw its random numbers).
-    Touches gradients and buffers only, never the weights."""
+    kernels compiled too (pass one of its own: recording it may draw its random numbers), and
+    so has `optimizer`'s update (default: SGD's; pass a fresh one: recording it changes its
+    state). Touches gradients and buffers only, never the weights."""
     x = np.zeros((batch_size, *model.input_shape), dtype=model.dtype)
     y = np.zeros(batch_size, dtype=np.int64)
 
@@ -243,7 +254,7 @@ def warm_up(model, batch_size=64, on_compile=None, augment=None):
         _, dlogits = softmax_cross_entropy(model.forward(inputs), y)
         model.backward(dlogits, need_dx=False)
         if update:   # only ever recorded by compile_ahead, never run: the weights stay as they are
-            SGD().step(model.parameters(), model.gradients())
+            (optimizer or SGD()).step(model.parameters(), model.gradients())
 
     seconds = kernels.active().compile_ahead(lambda: step(update=True), on_compile)
     step(update=False)

@@ -16,7 +16,10 @@ from numba import njit
 from ..shapes import conv_output_size, phase_planes
 from . import compiling, threads
 from .compiling import EXACT_TWINS
-from .reference import ARGMAX_DTYPE, FLUSH, check_same_shape, make_phase_planes
+from .reference import ARGMAX_DTYPE, FLUSH, adam_scalars, check_same_shape, make_phase_planes
+from .reference import adam as adam_reference
+from .reference import bias_relu_pool as reference_bias_relu_pool
+from .reference import im2row as reference_im2row
 from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
@@ -618,6 +621,173 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     return dw, db, dx
 
 
+# -------------------------------------------- conv as one GEMM, then ReLU + max-pool
+# The kernels around the GEMM of reference.im2row's block (read it first); the GEMM itself
+# is NumPy's (BLAS). Work is split over images; the loops write memory in order.
+
+@njit(cache=True, nogil=True)
+def _im2row(x, KH, KW, pad, rows, n0, n1):
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    OH, OW = rows.shape[1], rows.shape[2]
+    Wp = W + 2 * pad
+    # each image first turned channels last and padded, so that a patch's row i is one
+    # contiguous run of KW*C values, in the order (i, j, c) of the rows
+    xt = np.zeros((H + 2 * pad, Wp * C), dtype=x.dtype)
+    run = KW * C
+    for n in range(n0, n1):
+        for c in range(C):
+            for y in range(H):
+                src = x[n, c, y]
+                dst = xt[y + pad]
+                for col in range(W):
+                    dst[(col + pad) * C + c] = src[col]
+        for oh in range(OH):
+            for ow in range(OW):
+                row = rows[n, oh, ow]
+                for i in range(KH):
+                    src = xt[oh + i, ow * C:]
+                    dst = row[i * run:]
+                    for k in range(run):
+                        dst[k] = src[k]
+
+
+EXACT_TWINS.add(_im2row)
+
+
+def im2row(x, KH, KW, pad, rows=None):
+    """Same as reference.im2row (a copy: bitwise the same)."""
+    N, C, H, W = x.shape
+    OH, OW = conv_output_size(H, KH, 1, pad), conv_output_size(W, KW, 1, pad)
+    if rows is None:
+        rows = np.empty((N, OH, OW, C * KH * KW), dtype=x.dtype)
+    if rows.shape != (N, OH, OW, C * KH * KW) or not rows.flags.c_contiguous:
+        raise ValueError(f"rows {rows.shape} is not a C-contiguous {(N, OH, OW, C * KH * KW)}")
+    if _still_compiling(_im2row):
+        return reference_im2row(x, KH, KW, pad, rows)
+    team().run(_im2row, (np.ascontiguousarray(x), KH, KW, pad, rows), split(N, team().size))
+    return rows
+
+
+@njit(cache=True, nogil=True)
+def _row2im(drows, KH, KW, pad, dx, n0, n1):
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    OH, OW = drows.shape[1], drows.shape[2]
+    Wp = W + 2 * pad
+    dxt = np.empty((H + 2 * pad, Wp * C), dtype=dx.dtype)   # _im2row's layout, summed into
+    run = KW * C
+    for n in range(n0, n1):
+        dxt[:] = 0
+        for oh in range(OH):
+            for ow in range(OW):
+                row = drows[n, oh, ow]
+                for i in range(KH):
+                    dst = dxt[oh + i, ow * C:]
+                    src = row[i * run:]
+                    for k in range(run):
+                        dst[k] += src[k]
+        for c in range(C):
+            for y in range(H):
+                src = dxt[y + pad]
+                dst = dx[n, c, y]
+                for col in range(W):
+                    dst[col] = src[(col + pad) * C + c]
+
+
+def row2im(drows, x_shape, KH, KW, pad):
+    """Same as reference.row2im."""
+    dx = np.empty(x_shape, dtype=drows.dtype)
+    team().run(_row2im, (np.ascontiguousarray(drows), KH, KW, pad, dx), split(x_shape[0], team().size))
+    return dx
+
+
+@njit(cache=True, nogil=True)
+def _bias_relu_pool(conv, b, S, out, argmax, n0, n1):
+    F = conv.shape[3]
+    PH, PW = out.shape[2], out.shape[3]
+    best = np.empty((PW, F), dtype=conv.dtype)    # one row of windows, channels last
+    win = np.empty((PW, F), dtype=argmax.dtype)
+    zero = conv.dtype.type(0)
+    for n in range(n0, n1):
+        for ph in range(PH):
+            for pw in range(PW):
+                first = conv[n, ph * S, pw * S]
+                bw, ww = best[pw], win[pw]
+                for f in range(F):              # one SIMD lane per channel
+                    bw[f] = first[f] + b[f]
+                    ww[f] = 0
+                for t in range(1, S * S):
+                    v = conv[n, ph * S + t // S, pw * S + t % S]
+                    for f in range(F):
+                        x = v[f] + b[f]
+                        on = x > bw[f]          # strict: a tie keeps the earlier element
+                        bw[f] = x if on else bw[f]
+                        ww[f] = t if on else ww[f]
+            for f in range(F):                  # the row written channels first
+                res, arg = out[n, f, ph], argmax[n, f, ph]
+                for pw in range(PW):
+                    on = best[pw, f] > zero
+                    res[pw] = best[pw, f] if on else zero
+                    arg[pw] = win[pw, f] if on else -1
+
+
+EXACT_TWINS.add(_bias_relu_pool)
+
+
+def bias_relu_pool(conv, b, S, out=None, argmax=None):
+    """Same as reference.bias_relu_pool (bitwise: one addition, then comparisons)."""
+    N, OH, OW, F = conv.shape
+    if out is None:
+        out = np.empty((N, F, OH // S, OW // S), dtype=conv.dtype)
+        argmax = np.empty((N, F, OH // S, OW // S), dtype=ARGMAX_DTYPE)
+    if not out.shape == argmax.shape == (N, F, OH // S, OW // S):
+        raise ValueError(f"out {out.shape} and argmax {argmax.shape} do not pool conv {conv.shape}")
+    if _still_compiling(_bias_relu_pool):
+        return reference_bias_relu_pool(conv, b, S, out, argmax)
+    team().run(_bias_relu_pool, (np.ascontiguousarray(conv), b, S, out, argmax), split(N, team().size))
+    return out, argmax
+
+
+@njit(cache=True, nogil=True)
+def _relu_pool_backward(dout, argmax, S, dconv, db_rows, n0, n1):
+    F, PH, PW = dout.shape[1], dout.shape[2], dout.shape[3]
+    OH, OW = dconv.shape[1], dconv.shape[2]
+    grad = np.empty((PW, F), dtype=dout.dtype)    # one row of windows, channels last
+    win = np.empty((PW, F), dtype=argmax.dtype)
+    zero = dout.dtype.type(0)
+    for n in range(n0, n1):
+        db = db_rows[n]
+        db[:] = 0
+        for ph in range(PH):
+            for f in range(F):
+                g, arg = dout[n, f, ph], argmax[n, f, ph]
+                for pw in range(PW):
+                    grad[pw, f] = g[pw]
+                    win[pw, f] = arg[pw]
+                    db[f] += g[pw] if arg[pw] >= 0 else zero
+            for t in range(S * S):              # every conv output written once, 0 or its gradient
+                for pw in range(PW):
+                    dst = dconv[n, ph * S + t // S, pw * S + t % S]
+                    gw, ww = grad[pw], win[pw]
+                    for f in range(F):
+                        dst[f] = gw[f] if ww[f] == t else zero
+        dconv[n, PH * S:] = 0                   # rows and columns no window covers
+        dconv[n, :, PW * S:] = 0
+
+
+def relu_pool_backward(dout, argmax, S, dconv, db):
+    """Same as reference.relu_pool_backward. db is summed per image, then over the batch in
+    order: the same result whatever the thread count."""
+    N, F = dout.shape[:2]
+    if dout.shape != argmax.shape or dconv.shape[0] != N or dconv.shape[3] != F \
+            or dconv.shape[1] // S != dout.shape[2] or dconv.shape[2] // S != dout.shape[3]:
+        raise ValueError(f"dout {dout.shape}, argmax {argmax.shape} and dconv {dconv.shape} do not match")
+    db_rows = np.empty((N, F), dtype=dconv.dtype)
+    team().run(_relu_pool_backward, (np.ascontiguousarray(dout), argmax, S, dconv, db_rows),
+               split(N, team().size))
+    np.sum(db_rows, axis=0, out=db)
+    return dconv, db
+
+
 # ------------------------------------------------------------------- optimizer update
 # No fastmath: it would let LLVM fuse the multiply-adds, and then the NumPy reference could
 # not be its exact twin (EXACT_TWINS). The loop is bound by memory, and as fast without.
@@ -645,3 +815,37 @@ def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
     f = w.dtype.type
     team().run(_sgd_momentum, (w, v, g, f(lr), f(momentum), f(weight_decay)), [(0, w.size)])
+
+
+
+@njit(cache=True, nogil=True)
+def _adam(w, m, v, g, beta1, c1, beta2, c2, eps, step_size, root, lo, hi):
+    flush, zero = w.dtype.type(FLUSH), w.dtype.type(0)
+    w, m, v, g = w[lo:hi], m[lo:hi], v[lo:hi], g[lo:hi]
+    for i in range(hi - lo):              # in reference.adam's order of operations
+        mi = m[i] * beta1
+        mi += c1 * g[i]
+        mi = mi if abs(mi) >= flush else zero
+        vi = v[i] * beta2
+        vi += c2 * (g[i] * g[i])
+        vi = vi if vi >= flush else zero
+        m[i] = mi
+        v[i] = vi
+        w[i] -= step_size * mi / (np.sqrt(vi) / root + eps)
+
+
+EXACT_TWINS.add(_adam)
+
+
+def adam(w, m, v, g, lr, beta1, beta2, eps, step):
+    """Same as reference.adam (bitwise), in one pass over memory, on one thread (bound by
+    memory, like sgd_momentum)."""
+    if _still_compiling(_adam):
+        return adam_reference(w, m, v, g, lr, beta1, beta2, eps, step)
+    check_same_shape(w, m, g)
+    check_same_shape(w, v, g)
+    f = w.dtype.type
+    step_size, root = adam_scalars(f, lr, beta1, beta2, step)
+    w, m, v, g = w.reshape(-1), m.reshape(-1), v.reshape(-1), g.reshape(-1)
+    team().run(_adam, (w, m, v, g, f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), f(eps),
+                       step_size, root), [(0, w.size)])

@@ -230,6 +230,69 @@ def unmake_phase_planes(dplanes, x_shape, KH, KW, pad, S):
     return dxp[:, :, pad:pad + H, pad:pad + W]
 
 
+# ------------------------------------------------ conv as one GEMM, then ReLU + max-pool
+# The same block (Conv2D stride 1 -> ReLU -> MaxPool2D size S = stride S) computed the
+# textbook way, for convolutions with many input channels: every patch unfolded into a row
+# ("im2row", im2col transposed), the whole batch's convolution one matrix product
+# rows (N*OH*OW, K) @ w.reshape(F, K).T, channels last, where BLAS runs near its peak; then
+# bias, ReLU and pooling in one pass that also turns the result back into (N, F, PH, PW).
+# The direct kernel above needs no im2row, and wins where K is small (one input channel).
+
+def im2row(x, KH, KW, pad, rows=None):
+    """x (N, C, H, W) -> rows (N, OH, OW, K), stride 1: rows[n, oh, ow] is the patch whose
+    top-left corner is (oh - P, ow - P), channels last: index (i*KW + j)*C + c (so that a
+    patch row is one contiguous run of the image stored channels last). Then, with the
+    weights in the same order, wm = w.transpose(0, 2, 3, 1).reshape(F, K):
+        conv(x)[n, :, oh, ow] = wm @ rows[n, oh, ow] + b."""
+    N, C, H, W = x.shape
+    OH, OW = conv_output_size(H, KH, 1, pad), conv_output_size(W, KW, 1, pad)
+    cols = im2col(x, KH, KW, 1, pad).reshape(N, C, KH, KW, OH, OW)
+    if rows is None:
+        rows = np.empty((N, OH, OW, C * KH * KW), dtype=x.dtype)
+    rows[...] = cols.transpose(0, 4, 5, 2, 3, 1).reshape(rows.shape)
+    return rows
+
+
+def row2im(drows, x_shape, KH, KW, pad):
+    """The adjoint of im2row: (N, OH, OW, K) -> dx (N, C, H, W), overlapping patches summed."""
+    N, OH, OW, K = drows.shape
+    C = x_shape[1]
+    cols = drows.reshape(N, OH, OW, KH, KW, C).transpose(0, 5, 3, 4, 1, 2)   # im2col's order
+    return col2im(cols.reshape(N, K, OH * OW), x_shape, KH, KW, 1, pad)
+
+
+def bias_relu_pool(conv, b, S, out=None, argmax=None):
+    """conv (N, OH, OW, F), channels last, without its bias -> out, argmax (N, F, PH, PW):
+    out = maxpool_S(relu(conv + b)), PH = OH // S; argmax as conv_relu_pool_forward's (the
+    first maximum a*S + e of each window, -1 where the ReLU let nothing through)."""
+    N, OH, OW, F = conv.shape
+    PH, PW = OH // S, OW // S
+    windows = (conv[:, :PH * S, :PW * S] + b).reshape(N, PH, S, PW, S, F)
+    windows = windows.transpose(0, 5, 1, 3, 2, 4).reshape(N, F, PH, PW, S * S)
+    best, winner = windows.max(axis=-1), windows.argmax(axis=-1)   # argmax: the first maximum
+    relu_on = best > 0
+    result, winner = np.where(relu_on, best, 0), np.where(relu_on, winner, -1).astype(ARGMAX_DTYPE)
+    if out is None:
+        return result, winner
+    out[...], argmax[...] = result, winner
+    return out, argmax
+
+
+def relu_pool_backward(dout, argmax, S, dconv, db):
+    """The adjoint of bias_relu_pool: each window's gradient to its winner if the ReLU let it
+    through, 0 everywhere else. dout, argmax (N, F, PH, PW) -> dconv (N, OH, OW, F), channels
+    last, and db (F,) (the bias is added to every conv output): both written in place."""
+    N, OH, OW, F = dconv.shape
+    PH, PW = dout.shape[2:]
+    dconv[...] = 0
+    for a in range(S):
+        for e in range(S):
+            G = np.where(argmax == a * S + e, dout, 0)                   # (N, F, PH, PW)
+            dconv[:, a:PH * S:S, e:PW * S:S] = G.transpose(0, 2, 3, 1)
+    db[...] = np.where(argmax >= 0, dout, 0).sum(axis=(0, 2, 3))
+    return dconv, db
+
+
 # ------------------------------------------------------------------- optimizer update
 FLUSH = 1e-30
 """Velocities smaller than this are set to exactly 0. A weight whose gradient stays 0 (a pixel
@@ -257,6 +320,31 @@ def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     v -= f(lr) * (g + f(weight_decay) * w)
     v[np.abs(v) < f(FLUSH)] = 0
     w += v
+
+
+def adam(w, m, v, g, lr, beta1, beta2, eps, step):
+    """One Adam step (Kingma & Ba; PyTorch's arithmetic), in place, for update number `step`
+    (1, 2, ...):  m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2  (|m|, |v| < FLUSH -> 0),
+        w <- w - lr / (1 - b1^step) * m / (sqrt(v) / sqrt(1 - b2^step) + eps)
+    The bias corrections undo the moments' start at zero. Scalars in the arrays' precision,
+    operations in the jit kernel's order: bitwise twins."""
+    check_same_shape(w, m, g)
+    check_same_shape(w, v, g)
+    f = w.dtype.type
+    step_size, root = adam_scalars(f, lr, beta1, beta2, step)
+    m *= f(beta1)
+    m += f(1 - beta1) * g
+    m[np.abs(m) < f(FLUSH)] = 0
+    v *= f(beta2)
+    v += f(1 - beta2) * (g * g)
+    v[v < f(FLUSH)] = 0
+    w -= step_size * m / (np.sqrt(v) / root + f(eps))
+
+
+def adam_scalars(f, lr, beta1, beta2, step):
+    """The step size lr / (1 - b1^step) and sqrt(1 - b2^step), computed in float64, then
+    rounded to the arrays' type f (both back ends use these)."""
+    return f(lr / (1 - beta1 ** step)), f(np.sqrt(1 - beta2 ** step))
 
 
 def compile_ahead(run, on_compile=None):

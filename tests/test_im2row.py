@@ -1,0 +1,105 @@
+"""The im2row + GEMM conv block: its kernels' NumPy and Numba twins agree, and the block
+computes exactly what Conv2D -> ReLU -> MaxPool2D compute as three layers."""
+import numpy as np
+import pytest
+
+from scratchnet.core import kernels
+from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, plan
+from scratchnet.core.kernels import jit, reference
+from scratchnet.core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from scratchnet.core.networks import mnist_cnn, mnist_fast_cnn
+from test_kernels import FUSED_CASES, fused_inputs, layer_by_layer
+
+# (N, C, H, W, F, KH, KW, pad, S) as FUSED_CASES; the fast network's two blocks first
+CASES = [(3, 1, 28, 28, 24, 5, 5, 0, 2), (3, 24, 12, 12, 32, 3, 3, 0, 2)] + FUSED_CASES[1:]
+
+
+def block(w, b, pad, S):
+    F, C, KH, KW = w.shape
+    conv = Conv2D(C, F, (KH, KW), padding=pad).astype(w.dtype)
+    conv.params["W"][...], conv.params["b"][...] = w, b
+    return Im2rowConvReLUPool(conv, ReLU(), MaxPool2D(S, S))
+
+
+@pytest.mark.parametrize("backend", kernels.BACKENDS)
+@pytest.mark.parametrize("case", CASES)
+def test_block_equals_the_three_layers(case, backend):
+    x, w, b, pad, S, rng = fused_inputs(case, np.float64)
+    fused = block(w, b, pad, S)
+    with kernels.using(backend):
+        out = fused.forward(x).copy()
+        dout = rng.standard_normal(out.shape)
+        dx = fused.backward(dout)
+    out_l, (dw_l, db_l, dx_l) = layer_by_layer(x, w, b, pad, S, dout)
+    np.testing.assert_allclose(out, out_l, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.grads["W"], dw_l, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fused.grads["b"], db_l, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_l, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CASES)
+def test_kernels_jit_match_reference(case, dtype):
+    x, w, b, pad, S, rng = fused_inputs(case, dtype)
+    F, C, KH, KW = w.shape
+    rows = reference.im2row(x, KH, KW, pad)
+    np.testing.assert_array_equal(jit.im2row(x, KH, KW, pad), rows)          # a copy: exact
+    N, OH, OW, K = rows.shape
+    conv = rng.standard_normal((N, OH, OW, F)).astype(dtype)
+    conv[0, :2, :2] = 0                                                          # ties, and the ReLU's 0
+    out_r, arg_r = reference.bias_relu_pool(conv, b, S)
+    out_j, arg_j = jit.bias_relu_pool(conv, b, S)
+    np.testing.assert_array_equal(out_j, out_r)
+    np.testing.assert_array_equal(arg_j, arg_r)
+    dout = rng.standard_normal(out_r.shape).astype(dtype)
+    got = [np.full((N, OH, OW, F), 7, dtype), np.full(F, 7, dtype)]              # filled, not added to
+    want = [np.empty((N, OH, OW, F), dtype), np.empty(F, dtype)]
+    jit.relu_pool_backward(dout, arg_r, S, *got)
+    reference.relu_pool_backward(dout, arg_r, S, *want)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5 if dtype == np.float32 else 1e-12)
+    drows = rng.standard_normal(rows.shape).astype(dtype)
+    np.testing.assert_allclose(jit.row2im(drows, x.shape, KH, KW, pad),
+                               reference.row2im(drows, x.shape, KH, KW, pad),
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+def test_im2row_rows_times_weights_is_the_convolution():
+    x, w, b, pad, S, _ = fused_inputs(CASES[3], np.float64)
+    F, C, KH, KW = w.shape
+    rows = reference.im2row(x, KH, KW, pad)                                      # (N, OH, OW, K)
+    wm = w.transpose(0, 2, 3, 1).reshape(F, -1)                                  # channels last
+    conv = Conv2D(C, F, (KH, KW), padding=pad).astype(np.float64)
+    conv.params["W"][...], conv.params["b"][...] = w, b
+    np.testing.assert_allclose((rows @ wm.T + b).transpose(0, 3, 1, 2), conv.forward(x), rtol=1e-12)
+
+
+def test_plan_picks_the_direct_kernel_only_for_its_tuned_shape():
+    assert [type(s) for s in mnist_cnn().stages()][:1] == [ConvReLUPool]
+    assert [type(s) for s in mnist_fast_cnn().stages()][:2] == [Im2rowConvReLUPool] * 2
+    conv = Conv2D(1, 4, 3, stride=2)
+    assert [type(s) for s in plan([conv, ReLU(), MaxPool2D(2, 2)])] == [Conv2D, ReLU, MaxPool2D]
+
+
+def test_fast_network_fused_and_unfused_agree_and_buffers_are_reused():
+    model = mnist_fast_cnn(seed=3).astype(np.float64)
+    x = np.random.default_rng(0).random((5, 1, 28, 28))
+    fused = model.forward(x).copy()
+    model.fuse = False
+    np.testing.assert_allclose(model.forward(x), fused, rtol=1e-12, atol=1e-12)
+    model.fuse = True
+    stage = model.stages()[1]
+    model.forward(x)
+    before = {k: id(v) for k, v in stage._buffers.items()}
+    model.forward(x)
+    assert {k: id(v) for k, v in stage._buffers.items()} == before
+
+
+def test_a_model_of_the_fast_network_saves_and_loads(tmp_path):
+    from scratchnet.core.model import load_model
+    model = mnist_fast_cnn(seed=1)
+    model.save(tmp_path / "m.npz")
+    twin = load_model(tmp_path / "m.npz")
+    x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
+    np.testing.assert_array_equal(twin.forward(x), model.forward(x))
+    assert isinstance(twin.layers[-1], Dense) and isinstance(twin.layers[6], Flatten)
