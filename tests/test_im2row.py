@@ -41,7 +41,7 @@ def test_block_equals_the_three_layers(case, backend):
 @pytest.mark.parametrize("case", CASES)
 def test_kernels_jit_match_reference(case, dtype):
     x, w, b, pad, S, rng = fused_inputs(case, dtype)
-    F, C, KH, KW = w.shape
+    F, _, KH, KW = w.shape
     rows = reference.im2row(x, KH, KW, pad)
     np.testing.assert_array_equal(jit.im2row(x, KH, KW, pad), rows)          # a copy: exact
     N, OH, OW, K = rows.shape

@@ -750,7 +750,6 @@ def bias_relu_pool(conv, b, S, out=None, argmax=None):
 @njit(cache=True, nogil=True)
 def _relu_pool_backward(dout, argmax, S, dconv, db_rows, n0, n1):
     F, PH, PW = dout.shape[1], dout.shape[2], dout.shape[3]
-    OH, OW = dconv.shape[1], dconv.shape[2]
     grad = np.empty((PW, F), dtype=dout.dtype)    # one row of windows, channels last
     win = np.empty((PW, F), dtype=argmax.dtype)
     zero = dout.dtype.type(0)

@@ -282,7 +282,6 @@ def relu_pool_backward(dout, argmax, S, dconv, db):
     """The adjoint of bias_relu_pool: each window's gradient to its winner if the ReLU let it
     through, 0 everywhere else. dout, argmax (N, F, PH, PW) -> dconv (N, OH, OW, F), channels
     last, and db (F,) (the bias is added to every conv output): both written in place."""
-    N, OH, OW, F = dconv.shape
     PH, PW = dout.shape[2:]
     dconv[...] = 0
     for a in range(S):
