@@ -2,13 +2,13 @@
 computes exactly what Conv2D -> ReLU -> MaxPool2D compute as three layers."""
 import numpy as np
 import pytest
+from test_kernels import FUSED_CASES, fused_inputs, layer_by_layer
 
 from scratchnet.core import kernels
-from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, plan
+from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, channels_last, plan
 from scratchnet.core.kernels import jit, reference
-from scratchnet.core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from scratchnet.core.layers import Conv2D, MaxPool2D, ReLU
 from scratchnet.core.networks import mnist_cnn, mnist_fast_cnn
-from test_kernels import FUSED_CASES, fused_inputs, layer_by_layer
 
 # (N, C, H, W, F, KH, KW, pad, S) as FUSED_CASES; the fast network's two blocks first
 CASES = [(3, 1, 28, 28, 24, 5, 5, 0, 2), (3, 24, 12, 12, 32, 3, 3, 0, 2)] + FUSED_CASES[1:]
@@ -31,6 +31,7 @@ def test_block_equals_the_three_layers(case, backend):
         dout = rng.standard_normal(out.shape)
         dx = fused.backward(dout)
     out_l, (dw_l, db_l, dx_l) = layer_by_layer(x, w, b, pad, S, dout)
+    assert out.shape == out_l.shape and dx.shape == x.shape
     np.testing.assert_allclose(out, out_l, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(fused.grads["W"], dw_l, rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(fused.grads["b"], db_l, rtol=1e-10, atol=1e-12)
@@ -42,8 +43,9 @@ def test_block_equals_the_three_layers(case, backend):
 def test_kernels_jit_match_reference(case, dtype):
     x, w, b, pad, S, rng = fused_inputs(case, dtype)
     F, _, KH, KW = w.shape
-    rows = reference.im2row(x, KH, KW, pad)
-    np.testing.assert_array_equal(jit.im2row(x, KH, KW, pad), rows)          # a copy: exact
+    images = channels_last(x)
+    rows = reference.im2row(images, KH, KW, pad)
+    np.testing.assert_array_equal(jit.im2row(images, KH, KW, pad), rows)      # a copy: exact
     N, OH, OW, K = rows.shape
     conv = rng.standard_normal((N, OH, OW, F)).astype(dtype)
     conv[0, :2, :2] = 0                                                          # ties, and the ReLU's 0
@@ -57,21 +59,29 @@ def test_kernels_jit_match_reference(case, dtype):
     jit.relu_pool_backward(dout, arg_r, S, *got)
     reference.relu_pool_backward(dout, arg_r, S, *want)
     np.testing.assert_array_equal(got[0], want[0])
-    np.testing.assert_allclose(got[1], want[1], rtol=1e-5 if dtype == np.float32 else 1e-12)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got[1], want[1], rtol=tol, atol=tol)
     drows = rng.standard_normal(rows.shape).astype(dtype)
-    np.testing.assert_allclose(jit.row2im(drows, x.shape, KH, KW, pad),
-                               reference.row2im(drows, x.shape, KH, KW, pad),
-                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+    np.testing.assert_allclose(jit.row2im(drows, images.shape, KH, KW, pad),
+                               reference.row2im(drows, images.shape, KH, KW, pad), rtol=tol, atol=tol)
 
 
 def test_im2row_rows_times_weights_is_the_convolution():
     x, w, b, pad, S, _ = fused_inputs(CASES[3], np.float64)
     F, C, KH, KW = w.shape
-    rows = reference.im2row(x, KH, KW, pad)                                      # (N, OH, OW, K)
-    wm = w.transpose(0, 2, 3, 1).reshape(F, -1)                                  # channels last
+    rows = reference.im2row(channels_last(x), KH, KW, pad)                       # (N, OH, OW, K)
+    wm = w.transpose(0, 2, 3, 1).reshape(F, -1)                                  # (i, j, c) order
     conv = Conv2D(C, F, (KH, KW), padding=pad).astype(np.float64)
     conv.params["W"][...], conv.params["b"][...] = w, b
     np.testing.assert_allclose((rows @ wm.T + b).transpose(0, 3, 1, 2), conv.forward(x), rtol=1e-12)
+
+
+def test_channels_last_is_free_for_a_blocks_output():
+    x, w, b, pad, S, _ = fused_inputs(CASES[0], np.float32)
+    out = block(w, b, pad, S).forward(x)
+    assert out.shape == (3, 24, 12, 12) and not out.flags.c_contiguous
+    assert np.shares_memory(channels_last(out), out)                             # no copy
+    assert not np.shares_memory(channels_last(x.copy()), x)
 
 
 def test_plan_picks_the_direct_kernel_only_for_its_tuned_shape():
@@ -102,4 +112,3 @@ def test_a_model_of_the_fast_network_saves_and_loads(tmp_path):
     twin = load_model(tmp_path / "m.npz")
     x = np.random.default_rng(0).random((4, 1, 28, 28)).astype(np.float32)
     np.testing.assert_array_equal(twin.forward(x), model.forward(x))
-    assert isinstance(twin.layers[-1], Dense) and isinstance(twin.layers[6], Flatten)

@@ -31,6 +31,7 @@ class Recipe:
     optimizer: str = "sgd"                  # "sgd" (with momentum) or "adam" (with betas)
     betas: tuple = (0.9, 0.999)             # Adam's moment decays
     val_split: float = 0.1                  # the share of the training images held out
+    parallel: bool = False                  # each step split over the threads by images (fit's)
 
     def fit_arguments(self, seed, **overrides):
         """Keyword arguments for core.training.fit (overrides: epochs, lr, ... from the CLI)."""
@@ -42,7 +43,7 @@ class Recipe:
         return {**settings, "seed": seed, "schedule": SCHEDULES[self.schedule], "augment": augment,
                 "augment_epochs": distorted if augment else None,
                 "optimizer": self.new_optimizer(settings["lr"]),
-                "weight_decay": self.weight_decay, "average": self.average}
+                "weight_decay": self.weight_decay, "average": self.average, "parallel": self.parallel}
 
     def new_optimizer(self, lr=None):
         """A fresh Adam for an "adam" recipe; None for "sgd" (fit makes its SGD from lr, momentum)."""
@@ -84,5 +85,5 @@ AUGMENTED = Recipe("augmented", epochs=15, lr=0.02, schedule="cosine", weight_de
 # a second conv block learns enough in one epoch; Adam with one-cycle gets there in one pass
 # over all 60,000 images (none held out: nothing is tuned during the run).
 FAST = Recipe("fast", epochs=1, lr=0.01, batch_size=128, schedule="one-cycle", arch="fast",
-              optimizer="adam", betas=(0.7, 0.9), val_split=0.0)
+              optimizer="adam", betas=(0.7, 0.9), val_split=0.0, parallel=True)
 RECIPES = {r.name: r for r in (REFERENCE, AUGMENTED, FAST)}

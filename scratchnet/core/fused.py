@@ -72,11 +72,17 @@ class Im2rowConvReLUPool(Layer):
     (kernels/reference.py: im2row, bias_relu_pool, relu_pool_backward, row2im). plan() picks
     it where the direct kernel has no shape-tuned version (see `direct`).
 
-    Cache: rows = im2row(x) (N, OH, OW, K) and the argmax, as ConvReLUPool's.
-    With wm the weights as a (F, K) matrix in the rows' order (channels last) and dconv the
-    gradient at the conv outputs, channels last, (N*OH*OW, F):
+    Its kernels keep images channels last, (N, H, W, C). The block still takes and returns
+    (N, C, H, W) arrays, as every layer does, but its output (and its dx) is a transposed
+    view of channels-last memory: a next block of this kind reads that memory as it is,
+    with no copy; any other layer sees an ordinary (N, C, H, W) array (Flatten's reshape
+    copies it into channel-major order).
+
+    With wm the weights as an (F, K) matrix in the rows' order (i, j, c) and dconv the
+    gradient at the conv outputs, (N*OH*OW, F):
         forward  conv = rows @ wm.T            backward  dwm.T = rows.T @ dconv  (K, F)
                                                          dx = row2im(dconv @ wm)  (if need_dx)
+    Cache: rows = im2row(x) (N, OH, OW, K) and the argmax (N, PH, PW, F).
     """
 
     def __init__(self, conv, relu, pool):
@@ -94,18 +100,18 @@ class Im2rowConvReLUPool(Layer):
         N, _, H, W = x.shape
         OH, OW = conv_output_size(H, KH, 1, c.padding), conv_output_size(W, KW, 1, c.padding)
         dt = c.params["W"].dtype
-        rows = k.im2row(x.astype(dt, copy=False), KH, KW, c.padding,
-                        self._buffer("rows", (N, OH, OW, C * KH * KW), dt))
-        conv = self._buffer("conv", (N, OH, OW, F), dt)
-        wm = self._buffer("wm", (F, KH, KW, C), dt)          # the weights in the rows' order
+        images = channels_last(x).astype(dt, copy=False)             # (N, H, W, C)
+        rows = k.im2row(images, KH, KW, c.padding, self._buffer("rows", (N, OH, OW, KH * KW * C), dt))
+        wm = self._buffer("wm", (F, KH, KW, C), dt)                   # the weights in the rows' order
         wm[...] = c.params["W"].transpose(0, 2, 3, 1)
-        np.matmul(rows.reshape(-1, C * KH * KW), wm.reshape(F, -1).T,
-                  out=conv.reshape(-1, F))                       # (N*OH*OW, K) @ (K, F)
-        out = self._buffer("out", (N, F, OH // S, OW // S), dt)
+        conv = self._buffer("conv", (N, OH, OW, F), dt)
+        np.matmul(rows.reshape(-1, KH * KW * C), wm.reshape(F, -1).T,
+                  out=conv.reshape(-1, F))                            # (N*OH*OW, K) @ (K, F)
+        out = self._buffer("out", (N, OH // S, OW // S, F), dt)
         argmax = self._buffer("argmax", out.shape, ARGMAX_DTYPE)
         k.bias_relu_pool(conv, c.params["b"], S, out, argmax)
         self.cache = (x.shape, argmax, rows)
-        return out
+        return out.transpose(0, 3, 1, 2)                              # (N, F, PH, PW), a view
 
     def backward(self, dout, need_dx=True):
         x_shape, argmax, rows = self.cache
@@ -113,17 +119,24 @@ class Im2rowConvReLUPool(Layer):
         F, C, KH, KW = c.params["W"].shape
         N, OH, OW, K = rows.shape
         dconv = self._buffer("dconv", (N, OH, OW, F), dout.dtype)
-        k.relu_pool_backward(np.ascontiguousarray(dout), argmax, S, dconv, c.grads["b"])
+        k.relu_pool_backward(channels_last(dout), argmax, S, dconv, c.grads["b"])
         dconv = dconv.reshape(-1, F)
-        dwm_t = self._buffer("dwm_t", (KH, KW, C, F), dout.dtype)   # dwm.T: BLAS's faster order
-        np.matmul(rows.reshape(-1, K).T, dconv, out=dwm_t.reshape(K, F))  # (K, M) @ (M, F)
-        c.grads["W"][...] = dwm_t.transpose(3, 2, 0, 1)                   # back to (F, C, KH, KW)
+        dwm_t = self._buffer("dwm_t", (KH, KW, C, F), dout.dtype)    # dwm.T: BLAS's faster order
+        np.matmul(rows.reshape(-1, K).T, dconv, out=dwm_t.reshape(K, F))   # (K, M) @ (M, F)
+        c.grads["W"][...] = dwm_t.transpose(3, 2, 0, 1)                    # back to (F, C, KH, KW)
         if not need_dx:
             return None
         drows = self._buffer("drows", rows.shape, dout.dtype)
-        wm = self._buffer("wm", (F, KH, KW, C), dout.dtype)   # (as forward left it)
-        np.matmul(dconv, wm.reshape(F, K), out=drows.reshape(-1, K))      # (M, F) @ (F, K)
-        return k.row2im(drows, x_shape, KH, KW, c.padding)
+        wm = self._buffer("wm", (F, KH, KW, C), dout.dtype)          # (as forward left it)
+        np.matmul(dconv, wm.reshape(F, K), out=drows.reshape(-1, K))       # (M, F) @ (F, K)
+        N, C, H, W = x_shape
+        return k.row2im(drows, (N, H, W, C), KH, KW, c.padding).transpose(0, 3, 1, 2)
+
+
+def channels_last(x):
+    """(N, C, H, W) -> the same values as (N, H, W, C), C-contiguous: free when x is a
+    transposed view of channels-last memory (what Im2rowConvReLUPool returns), else a copy."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
 
 
 def direct(conv, relu, pool):

@@ -106,6 +106,17 @@ class Sequential:
         twin.extras = {k: v.copy() for k, v in self.extras.items()}
         return twin
 
+    def replica(self):
+        """A twin that shares this model's weights (the very arrays) but keeps gradients,
+        activations and buffers of its own, so that threads can run forward and backward on
+        replicas at once (the data-parallel step, core/training.py)."""
+        twin = _build(self.describe(), "<replica>")
+        twin.fuse = self.fuse
+        for mine, theirs in zip(twin.layers, self.layers):
+            mine.params = theirs.params
+            mine.grads = {k: np.zeros_like(v) for k, v in theirs.params.items()}
+        return twin
+
     @property
     def dtype(self):
         params = self.parameters()

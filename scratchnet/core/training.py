@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import TrainingDiverged
 from . import kernels
+from .kernels import blas
 from .losses import log_softmax, softmax_cross_entropy
 from .optim import SGD
 
@@ -148,7 +149,7 @@ class WeightAverage:
 
 def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9, seed=0,
         prepare=None, augment=None, on_batch=None, on_epoch=None, optimizer=None, schedule=None,
-        weight_decay=0.0, average=None, augment_epochs=None, pin_threads=True):
+        weight_decay=0.0, average=None, augment_epochs=None, pin_threads=True, parallel=False):
     """Train `model` in place. train/val: (inputs (N, ...), integer labels (N,)).
 
     Each epoch visits the training inputs once in a fresh order drawn from `seed`.
@@ -164,7 +165,8 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     above DIVERGED_LOSS. Ctrl-C returns early with the weights of the last finished epoch.
     pin_threads (default): while it trains, each kernel thread runs on a CPU of its own
     (kernels.jit.pinned: faster in the host's busy spells); False leaves the threads' CPU sets
-    alone.
+    alone. parallel=True splits each step over the kernel threads by images (DataParallel):
+    faster for networks whose layers are many mid-sized matrix products.
     """
     inputs, labels = train
     if len(inputs) == 0:
@@ -177,6 +179,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     n_batches = (n + batch_size - 1) // batch_size
     snapshot = _copy_params(model)
     averaged = WeightAverage(model, average) if average else None
+    split = DataParallel(model, kernels.threads()) if parallel else None
     try:
         # each kernel thread on a CPU of its own while training (the CPU sets given back after)
         with kernels.active().pinned() if pin_threads else contextlib.nullcontext():
@@ -190,7 +193,7 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
                     x, y = batches.take(order[b * batch_size:(b + 1) * batch_size])
                     if augment is not None and (augment_epochs is None or epoch <= augment_epochs):
                         x = augment(x)
-                    loss, hits = train_step(model, opt, x, y)
+                    loss, hits = split.step(opt, x, y) if split else train_step(model, opt, x, y)
                     if not np.isfinite(loss) or loss > DIVERGED_LOSS:
                         raise TrainingDiverged(
                             f"training diverged: loss is {loss:.4g} at epoch {epoch}, batch {b + 1}; "
@@ -222,6 +225,58 @@ def fit(model, train, val=None, epochs=10, batch_size=64, lr=0.01, momentum=0.9,
     if averaged is not None:
         averaged.apply()
     return result
+
+
+class DataParallel:
+    """A training step split over the kernels' team: thread i runs forward, loss and backward
+    of the whole network on slice i of the batch, on a replica of the model (the same weights,
+    its own activations and gradients), with BLAS on one thread; then the slices' gradients
+    are added, in a fixed order, into the model's, and the optimizer steps once.
+
+    The loss is the batch's mean, so slice i's gradient is scaled by its share of the batch:
+    the sum is the gradient of the whole batch. Each thread works on a few MB that stay in
+    its own cache, and the threads meet once per step instead of once per kernel. The
+    result depends on the number of slices (the order of the additions), which is the
+    team's size: the same on the same machine."""
+
+    def __init__(self, model, parts):
+        self.model, self.replicas = model, [model.replica() for _ in range(parts)]
+        self.results = [None] * parts
+
+    def _slice(self, i, lo, hi, x, y, total):
+        replica = self.replicas[i]
+        logits = replica.forward(x[lo:hi])
+        loss, dlogits = softmax_cross_entropy(logits, y[lo:hi])
+        dlogits *= (hi - lo) / total
+        replica.backward(dlogits, need_dx=False)
+        self.results[i] = (loss * (hi - lo), int(np.count_nonzero(logits.argmax(axis=1) == y[lo:hi])))
+
+    def step(self, opt, x, y):
+        """As train_step: the batch's mean loss and the hits before the update."""
+        n = len(y)
+        work = [(i, lo, hi, x, y, n) for i, (lo, hi) in enumerate(_slices(n, len(self.replicas)))]
+        backend = kernels.active()
+        if hasattr(backend, "team"):          # (jit) one slice per thread
+            with blas.single_threaded():
+                backend.team().run(self._slice, (), work)
+        else:                                 # (reference: NumPy on this thread) one by one
+            for args in work:
+                self._slice(*args)
+        grads = self.model.gradients()
+        parts = [r.gradients() for r in self.replicas[:len(work)]]
+        for key, g in grads.items():
+            np.copyto(g, parts[0][key])
+            for part in parts[1:]:
+                g += part[key]
+        opt.step(self.model.parameters(), grads)
+        results = self.results[:len(work)]
+        return sum(r[0] for r in results) / n, sum(r[1] for r in results)
+
+
+def _slices(n, parts):
+    """range(n) cut into `parts` contiguous slices (fewer if n is small)."""
+    parts = max(1, min(parts, n))
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
 def train_step(model, opt, x, y):

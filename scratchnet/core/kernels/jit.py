@@ -622,30 +622,21 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
 
 
 # -------------------------------------------- conv as one GEMM, then ReLU + max-pool
-# The kernels around the GEMM of reference.im2row's block (read it first); the GEMM itself
-# is NumPy's (BLAS). Work is split over images; the loops write memory in order.
+# The kernels around the GEMM of reference.im2row's block (read it first), channels last;
+# the GEMM itself is NumPy's (BLAS). Work is split over images.
 
 @njit(cache=True, nogil=True)
-def _im2row(x, KH, KW, pad, rows, n0, n1):
-    C, H, W = x.shape[1], x.shape[2], x.shape[3]
-    OH, OW = rows.shape[1], rows.shape[2]
-    Wp = W + 2 * pad
-    # each image first turned channels last and padded, so that a patch's row i is one
-    # contiguous run of KW*C values, in the order (i, j, c) of the rows
-    xt = np.zeros((H + 2 * pad, Wp * C), dtype=x.dtype)
-    run = KW * C
+def _im2row(x, KH, KW, rows, n0, n1):
+    """x: the padded images (N, Hp, Wp*C), channels last, each pixel row flat."""
+    OH, OW, K = rows.shape[1], rows.shape[2], rows.shape[3]
+    run = K // KH                              # a patch row: KW pixels of C channels
+    C = run // KW
     for n in range(n0, n1):
-        for c in range(C):
-            for y in range(H):
-                src = x[n, c, y]
-                dst = xt[y + pad]
-                for col in range(W):
-                    dst[(col + pad) * C + c] = src[col]
         for oh in range(OH):
             for ow in range(OW):
                 row = rows[n, oh, ow]
                 for i in range(KH):
-                    src = xt[oh + i, ow * C:]
+                    src = x[n, oh + i, ow * C:]
                     dst = row[i * run:]
                     for k in range(run):
                         dst[k] = src[k]
@@ -654,80 +645,77 @@ def _im2row(x, KH, KW, pad, rows, n0, n1):
 EXACT_TWINS.add(_im2row)
 
 
+def _flat_rows(images):
+    """(N, H, W, C) -> (N, H, W*C): each pixel row one run of memory (a view)."""
+    N, H, W, C = images.shape
+    return images.reshape(N, H, W * C)
+
+
 def im2row(x, KH, KW, pad, rows=None):
     """Same as reference.im2row (a copy: bitwise the same)."""
-    N, C, H, W = x.shape
+    N, H, W, C = x.shape
     OH, OW = conv_output_size(H, KH, 1, pad), conv_output_size(W, KW, 1, pad)
     if rows is None:
-        rows = np.empty((N, OH, OW, C * KH * KW), dtype=x.dtype)
-    if rows.shape != (N, OH, OW, C * KH * KW) or not rows.flags.c_contiguous:
-        raise ValueError(f"rows {rows.shape} is not a C-contiguous {(N, OH, OW, C * KH * KW)}")
+        rows = np.empty((N, OH, OW, KH * KW * C), dtype=x.dtype)
+    if rows.shape != (N, OH, OW, KH * KW * C) or not rows.flags.c_contiguous:
+        raise ValueError(f"rows {rows.shape} is not a C-contiguous {(N, OH, OW, KH * KW * C)}")
     if _still_compiling(_im2row):
         return reference_im2row(x, KH, KW, pad, rows)
-    team().run(_im2row, (np.ascontiguousarray(x), KH, KW, pad, rows), split(N, team().size))
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else np.ascontiguousarray(x)
+    team().run(_im2row, (_flat_rows(xp), KH, KW, rows), split(N, team().size))
     return rows
 
 
 @njit(cache=True, nogil=True)
-def _row2im(drows, KH, KW, pad, dx, n0, n1):
-    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
-    OH, OW = drows.shape[1], drows.shape[2]
-    Wp = W + 2 * pad
-    dxt = np.empty((H + 2 * pad, Wp * C), dtype=dx.dtype)   # _im2row's layout, summed into
-    run = KW * C
+def _row2im(drows, KH, KW, dx, n0, n1):
+    """dx: the padded gradient (N, Hp, Wp*C), channels last, each pixel row flat."""
+    OH, OW, K = drows.shape[1], drows.shape[2], drows.shape[3]
+    run = K // KH
+    C = run // KW
     for n in range(n0, n1):
-        dxt[:] = 0
+        dx[n] = 0
         for oh in range(OH):
             for ow in range(OW):
                 row = drows[n, oh, ow]
                 for i in range(KH):
-                    dst = dxt[oh + i, ow * C:]
+                    dst = dx[n, oh + i, ow * C:]
                     src = row[i * run:]
                     for k in range(run):
                         dst[k] += src[k]
-        for c in range(C):
-            for y in range(H):
-                src = dxt[y + pad]
-                dst = dx[n, c, y]
-                for col in range(W):
-                    dst[col] = src[(col + pad) * C + c]
 
 
 def row2im(drows, x_shape, KH, KW, pad):
     """Same as reference.row2im."""
-    dx = np.empty(x_shape, dtype=drows.dtype)
-    team().run(_row2im, (np.ascontiguousarray(drows), KH, KW, pad, dx), split(x_shape[0], team().size))
-    return dx
+    N, H, W, C = x_shape
+    dxp = np.empty((N, H + 2 * pad, W + 2 * pad, C), dtype=drows.dtype)
+    team().run(_row2im, (np.ascontiguousarray(drows), KH, KW, _flat_rows(dxp)), split(N, team().size))
+    return dxp[:, pad:pad + H, pad:pad + W]
 
 
 @njit(cache=True, nogil=True)
 def _bias_relu_pool(conv, b, S, out, argmax, n0, n1):
     F = conv.shape[3]
-    PH, PW = out.shape[2], out.shape[3]
-    best = np.empty((PW, F), dtype=conv.dtype)    # one row of windows, channels last
-    win = np.empty((PW, F), dtype=argmax.dtype)
+    PH, PW = out.shape[1], out.shape[2]
     zero = conv.dtype.type(0)
     for n in range(n0, n1):
         for ph in range(PH):
             for pw in range(PW):
+                best, win = out[n, ph, pw], argmax[n, ph, pw]
                 first = conv[n, ph * S, pw * S]
-                bw, ww = best[pw], win[pw]
-                for f in range(F):              # one SIMD lane per channel
-                    bw[f] = first[f] + b[f]
-                    ww[f] = 0
+                for f in range(F):              # channels last: one SIMD lane per channel
+                    best[f] = first[f] + b[f]
+                    win[f] = 0
                 for t in range(1, S * S):
                     v = conv[n, ph * S + t // S, pw * S + t % S]
                     for f in range(F):
                         x = v[f] + b[f]
-                        on = x > bw[f]          # strict: a tie keeps the earlier element
-                        bw[f] = x if on else bw[f]
-                        ww[f] = t if on else ww[f]
-            for f in range(F):                  # the row written channels first
-                res, arg = out[n, f, ph], argmax[n, f, ph]
-                for pw in range(PW):
-                    on = best[pw, f] > zero
-                    res[pw] = best[pw, f] if on else zero
-                    arg[pw] = win[pw, f] if on else -1
+                        on = x > best[f]        # strict: a tie keeps the earlier element
+                        win[f] = t if on else win[f]
+                        best[f] = x if on else best[f]
+                for f in range(F):
+                    on = best[f] > zero
+                    win[f] = win[f] if on else -1
+                    best[f] = best[f] if on else zero
 
 
 EXACT_TWINS.add(_bias_relu_pool)
@@ -736,11 +724,11 @@ EXACT_TWINS.add(_bias_relu_pool)
 def bias_relu_pool(conv, b, S, out=None, argmax=None):
     """Same as reference.bias_relu_pool (bitwise: one addition, then comparisons)."""
     N, OH, OW, F = conv.shape
+    shape = (N, OH // S, OW // S, F)
     if out is None:
-        out = np.empty((N, F, OH // S, OW // S), dtype=conv.dtype)
-        argmax = np.empty((N, F, OH // S, OW // S), dtype=ARGMAX_DTYPE)
-    if not out.shape == argmax.shape == (N, F, OH // S, OW // S):
-        raise ValueError(f"out {out.shape} and argmax {argmax.shape} do not pool conv {conv.shape}")
+        out, argmax = np.empty(shape, dtype=conv.dtype), np.empty(shape, dtype=ARGMAX_DTYPE)
+    if not out.shape == argmax.shape == shape or not (out.flags.c_contiguous and argmax.flags.c_contiguous):
+        raise ValueError(f"out {out.shape} and argmax {argmax.shape} are not C-contiguous {shape}")
     if _still_compiling(_bias_relu_pool):
         return reference_bias_relu_pool(conv, b, S, out, argmax)
     team().run(_bias_relu_pool, (np.ascontiguousarray(conv), b, S, out, argmax), split(N, team().size))
@@ -749,26 +737,20 @@ def bias_relu_pool(conv, b, S, out=None, argmax=None):
 
 @njit(cache=True, nogil=True)
 def _relu_pool_backward(dout, argmax, S, dconv, db_rows, n0, n1):
-    F, PH, PW = dout.shape[1], dout.shape[2], dout.shape[3]
-    grad = np.empty((PW, F), dtype=dout.dtype)    # one row of windows, channels last
-    win = np.empty((PW, F), dtype=argmax.dtype)
+    PH, PW, F = dout.shape[1], dout.shape[2], dout.shape[3]
     zero = dout.dtype.type(0)
     for n in range(n0, n1):
         db = db_rows[n]
         db[:] = 0
         for ph in range(PH):
-            for f in range(F):
-                g, arg = dout[n, f, ph], argmax[n, f, ph]
-                for pw in range(PW):
-                    grad[pw, f] = g[pw]
-                    win[pw, f] = arg[pw]
-                    db[f] += g[pw] if arg[pw] >= 0 else zero
-            for t in range(S * S):              # every conv output written once, 0 or its gradient
-                for pw in range(PW):
+            for pw in range(PW):
+                g, win = dout[n, ph, pw], argmax[n, ph, pw]
+                for f in range(F):
+                    db[f] += g[f] if win[f] >= 0 else zero
+                for t in range(S * S):          # every conv output written once: 0 or its gradient
                     dst = dconv[n, ph * S + t // S, pw * S + t % S]
-                    gw, ww = grad[pw], win[pw]
                     for f in range(F):
-                        dst[f] = gw[f] if ww[f] == t else zero
+                        dst[f] = g[f] if win[f] == t else zero
         dconv[n, PH * S:] = 0                   # rows and columns no window covers
         dconv[n, :, PW * S:] = 0
 
@@ -776,9 +758,9 @@ def _relu_pool_backward(dout, argmax, S, dconv, db_rows, n0, n1):
 def relu_pool_backward(dout, argmax, S, dconv, db):
     """Same as reference.relu_pool_backward. db is summed per image, then over the batch in
     order: the same result whatever the thread count."""
-    N, F = dout.shape[:2]
+    N, PH, PW, F = dout.shape
     if dout.shape != argmax.shape or dconv.shape[0] != N or dconv.shape[3] != F \
-            or dconv.shape[1] // S != dout.shape[2] or dconv.shape[2] // S != dout.shape[3]:
+            or dconv.shape[1] // S != PH or dconv.shape[2] // S != PW or not dconv.flags.c_contiguous:
         raise ValueError(f"dout {dout.shape}, argmax {argmax.shape} and dconv {dconv.shape} do not match")
     db_rows = np.empty((N, F), dtype=dconv.dtype)
     team().run(_relu_pool_backward, (np.ascontiguousarray(dout), argmax, S, dconv, db_rows),

@@ -233,42 +233,51 @@ def unmake_phase_planes(dplanes, x_shape, KH, KW, pad, S):
 # ------------------------------------------------ conv as one GEMM, then ReLU + max-pool
 # The same block (Conv2D stride 1 -> ReLU -> MaxPool2D size S = stride S) computed the
 # textbook way, for convolutions with many input channels: every patch unfolded into a row
-# ("im2row", im2col transposed), the whole batch's convolution one matrix product
-# rows (N*OH*OW, K) @ w.reshape(F, K).T, channels last, where BLAS runs near its peak; then
-# bias, ReLU and pooling in one pass that also turns the result back into (N, F, PH, PW).
-# The direct kernel above needs no im2row, and wins where K is small (one input channel).
+# ("im2row", im2col transposed), the whole convolution one matrix product
+# rows (N*OH*OW, K) @ wm.T, where BLAS runs near its peak; then bias, ReLU and pooling in
+# one pass. These kernels keep images channels last, (N, H, W, C): a patch row is then one
+# contiguous run of memory, and the GEMM's output is already in that layout. (The block
+# hands its neighbours (N, C, H, W)-shaped views of that memory, see fused.py.) The direct
+# kernel above needs no im2row, and wins where K is small (one input channel, 3x3).
 
 def im2row(x, KH, KW, pad, rows=None):
-    """x (N, C, H, W) -> rows (N, OH, OW, K), stride 1: rows[n, oh, ow] is the patch whose
-    top-left corner is (oh - P, ow - P), channels last: index (i*KW + j)*C + c (so that a
-    patch row is one contiguous run of the image stored channels last). Then, with the
-    weights in the same order, wm = w.transpose(0, 2, 3, 1).reshape(F, K):
-        conv(x)[n, :, oh, ow] = wm @ rows[n, oh, ow] + b."""
-    N, C, H, W = x.shape
+    """x (N, H, W, C), channels last -> rows (N, OH, OW, K), K = KH*KW*C, stride 1:
+    rows[n, oh, ow] is the patch whose top-left corner is (oh - P, ow - P), in the order
+    (i, j, c). With the weights in the same order, wm = w.transpose(0, 2, 3, 1).reshape(F, K):
+        conv(x)[n, oh, ow, :] = wm @ rows[n, oh, ow] + b."""
+    N, H, W, C = x.shape
     OH, OW = conv_output_size(H, KH, 1, pad), conv_output_size(W, KW, 1, pad)
-    cols = im2col(x, KH, KW, 1, pad).reshape(N, C, KH, KW, OH, OW)
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
     if rows is None:
-        rows = np.empty((N, OH, OW, C * KH * KW), dtype=x.dtype)
-    rows[...] = cols.transpose(0, 4, 5, 2, 3, 1).reshape(rows.shape)
+        rows = np.empty((N, OH, OW, KH * KW * C), dtype=x.dtype)
+    patches = rows.reshape(N, OH, OW, KH, KW, C)
+    for i in range(KH):
+        for j in range(KW):
+            patches[:, :, :, i, j] = xp[:, i:i + OH, j:j + OW]     # tap (i, j) of every patch
     return rows
 
 
 def row2im(drows, x_shape, KH, KW, pad):
-    """The adjoint of im2row: (N, OH, OW, K) -> dx (N, C, H, W), overlapping patches summed."""
-    N, OH, OW, K = drows.shape
-    C = x_shape[1]
-    cols = drows.reshape(N, OH, OW, KH, KW, C).transpose(0, 5, 3, 4, 1, 2)   # im2col's order
-    return col2im(cols.reshape(N, K, OH * OW), x_shape, KH, KW, 1, pad)
+    """The adjoint of im2row: (N, OH, OW, K) -> dx (N, H, W, C) = x_shape, channels last;
+    a pixel in several patches gets the sum of their gradients."""
+    N, H, W, C = x_shape
+    OH, OW = drows.shape[1:3]
+    patches = drows.reshape(N, OH, OW, KH, KW, C)
+    dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=drows.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            dxp[:, i:i + OH, j:j + OW] += patches[:, :, :, i, j]
+    return dxp[:, pad:pad + H, pad:pad + W]
 
 
 def bias_relu_pool(conv, b, S, out=None, argmax=None):
-    """conv (N, OH, OW, F), channels last, without its bias -> out, argmax (N, F, PH, PW):
+    """conv (N, OH, OW, F), channels last, without its bias -> out, argmax (N, PH, PW, F):
     out = maxpool_S(relu(conv + b)), PH = OH // S; argmax as conv_relu_pool_forward's (the
     first maximum a*S + e of each window, -1 where the ReLU let nothing through)."""
     N, OH, OW, F = conv.shape
     PH, PW = OH // S, OW // S
     windows = (conv[:, :PH * S, :PW * S] + b).reshape(N, PH, S, PW, S, F)
-    windows = windows.transpose(0, 5, 1, 3, 2, 4).reshape(N, F, PH, PW, S * S)
+    windows = windows.transpose(0, 1, 3, 5, 2, 4).reshape(N, PH, PW, F, S * S)
     best, winner = windows.max(axis=-1), windows.argmax(axis=-1)   # argmax: the first maximum
     relu_on = best > 0
     result, winner = np.where(relu_on, best, 0), np.where(relu_on, winner, -1).astype(ARGMAX_DTYPE)
@@ -280,15 +289,14 @@ def bias_relu_pool(conv, b, S, out=None, argmax=None):
 
 def relu_pool_backward(dout, argmax, S, dconv, db):
     """The adjoint of bias_relu_pool: each window's gradient to its winner if the ReLU let it
-    through, 0 everywhere else. dout, argmax (N, F, PH, PW) -> dconv (N, OH, OW, F), channels
-    last, and db (F,) (the bias is added to every conv output): both written in place."""
-    PH, PW = dout.shape[2:]
+    through, 0 everywhere else. dout, argmax (N, PH, PW, F) -> dconv (N, OH, OW, F) and db
+    (F,) (the bias is added to every conv output), both written in place."""
+    PH, PW = dout.shape[1:3]
     dconv[...] = 0
     for a in range(S):
         for e in range(S):
-            G = np.where(argmax == a * S + e, dout, 0)                   # (N, F, PH, PW)
-            dconv[:, a:PH * S:S, e:PW * S:S] = G.transpose(0, 2, 3, 1)
-    db[...] = np.where(argmax >= 0, dout, 0).sum(axis=(0, 2, 3))
+            dconv[:, a:PH * S:S, e:PW * S:S] = np.where(argmax == a * S + e, dout, 0)
+    db[...] = np.where(argmax >= 0, dout, 0).sum(axis=(0, 1, 2))
     return dconv, db
 
 
