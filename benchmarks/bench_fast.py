@@ -110,6 +110,40 @@ def run_torch(seed):
     return float(accuracy), float(training), version, int(threads)
 
 
+def gemm_limit(batch_size, steps, repeat=30):
+    """The fast network's arithmetic limit: the seconds per epoch of its matrix products
+    alone, at the shapes a training step runs them (each thread of the data-parallel step its
+    slice of the batch, BLAS on one thread per slice, both slices at once), in this run."""
+    import numpy as np
+
+    from scratchnet.core import kernels
+    from scratchnet.core.kernels import blas
+    from scratchnet.core.kernels.jit import team
+    n = batch_size // kernels.threads()
+    rng = np.random.default_rng(0)
+    # (M, K, N) of out = A (M, K) @ B (K, N): per layer its forward, weight and input gradients
+    shapes = [(n * 576, 25, 24), (25, n * 576, 24),                            # conv 1 (no dx)
+              (n * 100, 216, 32), (216, n * 100, 32), (n * 100, 32, 216),      # conv 2
+              (n, 800, 256), (800, n, 256), (n, 256, 800),                     # dense 800 -> 256
+              (n, 256, 10), (256, n, 10), (n, 10, 256)]                        # dense 256 -> 10
+    pairs = [[(rng.random((m, k), dtype=np.float32), rng.random((k, c), dtype=np.float32),
+               np.empty((m, c), np.float32)) for m, k, c in shapes] for _ in range(kernels.threads())]
+
+    def products(i):
+        for a, b, out in pairs[i]:
+            np.matmul(a, b, out=out)
+
+    times = []
+    with blas.single_threaded():
+        for _ in range(repeat):
+            start = time.perf_counter()
+            team().run(products, (), [(i,) for i in range(kernels.threads())])
+            times.append(time.perf_counter() - start)
+    seconds = statistics.median(times)
+    flops = 2 * sum(m * k * c for m, k, c in shapes) * kernels.threads()
+    return seconds * steps, flops / seconds / 1e9
+
+
 def spread(values):
     return f"median {statistics.median(values):.2f}, {min(values):.2f}-{max(values):.2f}"
 
@@ -159,6 +193,12 @@ def main():
         print(f"training time, scratchnet / PyTorch, per pair: {spread(ratios)}")
     else:
         print("PyTorch is not installed: no comparison (pip install torch==2.13.0)")
+    from scratchnet.apps.recipes import FAST
+    steps = -(-60000 // FAST.batch_size)
+    limit, rate = gemm_limit(FAST.batch_size, steps)
+    training = statistics.median(r[0][2] for r in rows)
+    print(f"arithmetic limit (its matrix products alone, as a step runs them: {rate:.0f} GFLOP/s): "
+          f"{limit:.2f} s per epoch; training / limit = {training / limit:.2f}")
     if first is not None:
         warm = statistics.median(r[0][1] for r in rows)
         print(f"first run (empty kernel cache), seed 0: {first[1]:.2f} s to the printed test accuracy, "

@@ -47,10 +47,13 @@ class Layer:
         self.params, self.grads = {}, {}
         self._buffers = {}
 
-    def _buffer(self, name, shape, dtype, keep=3):
+    buffer_shapes = 3   # shapes of each buffer kept (see _buffer)
+
+    def _buffer(self, name, shape, dtype):
         """An array of this layer, reused by every call with the same shape and dtype. The
-        `keep` most recent shapes stay allocated (a training batch, the epoch's last, smaller
-        batch, and an evaluation batch), so alternating between them allocates nothing."""
+        `buffer_shapes` most recent shapes stay allocated (a training batch, the epoch's last,
+        smaller batch, and an evaluation batch), so alternating between them allocates nothing."""
+        keep = self.buffer_shapes
         key = (name, tuple(shape), np.dtype(dtype))
         buf = self._buffers.pop(key, None)
         if buf is None:

@@ -115,7 +115,15 @@ class Sequential:
         for mine, theirs in zip(twin.layers, self.layers):
             mine.params = theirs.params
             mine.grads = {k: np.zeros_like(v) for k, v in theirs.params.items()}
+        twin.keep_buffer_shapes(1)   # it sees training batches only
         return twin
+
+    def keep_buffer_shapes(self, n):
+        """How many batch shapes each stage keeps its reusable buffers for (Layer._buffer):
+        3 by default, for training, which alternates between its batch, the epoch's last one
+        and the evaluation batch; 1 where memory matters more than reuse."""
+        for part in self.layers + self.stages():
+            part.buffer_shapes = n
 
     @property
     def dtype(self):

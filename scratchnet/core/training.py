@@ -313,6 +313,7 @@ def warm_up(model, batch_size=64, on_compile=None, augment=None, optimizer=None)
 
     seconds = kernels.active().compile_ahead(lambda: step(update=True), on_compile)
     step(update=False)
+    model.release_buffers()   # (a data-parallel fit never runs the model itself: not held)
     return seconds
 
 

@@ -799,7 +799,9 @@ def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
 
 
 
-@njit(cache=True, nogil=True)
+# error_model="numpy": a division by zero gives inf, as in NumPy, instead of a test that
+# raises ZeroDivisionError, which kept the loop from being vectorised.
+@njit(cache=True, nogil=True, error_model="numpy")
 def _adam(w, m, v, g, beta1, c1, beta2, c2, eps, step_size, root, lo, hi):
     flush, zero = w.dtype.type(FLUSH), w.dtype.type(0)
     w, m, v, g = w[lo:hi], m[lo:hi], v[lo:hi], g[lo:hi]
