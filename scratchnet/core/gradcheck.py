@@ -394,6 +394,23 @@ def _fused_relu_ignored(original):
     return backward
 
 
+def _adam_uncorrected(original):
+    def step(self, params, grads):
+        self.steps += 10 ** 6          # 1 - beta^steps = 1: the bias corrections vanish
+        try:
+            original(self, params, grads)
+        finally:
+            self.steps -= 10 ** 6
+    return step
+
+
+def _unpool_wrong_winner(original):
+    def backward(dout, argmax, S, dconv, db):
+        # each window's gradient to the element after its winner (the ReLU's -1 kept)
+        return original(dout, np.where(argmax >= 0, (argmax + 1) % (S * S), -1), S, dconv, db)
+    return backward
+
+
 PLANTED_BUGS = {
     "relu-mask-off-by-one": ("ReLU's backward uses the mask of the neighbouring element",
                              lambda: _patched(ReLU, "backward", _relu_mask_off_by_one)),
@@ -412,6 +429,11 @@ PLANTED_BUGS = {
                        lambda: _patched(SGD, "step", _sgd_wrong_sign)),
     "fused-relu-ignored": ("the fused block's NumPy backward lets gradient through where the ReLU was off",
                            lambda: _patched(reference_kernels, "conv_relu_pool_backward", _fused_relu_ignored)),
+    "im2row-wrong-winner": ("the im2row block's NumPy backward sends each window's gradient to the element "
+                            "after the winner", lambda: _patched(reference_kernels, "relu_pool_backward",
+                                                                 _unpool_wrong_winner)),
+    "adam-uncorrected": ("Adam leaves out the bias corrections of its moments (which start at zero)",
+                         lambda: _patched(Adam, "step", _adam_uncorrected)),
 }
 
 
