@@ -17,9 +17,6 @@ from ..shapes import conv_output_size, phase_planes
 from . import compiling, threads
 from .compiling import EXACT_TWINS
 from .reference import ARGMAX_DTYPE, FLUSH, adam_scalars, check_same_shape, make_phase_planes
-from .reference import adam as adam_reference
-from .reference import bias_relu_pool as reference_bias_relu_pool
-from .reference import im2row as reference_im2row
 from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
@@ -623,7 +620,9 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
 
 # -------------------------------------------- conv as one GEMM, then ReLU + max-pool
 # The kernels around the GEMM of reference.im2row's block (read it first), channels last;
-# the GEMM itself is NumPy's (BLAS). Work is split over images.
+# the GEMM itself is NumPy's (BLAS). Work is split over images. Compiled before training
+# starts even where the NumPy twin is exact: the twins are several times slower, and the
+# fast recipe's single epoch spent seconds on them while a background process compiled.
 
 @njit(cache=True, nogil=True)
 def _im2row(x, KH, KW, rows, n0, n1):
@@ -642,9 +641,6 @@ def _im2row(x, KH, KW, rows, n0, n1):
                         dst[k] = src[k]
 
 
-EXACT_TWINS.add(_im2row)
-
-
 def _flat_rows(images):
     """(N, H, W, C) -> (N, H, W*C): each pixel row one run of memory (a view)."""
     N, H, W, C = images.shape
@@ -659,8 +655,6 @@ def im2row(x, KH, KW, pad, rows=None):
         rows = np.empty((N, OH, OW, KH * KW * C), dtype=x.dtype)
     if rows.shape != (N, OH, OW, KH * KW * C) or not rows.flags.c_contiguous:
         raise ValueError(f"rows {rows.shape} is not a C-contiguous {(N, OH, OW, KH * KW * C)}")
-    if _still_compiling(_im2row):
-        return reference_im2row(x, KH, KW, pad, rows)
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else np.ascontiguousarray(x)
     team().run(_im2row, (_flat_rows(xp), KH, KW, rows), split(N, team().size))
     return rows
@@ -718,9 +712,6 @@ def _bias_relu_pool(conv, b, S, out, argmax, n0, n1):
                     best[f] = best[f] if on else zero
 
 
-EXACT_TWINS.add(_bias_relu_pool)
-
-
 def bias_relu_pool(conv, b, S, out=None, argmax=None):
     """Same as reference.bias_relu_pool (bitwise: one addition, then comparisons)."""
     N, OH, OW, F = conv.shape
@@ -729,8 +720,6 @@ def bias_relu_pool(conv, b, S, out=None, argmax=None):
         out, argmax = np.empty(shape, dtype=conv.dtype), np.empty(shape, dtype=ARGMAX_DTYPE)
     if not out.shape == argmax.shape == shape or not (out.flags.c_contiguous and argmax.flags.c_contiguous):
         raise ValueError(f"out {out.shape} and argmax {argmax.shape} are not C-contiguous {shape}")
-    if _still_compiling(_bias_relu_pool):
-        return reference_bias_relu_pool(conv, b, S, out, argmax)
     team().run(_bias_relu_pool, (np.ascontiguousarray(conv), b, S, out, argmax), split(N, team().size))
     return out, argmax
 
@@ -817,14 +806,9 @@ def _adam(w, m, v, g, beta1, c1, beta2, c2, eps, step_size, root, lo, hi):
         w[i] -= step_size * mi / (np.sqrt(vi) / root + eps)
 
 
-EXACT_TWINS.add(_adam)
-
-
 def adam(w, m, v, g, lr, beta1, beta2, eps, step):
     """Same as reference.adam (bitwise), in one pass over memory, on one thread (bound by
     memory, like sgd_momentum)."""
-    if _still_compiling(_adam):
-        return adam_reference(w, m, v, g, lr, beta1, beta2, eps, step)
     check_same_shape(w, m, g)
     check_same_shape(w, v, g)
     f = w.dtype.type
