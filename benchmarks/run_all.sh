@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every benchmark, one after the other, output collected in benchmarks/RESULTS.md.
-# Needs MNIST ($SCRATCHNET_DATA or ../shared/data/mnist); optional: PyTorch (compare_torch.py),
+# Needs MNIST ($SCRATCHNET_DATA or ../shared/data/mnist); optional: PyTorch (compare_torch.py, bench_fast.py),
 # scikit-learn (bench_augment.py's UCI digits), Debian's dataset-fashion-mnist and fonts (bench_openset.py),
 # Chromium and ChromeDriver (bench_web.py).
 # The first command trains models/mnist_cnn.npz, which the prediction benchmarks use.
@@ -29,6 +29,7 @@ run python benchmarks/bench_kernels.py
 run python benchmarks/bench_train.py
 run python benchmarks/compare_torch.py --epochs 3
 run python benchmarks/compare_torch.py --epochs 10 --accuracy
+run python benchmarks/bench_fast.py
 run python benchmarks/bench_predict.py
 run python benchmarks/bench_openset.py
 run python benchmarks/bench_web.py
