@@ -38,7 +38,7 @@ PIXELS = False
 METHOD = "detector on conv statistics, hidden layer, logits and energy"
 
 
-def features(model, x, batch_size=128, with_logits=False, pixels=False):
+def features(model, x, batch_size=64, with_logits=False, pixels=False):
     """(N, *input_shape) float inputs -> (N, F) open-set features (see module docstring), and
     the network's logits (N, classes) too if asked (they are among the features). The conv
     statistics come from the last (N, C, H, W) output before the dense layers, whether the
