@@ -20,7 +20,7 @@ run() {
 }
 echo "# Benchmark results (raw output of benchmarks/run_all.sh)" > "$out"
 echo >> "$out"
-echo "Machine: $(python -c 'import sys; sys.path.insert(0, "."); from scratchnet.sysinfo import describe_machine; print(describe_machine())'); started $(date -u '+%Y-%m-%d %H:%M UTC')." >> "$out"
+echo "Machine: $(python -c 'import sys; sys.path.insert(0, "."); from scratchnet.sysinfo import describe_machine; print(describe_machine())'); started $(date -u '+%Y-%m-%d %H:%M UTC'); commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)." >> "$out"
 echo >> "$out"
 NUMBA_CACHE_DIR="$(mktemp -d)" run /usr/bin/time -f "wall %e s, peak RSS %M KB" python train.py --seed 0
 run python benchmarks/report_epochs.py

@@ -6,9 +6,9 @@ Numba compiles a kernel the first time it is called, for the argument types of t
 keeps the result on disk (`cache=True`), so only a machine's first run pays. That first run
 would pay in the middle of its first training step, one kernel after another. Instead:
 
-  1. record   `run()` (one training step) is executed with the kernel team recording the
-              calls it would make instead of making them (team.py), which gives the kernels
-              and argument types the run needs;
+  1. record   `run()` (one training step) is executed with a Recorder standing in for the
+              kernel team: it notes the calls the step would make instead of making them,
+              which gives the kernels and argument types the run needs (jit.recording);
   2. load     those already in Numba's disk cache are loaded;
   3. compile  the others are shared out between forked processes, one per core, each writing
               its share into the disk cache; this process then loads them all. (It never holds
@@ -20,12 +20,12 @@ would pay in the middle of its first training step, one kernel after another. In
 Forking is used on Linux only; elsewhere everything compiles in this process, in turn.
 """
 import atexit
+import contextlib
 import os
 import sys
 import time
 import warnings
 
-import numpy as np
 from numba import njit, typeof
 
 # Kernels whose NumPy reference gives bitwise the same result (tests/test_kernels.py asserts
@@ -36,13 +36,26 @@ EXACT_TWINS = set()
 _compiling = {}   # kernel -> the process compiling it in the background
 
 
-def compile_ahead(run, team, on_compile=None):
-    """Compile every kernel `run()` would call on `team`, before it is called (steps 1-4 of
-    the module docstring). run() must not depend on kernel results: its NumPy work runs on
-    whatever is in the buffers. on_compile(n) is called first if n kernels must be compiled.
-    Returns the seconds spent waiting for the compiler (0.0 when everything was cached)."""
-    with np.errstate(all="ignore"), team.recording() as calls:
-        run()
+class Recorder:
+    """Stands in for the kernel team (team.py) while a step is recorded: run() notes what
+    would be called, (fn, the arguments of its first chunk), and calls nothing."""
+    is_recording = True
+
+    def __init__(self, size):
+        self.size, self.calls = size, []
+
+    def run(self, fn, args, chunks):
+        self.calls.append((fn, tuple(args) + tuple(chunks[0])))
+
+    def pinned(self):
+        return contextlib.nullcontext()
+
+
+def compile_calls(calls, team, on_compile=None):
+    """Compile the kernels of recorded `calls` [(fn, args)] not yet compiled or cached
+    (steps 2-4 of the module docstring), on `team`'s number of cores. on_compile(n) is
+    called first if n kernels must be compiled. Returns the seconds spent waiting for the
+    compiler (0.0 when everything was cached)."""
     jobs = []
     for fn, args in calls:
         sig = tuple(typeof(a) for a in args)

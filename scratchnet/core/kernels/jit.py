@@ -10,6 +10,8 @@ process pays.
 Parallel work is split into chunks of the batch and handed to a team of threads (team.py);
 the kernels release the GIL.
 """
+import contextlib
+
 import numpy as np
 from numba import njit
 
@@ -21,15 +23,33 @@ from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
 _team = None
+_recorder = None   # a compiling.Recorder while a step is being recorded (see recording)
 
 
 def team():
     """The threads the kernels run on: kernels.threads() of them (default: one per CPU;
-    `--threads N` sets it through kernels.set_threads)."""
+    `--threads N` sets it through kernels.set_threads). While a step is recorded, the
+    Recorder that stands in for them."""
     global _team
+    if _recorder is not None:
+        return _recorder
     if _team is None:
         _team = Team(threads())
     return _team
+
+
+@contextlib.contextmanager
+def recording():
+    """Within the block, kernel calls are noted instead of made: yields the list of
+    (fn, args) they fill (compiling.Recorder). NumPy work in the block runs on whatever is in
+    the buffers, so the code must not depend on kernel results."""
+    global _recorder
+    _recorder = compiling.Recorder(team().size)
+    try:
+        with np.errstate(all="ignore"):
+            yield _recorder.calls
+    finally:
+        _recorder = None
 
 
 def pinned():
@@ -39,9 +59,12 @@ def pinned():
 
 
 def compile_ahead(run, on_compile=None):
-    """Compile every kernel `run()` would call on this back end's team, before it is called
-    (compiling.py says how); returns the seconds spent waiting for the compiler."""
-    return compiling.compile_ahead(run, team(), on_compile)
+    """Compile every kernel `run()` would call, before it is called: run() is recorded, then
+    the kernels it called are compiled (compiling.py says how); returns the seconds spent
+    waiting for the compiler."""
+    with recording() as calls:
+        run()
+    return compiling.compile_calls(calls, team(), on_compile)
 
 
 def _still_compiling(fn):

@@ -13,7 +13,9 @@ import threading
 
 
 class Team:
-    """`size` threads in all: the caller and size - 1 helpers."""
+    """`size` threads in all: the caller and size - 1 helpers. (While compile_ahead records
+    a step, jit.team() hands out a compiling.Recorder instead, which runs nothing.)"""
+    is_recording = False
 
     def __init__(self, size):
         self.size = max(1, int(size))
@@ -23,7 +25,6 @@ class Team:
         for lock in self._go + self._done:
             lock.acquire()
         self._task, self._errors = None, []
-        self._recording = None
         self._pinning = threading.Lock()
         for i in range(self.size - 1):
             threading.Thread(target=self._serve, args=(i,), daemon=True,
@@ -37,9 +38,6 @@ class Team:
         on how work is split (a sum of per-chunk partials) is reproducible. If another thread
         is already using the team, the caller runs every chunk itself.
         """
-        if self._recording is not None:
-            self._recording.append((fn, tuple(args) + tuple(chunks[0])))
-            return
         if self.size == 1 or len(chunks) == 1 or not self._busy.acquire(blocking=False):
             for chunk in chunks:
                 fn(*args, *chunk)
@@ -60,20 +58,6 @@ class Team:
             self._task = None
             self._busy.release()
 
-    @property
-    def is_recording(self):
-        return self._recording is not None
-
-    @contextlib.contextmanager
-    def recording(self):
-        """Within the block, run() executes nothing and notes (fn, args of its first chunk)
-        instead: what a piece of code would call, to compile it ahead (jit.compile_ahead)."""
-        self._recording = calls = []
-        try:
-            yield calls
-        finally:
-            self._recording = None
-
     @contextlib.contextmanager
     def pinned(self):
         """Within the block, each thread of the team runs on a CPU of its own, the caller on
@@ -89,7 +73,7 @@ class Team:
         idle (two processes training at once each keep their caller where Linux put it). Nor
         where threads cannot be pinned (not Linux), for a team of one, or when the team is
         pinned or busy already (another thread's block)."""
-        if self.size == 1 or self.is_recording or not hasattr(os, "sched_setaffinity") \
+        if self.size == 1 or not hasattr(os, "sched_setaffinity") \
                 or not self._pinning.acquire(blocking=False):
             yield
             return
