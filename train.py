@@ -1,4 +1,5 @@
-"""Train the reference CNN on MNIST and write the model and an evaluation report.
+"""Train a CNN on MNIST (the reference recipe unless told otherwise) and write the model and an
+evaluation report.
 
     python train.py                      # the reference recipe: 10 epochs, ~98.7% test accuracy
     python train.py --augment            # the augmented recipe (scratchnet/apps/recipes.py)
@@ -17,7 +18,7 @@ from scratchnet.cli import (REPLACES, Parser, cap_threads, check_writable, float
 
 
 def parse_args(argv=None):
-    p = Parser(description="Train the scratchnet reference CNN on MNIST (CPU).")
+    p = Parser(description="Train a scratchnet CNN on MNIST (CPU): the reference recipe unless --recipe says otherwise.")
     p.add_argument("--data-dir", help="folder with the MNIST IDX files "
                    "(default: $SCRATCHNET_DATA, else ~/.cache/scratchnet/mnist, downloading what is missing)")
     p.add_argument("--recipe", choices=sorted(RECIPES), default=None,

@@ -247,3 +247,24 @@ def test_every_option_has_help_text(command):
             if line.startswith("  -") and len(re.split(r"\s{2,}", line.strip())) == 1
             and not (k + 1 < len(options) and options[k + 1].startswith(" " * 8) and not options[k + 1].strip().startswith("-"))]
     assert not bare, f"options without help text: {bare}"
+
+
+def test_fast_recipe_trains_its_network_on_every_image_and_says_so(mnist_dir, tmp_path):
+    proc = run_train("--data-dir", str(mnist_dir), "--recipe", "fast", "--limit", "2000",
+                     "--test-limit", "300", "--model", str(tmp_path / "fast.npz"),
+                     "--report-dir", str(tmp_path / "report"))
+    assert proc.returncode == 0, proc.stderr
+    assert "total parameters: 215,194" in proc.stdout
+    assert "validating on 0 (none held out)" in proc.stdout and "Adam lr 0.01 betas (0.7, 0.9)" in proc.stdout
+    assert re.search(r"^test accuracy 0\.\d{4} on 300 images, [\d.]+ s after start", proc.stdout, re.M)
+    metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert metrics["test_accuracy"] > 0.7 and len(metrics["history"]) == 1
+    from scratchnet.core.model import load_model
+    model, meta = load_model(tmp_path / "fast.npz", return_metadata=True)
+    assert meta["config"]["arch"] == "fast" and "Adam" in meta["config"]["recipe"]
+
+
+def test_augment_and_another_recipe_are_refused_together(mnist_dir):
+    proc = run_train("--data-dir", str(mnist_dir), "--augment", "--recipe", "fast")
+    assert proc.returncode == 2 and "--augment is --recipe augmented" in proc.stderr
+    assert "Traceback" not in proc.stderr
