@@ -52,6 +52,17 @@ def test_mlp_exports_too(tmp_path):
     np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), model.predict_proba(x), atol=1e-6)
 
 
+def test_the_fast_recipes_network_exports_too(tmp_path):
+    from scratchnet.core.networks import mnist_fast_cnn
+    model = mnist_fast_cnn(seed=2)
+    for key, b in model.parameters().items():       # non-zero biases, as after training
+        if key.endswith(".b"):
+            b[:] = np.random.default_rng(1).standard_normal(b.shape) * 0.1
+    x = np.random.default_rng(0).random((4, 1, 28, 28), dtype=np.float32)
+    (tmp_path / "m.onnx").write_bytes(to_onnx(model).SerializeToString())
+    np.testing.assert_allclose(run_onnx(tmp_path / "m.onnx", x), model.predict_proba(x), atol=1e-6)
+
+
 def test_model_without_input_shape_is_refused():
     with pytest.raises(ScratchnetError, match="input_shape"):
         to_onnx(Sequential([Dense(4, 2)]))
