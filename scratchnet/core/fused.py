@@ -114,11 +114,15 @@ class Im2rowConvReLUPool(Layer):
         return out.transpose(0, 3, 1, 2)                              # (N, F, PH, PW), a view
 
     def backward(self, dout, need_dx=True):
+        if self.cache is None:
+            raise RuntimeError("backward needs a forward first (each forward allows one backward)")
         x_shape, argmax, rows = self.cache
         c, S, k = self.conv, self.pool.size, kernels.active()
         F, C, KH, KW = c.params["W"].shape
         N, OH, OW, K = rows.shape
-        dconv = self._buffer("dconv", (N, OH, OW, F), dout.dtype)
+        # The conv outputs are dead once pooled, and the rows once dW is made: their gradients
+        # are written over them (less memory, and arrays already in cache).
+        dconv = self._buffer("conv", (N, OH, OW, F), dout.dtype)
         k.relu_pool_backward(channels_last(dout), argmax, S, dconv, c.grads["b"])
         dconv = dconv.reshape(-1, F)
         dwm_t = self._buffer("dwm_t", (KH, KW, C, F), dout.dtype)    # dwm.T: BLAS's faster order
@@ -126,7 +130,7 @@ class Im2rowConvReLUPool(Layer):
         c.grads["W"][...] = dwm_t.transpose(3, 2, 0, 1)                    # back to (F, C, KH, KW)
         if not need_dx:
             return None
-        drows = self._buffer("drows", rows.shape, dout.dtype)
+        self.cache, drows = None, rows                                     # (rows are overwritten)
         wm = self._buffer("wm", (F, KH, KW, C), dout.dtype)          # (as forward left it)
         np.matmul(dconv, wm.reshape(F, K), out=drows.reshape(-1, K))       # (M, F) @ (F, K)
         N, C, H, W = x_shape
