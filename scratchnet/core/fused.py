@@ -7,6 +7,11 @@ The algorithm (the input rearranged into "phase planes", see shapes.phase_planes
 kernels/reference.py: conv_relu_pool_forward and _backward, readable NumPy; jit.py runs the
 same algorithm compiled. The maths is exactly the three layers': the tests compare both, and
 the model-level gradient check runs through this block.
+
+That direct kernel is tuned for one shape, the reference network's (one input channel, 3x3,
+pool 2). Any other Conv2D -> ReLU -> MaxPool2D runs as Im2rowConvReLUPool: the same maths as
+im2row, one matrix product for the batch, then bias, ReLU and pooling in one pass (the fast
+recipe's two conv layers; docs/backprop.md section 9). `plan` picks between them.
 """
 import numpy as np
 
