@@ -254,7 +254,7 @@ class DataParallel:
     def step(self, opt, x, y):
         """As train_step: the batch's mean loss and the hits before the update."""
         n = len(y)
-        work = [(i, lo, hi, x, y, n) for i, (lo, hi) in enumerate(_slices(n, len(self.replicas)))]
+        work = [(i, lo, hi, x, y, n) for i, (lo, hi) in enumerate(kernels.split(n, len(self.replicas)))]
         backend = kernels.active()
         if hasattr(backend, "team"):          # (jit) one slice per thread
             with blas.single_threaded():
@@ -271,12 +271,6 @@ class DataParallel:
         opt.step(self.model.parameters(), grads)
         results = self.results[:len(work)]
         return sum(r[0] for r in results) / n, sum(r[1] for r in results)
-
-
-def _slices(n, parts):
-    """range(n) cut into `parts` contiguous slices (fewer if n is small)."""
-    parts = max(1, min(parts, n))
-    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
 def train_step(model, opt, x, y):

@@ -66,6 +66,13 @@ def threads():
     return _threads or available_cpus()
 
 
+def split(n, parts):
+    """[(lo, hi), ...]: range(n) cut into `parts` contiguous pieces (fewer if n is small): how
+    work is shared out over threads, by the kernels and by the data-parallel training step."""
+    parts = max(1, min(parts, n))
+    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
+
+
 def active():
     """The module of the back end selected for this thread (imported on first use)."""
     return importlib.import_module(f"{__name__}.{_check(_selected.get())}")

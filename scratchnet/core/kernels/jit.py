@@ -16,7 +16,7 @@ import numpy as np
 from numba import njit
 
 from ..shapes import conv_output_size, phase_planes
-from . import compiling, threads
+from . import compiling, split, threads
 from .compiling import EXACT_TWINS
 from .reference import ARGMAX_DTYPE, FLUSH, adam_scalars, check_same_shape, make_phase_planes
 from .reference import sgd_momentum as sgd_momentum_reference
@@ -70,12 +70,6 @@ def compile_ahead(run, on_compile=None):
 def _still_compiling(fn):
     """Whether fn is still being compiled in the background (its NumPy twin runs meanwhile)."""
     return compiling.still_compiling(fn, team())
-
-
-def split(n, parts):
-    """[(lo, hi), ...]: range(n) cut into `parts` contiguous pieces (fewer if n is small)."""
-    parts = max(1, min(parts, n))
-    return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
 @njit(cache=True)
