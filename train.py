@@ -154,9 +154,9 @@ def main():
     if not result.history:
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130
-    from scratchnet.core.training import evaluate
-    _, accuracy, _ = evaluate(model, *test, prepare=to_input)
-    print(f"\ntest accuracy {accuracy:.4f} on {len(test[0]):,} images, {time.perf_counter() - started:.1f} s "
+    from scratchnet.apps.metrics import timed_evaluation
+    evaluation = timed_evaluation(model, *test)        # (the report uses it: not made twice)
+    print(f"\ntest accuracy {evaluation[1]:.4f} on {len(test[0]):,} images, {time.perf_counter() - started:.1f} s "
           f"after start (then the detector, report and model file)", flush=True)
     model.release_buffers()        # the training step's arrays: not held through what follows
     # the detector needs only a few thousand digits: keep those and free the 47 MB of
@@ -188,7 +188,7 @@ def main():
                            info={"seed": args.seed, "config": config, "model": args.model,
                                  "interrupted": result.interrupted,
                                  "timings": {"training_seconds": total}},
-                           command=command, openset=openset)
+                           command=command, openset=openset, evaluation=evaluation)
     metadata = {"history": result.history, "config": config, "test_accuracy": metrics["test_accuracy"],
                 "interrupted": result.interrupted}
     if openset is not None:

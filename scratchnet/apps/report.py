@@ -13,26 +13,25 @@ from pathlib import Path
 import numpy as np
 
 from ..core.layers import Conv2D
-from ..core.training import evaluate
 from ..data.mnist import to_input
 from ..fileio import atomic_write
 from ..sysinfo import machine, versions
 from . import plots
 from .explain import conv_feature_maps
 from .openset import ACCEPT, in_chunks
-from .metrics import confusion_matrix, most_confused_pairs, per_class_scores
+from .metrics import confusion_matrix, most_confused_pairs, per_class_scores, timed_evaluation
 
 
 def write_report(model, test_images, test_labels, out_dir, history=(), info=None, n_mistakes=32,
-                 command=None, openset=None):
+                 command=None, openset=None, evaluation=None):
     """Evaluate `model` on the uint8 test images and write the report files into `out_dir`;
     return the metrics dict. `command` (the command line, as a string) is recorded; with an
-    `openset` (apps/openset.py) the report says how it does (an "open set" section)."""
+    `openset` (apps/openset.py) the report says how it does (an "open set" section).
+    `evaluation`, if the caller has already made it: timed_evaluation's result for this model
+    and these images, used instead of evaluating again."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    test_loss, test_acc, probs = evaluate(model, test_images, test_labels, prepare=to_input)
-    eval_seconds = time.perf_counter() - start
+    test_loss, test_acc, probs, eval_seconds = evaluation or timed_evaluation(model, test_images, test_labels)
     pred = probs.argmax(axis=1)
     cm = confusion_matrix(test_labels, pred)
     confused = most_confused_pairs(cm)
