@@ -110,8 +110,29 @@ def run_torch(seed):
     return float(accuracy), float(training), version, int(threads)
 
 
-def gemm_limit(batch_size, steps, repeat=30):
-    """The fast network's arithmetic limit: the seconds per epoch of its matrix products
+def step_products(model, n):
+    """(M, K, N) of each matrix product out = A (M, K) @ B (K, N) a training step runs on n
+    images: per Conv2D (as im2row + GEMM) and Dense layer, its forward, its weight gradient
+    and, but for the first layer, its input gradient."""
+    from scratchnet.core.layers import Conv2D, Dense
+    shapes, shape = [], model.input_shape
+    for layer in model.layers:
+        out = layer.output_shape(shape)
+        if isinstance(layer, Conv2D):
+            kh, kw = layer.kernel_size
+            m, k, f = n * out[1] * out[2], layer.in_channels * kh * kw, layer.out_channels
+        elif isinstance(layer, Dense):
+            m, k, f = n, layer.in_features, layer.out_features
+        else:
+            shape = out
+            continue
+        shapes += [(m, k, f), (k, m, f)] + ([(m, f, k)] if shapes else [])
+        shape = out
+    return shapes
+
+
+def gemm_limit(model, batch_size, steps, repeat=30):
+    """The network's arithmetic limit: the seconds per epoch of its matrix products
     alone, at the shapes a training step runs them (each thread of the data-parallel step its
     slice of the batch, BLAS on one thread per slice, both slices at once), in this run."""
     import numpy as np
@@ -121,11 +142,7 @@ def gemm_limit(batch_size, steps, repeat=30):
     from scratchnet.core.kernels.jit import team
     n = batch_size // kernels.threads()
     rng = np.random.default_rng(0)
-    # (M, K, N) of out = A (M, K) @ B (K, N): per layer its forward, weight and input gradients
-    shapes = [(n * 576, 25, 24), (25, n * 576, 24),                            # conv 1 (no dx)
-              (n * 100, 216, 32), (216, n * 100, 32), (n * 100, 32, 216),      # conv 2
-              (n, 800, 256), (800, n, 256), (n, 256, 800),                     # dense 800 -> 256
-              (n, 256, 10), (256, n, 10), (n, 10, 256)]                        # dense 256 -> 10
+    shapes = step_products(model, n)
     pairs = [[(rng.random((m, k), dtype=np.float32), rng.random((k, c), dtype=np.float32),
                np.empty((m, c), np.float32)) for m, k, c in shapes] for _ in range(kernels.threads())]
 
@@ -194,8 +211,9 @@ def main():
     else:
         print("PyTorch is not installed: no comparison (pip install torch==2.13.0)")
     from scratchnet.apps.recipes import FAST
+    from scratchnet.core.networks import ARCHITECTURES
     steps = -(-60000 // FAST.batch_size)
-    limit, rate = gemm_limit(FAST.batch_size, steps)
+    limit, rate = gemm_limit(ARCHITECTURES[FAST.arch](), FAST.batch_size, steps)
     training = statistics.median(r[0][2] for r in rows)
     print(f"arithmetic limit (its matrix products alone, as a step runs them: {rate:.0f} GFLOP/s): "
           f"{limit:.2f} s per epoch; training / limit = {training / limit:.2f}")
