@@ -180,25 +180,30 @@ def _check_conv(rng, h):
     return rows
 
 
-def _fused_block(rng, C, F, K, pad, S):
+def _fused_block(rng, C, F, K, pad, S, block=ConvReLUPool):
     conv = Conv2D(C, F, K, padding=pad, rng=rng)
     conv.params["b"][:] = rng.standard_normal(F) * 0.3
-    return ConvReLUPool(conv, ReLU(), MaxPool2D(S, S))
+    return block(conv, ReLU(), MaxPool2D(S, S))
 
 
 FUSED_CASES = [("1x3x3 pool 2", (1, 3, 3, 0, 2), (2, 1, 9, 10)),      # (C, F, K, pad, S), x
                ("2x3x3 pad 1 pool 3", (2, 3, 3, 1, 3), (2, 2, 8, 7))]
 
 
-def _check_fused(rng, h):
+def _check_blocks(rng, h, name, block, cases):
+    """Each case of a fused block type, on both back ends' kernels."""
     rows = []
     for backend in kernels.BACKENDS:
         with kernels.using(backend):
-            for label, args, shape in FUSED_CASES:
-                block = _fused_block(rng, *args)
-                rows += _rows(f"fused {label} [{backend}]",
-                              layer_gradients(block, rng.standard_normal(shape), rng, h))
+            for label, args, shape in cases:
+                fused = _fused_block(rng, *args, block=block)
+                rows += _rows(f"{name} {label} [{backend}]",
+                              layer_gradients(fused, rng.standard_normal(shape), rng, h))
     return rows
+
+
+def _check_fused(rng, h):
+    return _check_blocks(rng, h, "fused", ConvReLUPool, FUSED_CASES)
 
 
 IM2ROW_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),    # the fast network's second block
@@ -206,17 +211,8 @@ IM2ROW_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),    # the fas
 
 
 def _check_im2row(rng, h):
-    """The im2row + GEMM block, on both back ends' kernels (the GEMM is NumPy's in both)."""
-    rows = []
-    for backend in kernels.BACKENDS:
-        with kernels.using(backend):
-            for label, (C, F, K, pad, S), shape in IM2ROW_CASES:
-                conv = Conv2D(C, F, K, padding=pad, rng=rng)
-                conv.params["b"][:] = rng.standard_normal(F) * 0.3
-                block = Im2rowConvReLUPool(conv, ReLU(), MaxPool2D(S, S))
-                rows += _rows(f"im2row block {label} [{backend}]",
-                              layer_gradients(block, rng.standard_normal(shape), rng, h))
-    return rows
+    """The im2row + GEMM block (its GEMM is NumPy's on both back ends)."""
+    return _check_blocks(rng, h, "im2row block", Im2rowConvReLUPool, IM2ROW_CASES)
 
 
 def _check_loss(rng, h):
