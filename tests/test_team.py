@@ -123,32 +123,3 @@ def test_pinned_survives_an_os_that_refuses(monkeypatch):
         team.run(ran.append, (), [(0,), (1,)])
     monkeypatch.undo()
     assert sorted(ran) == [0, 1] and _cpu_sets(team) == before
-
-
-def test_ctrl_c_right_after_a_helper_is_released_leaves_the_team_in_step():
-    """Python runs a pending Ctrl-C as soon as a call returns: here, just after the caller has
-    set a helper going. The caller must still wait for that helper, and the next run must
-    get every chunk done."""
-    team = Team(2)
-
-    class InterruptedAfterRelease:       # the helper's go-lock, with a Ctrl-C after its release
-        def __init__(self, lock):
-            self.lock, self.armed = lock, True
-
-        def acquire(self):
-            return self.lock.acquire()
-
-        def release(self):
-            self.lock.release()
-            if self.armed:
-                self.armed = False
-                raise KeyboardInterrupt
-
-    team._go[0] = InterruptedAfterRelease(team._go[0])
-    done = []
-    with pytest.raises(KeyboardInterrupt):
-        team.run(done.append, (), [(k,) for k in range(4)])
-    assert sorted(done) == [1, 3]                # the released helper finished its chunks
-    done.clear()
-    team.run(done.append, (), [(k,) for k in range(6)])
-    assert sorted(done) == list(range(6))

@@ -44,17 +44,14 @@ class Team:
             return
         try:
             self._task, self._errors = (fn, args, chunks), []
-            released = 0   # helpers set going: each one is waited for, whatever happens
+            helpers = self._go[:min(len(chunks), self.size) - 1]
+            for lock in helpers:
+                lock.release()
             try:
-                for lock in self._go[:min(len(chunks), self.size) - 1]:
-                    try:
-                        lock.release()
-                    finally:   # Python runs a pending Ctrl-C when the call has returned, so a
-                        released += 1   # KeyboardInterrupt from it comes after the release
                 for chunk in chunks[0::self.size]:
                     fn(*args, *chunk)
             finally:
-                self._join(released)
+                self._join(len(helpers))
             if self._errors:
                 raise self._errors[0]
         finally:
