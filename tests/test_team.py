@@ -123,3 +123,106 @@ def test_pinned_survives_an_os_that_refuses(monkeypatch):
         team.run(ran.append, (), [(0,), (1,)])
     monkeypatch.undo()
     assert sorted(ran) == [0, 1] and _cpu_sets(team) == before
+
+
+def _outcome(fn):
+    try:
+        return fn()
+    except BaseException as e:  # the test thread's failure, for the test to raise
+        return e
+
+
+def _interrupt_at_check(code, n):
+    """A tracer that raises KeyboardInterrupt at the n-th place where Python would run a
+    pending Ctrl-C in frames of `code`: after each call returns, at each jump back of a loop,
+    at the function's start. Returns (tracer, fired) where fired() says if it did."""
+    import dis
+    calls = {i.offset for i in dis.get_instructions(code) if i.opname.startswith("CALL")}
+    jumps = {i.offset for i in dis.get_instructions(code) if i.opname.startswith("JUMP_BACKWARD")}
+    state = {"seen": 0, "fired": False}
+
+    def check_point(frame):
+        if state["seen"] == n and not state["fired"]:
+            state["fired"] = True
+            raise KeyboardInterrupt
+        state["seen"] += 1
+
+    def local(frame, event, arg):
+        if event == "opcode":
+            previous = state.get("previous")
+            state["previous"] = frame.f_lasti
+            if previous in calls or previous in jumps:
+                check_point(frame)
+        return local
+
+    def tracer(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            frame.f_trace_opcodes = True
+            state["previous"] = None
+            check_point(frame)
+            return local
+        return None
+
+    return tracer, lambda: state["fired"]
+
+
+def test_a_ctrl_c_wherever_it_falls_leaves_no_helper_running_and_the_team_in_step():
+    """Python runs a Ctrl-C only at its signal check points; try one at each of Team.run's
+    in turn. The caller must get KeyboardInterrupt (or the finished run) only once no helper
+    is writing, and the next run must do every chunk once, waiting for all of them."""
+    import sys
+    import time
+
+    team = Team(2)
+    log, names, lock = [], [], threading.Lock()
+
+    def work(k):
+        with lock:
+            log.append(("start", k))
+            names.append((k, threading.current_thread().name))
+        time.sleep(0.002)                         # long enough that a helper left running shows
+        with lock:
+            log.append(("end", k))
+
+    def running():
+        with lock:
+            return {k for e, k in log if e == "start"} - {k for e, k in log if e == "end"}
+
+    def every_check_point():
+        n = 0
+        while True:
+            log.clear()
+            tracer, fired = _interrupt_at_check(Team.run.__code__, n)
+            sys.settrace(tracer)
+            try:
+                team.run(work, (), [(k,) for k in range(4)])
+            except KeyboardInterrupt:
+                pass
+            finally:
+                sys.settrace(None)
+            if not fired():
+                break
+            helpers = {k for k in running() if k % 2 == 1}
+            assert not helpers, f"Ctrl-C at check point {n}: helper chunks {helpers} still running"
+            time.sleep(0.01)
+            assert not running() - {0, 2}, f"Ctrl-C at check point {n}: a helper started afterwards"
+            assert all(lk.locked() for lk in team._go + team._done), f"out of step after point {n}"
+            assert not team._busy.locked(), f"Ctrl-C at check point {n} left the team taken"
+            log.clear()
+            names.clear()
+            team.run(work, (), [(k,) for k in range(4)])
+            assert sorted(k for e, k in log if e == "end") == [0, 1, 2, 3], f"after point {n}"
+            assert dict(names)[1] == "scratchnet-kernels-1", f"after point {n}: the helper sat idle"
+            n += 1
+        return n
+
+    # in a thread of its own, so that a team fallen out of step fails the test, not hangs it
+    outcome = []
+    tester = threading.Thread(target=lambda: outcome.append(_outcome(every_check_point)),
+                              daemon=True)
+    tester.start()
+    tester.join(60)
+    assert outcome, "the team hung after a Ctrl-C"
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    assert outcome[0] > 10                        # the check points were really tried

@@ -7,9 +7,17 @@ behave alike per call: waking a sleeping thread costs about as much as a `prange
 The kernels are compiled with nogil=True, so the threads really run at the same time.
 Between calls the threads sleep on a lock: they never spin against BLAS's own threads.
 """
+import _thread
+import collections
 import contextlib
 import os
 import threading
+
+# Python raises a Ctrl-C's KeyboardInterrupt only where it checks for signals: after a call
+# returns, at a loop's jump back, at a function's start; never inside a call into C. So the
+# team is taken, and its helpers released and joined, by deque.extend(map(lock method, locks)):
+# one call into C, after which the deque holds exactly the locks that changed hands.
+_release, _acquire = _thread.LockType.release, _thread.LockType.acquire
 
 
 class Team:
@@ -38,25 +46,42 @@ class Team:
         on how work is split (a sum of per-chunk partials) is reproducible. If another thread
         is already using the team, the caller runs every chunk itself.
         """
-        if self.size == 1 or len(chunks) == 1 or not self._busy.acquire(blocking=False):
+        if self.size == 1 or len(chunks) == 1:
             for chunk in chunks:
                 fn(*args, *chunk)
             return
+        busy = collections.deque()       # holds True once this call has the team
         try:
+            busy.extend(filter(None, map(_acquire, [self._busy], [False])))
+            if not busy:
+                for chunk in chunks:
+                    fn(*args, *chunk)
+                return
             self._task, self._errors = (fn, args, chunks), []
-            helpers = self._go[:min(len(chunks), self.size) - 1]
-            for lock in helpers:
-                lock.release()
+            released, joined = collections.deque(), collections.deque()
             try:
+                released.extend(map(_release, self._go[:min(len(chunks), self.size) - 1]))
                 for chunk in chunks[0::self.size]:
                     fn(*args, *chunk)
             finally:
-                self._join(len(helpers))
+                # Wait for every released helper, even through Ctrl-C: one still writing into
+                # the model's arrays after the caller has moved on would corrupt them. No call
+                # comes before the `try`, so a Ctrl-C cannot skip the waiting.
+                interrupted = False
+                while True:
+                    try:
+                        joined.extend(map(_acquire, self._done[len(joined):len(released)]))
+                        break
+                    except KeyboardInterrupt:
+                        interrupted = True
+                if interrupted:
+                    raise KeyboardInterrupt
             if self._errors:
                 raise self._errors[0]
         finally:
-            self._task = None
-            self._busy.release()
+            if busy:
+                self._task = None
+                self._busy.release()
 
     @contextlib.contextmanager
     def pinned(self):
@@ -73,11 +98,15 @@ class Team:
         idle (two processes training at once each keep their caller where Linux put it). Nor
         where threads cannot be pinned (not Linux), for a team of one, or when the team is
         pinned or busy already (another thread's block)."""
-        if self.size == 1 or not hasattr(os, "sched_setaffinity") \
-                or not self._pinning.acquire(blocking=False):
+        if self.size == 1 or not hasattr(os, "sched_setaffinity"):
             yield
             return
+        taken = collections.deque()
         try:
+            taken.extend(filter(None, map(_acquire, [self._pinning], [False])))
+            if not taken:
+                yield
+                return
             here = _current_cpu()
             cpus = sorted(os.sched_getaffinity(0), key=lambda cpu: cpu != here)
             saved = self._pin([{cpu} for cpu in cpus]) if len(cpus) == self.size else None
@@ -87,7 +116,8 @@ class Team:
                 if saved is not None:
                     self._pin(saved)
         finally:
-            self._pinning.release()
+            if taken:
+                self._pinning.release()
 
     def _pin(self, masks):
         """Give thread k the CPU set masks[k]; returns the sets they had before, or None (and
@@ -115,20 +145,6 @@ class Team:
             pass
         self.run(undo, (), chunks)
         return None
-
-    def _join(self, n):
-        """Wait for n helpers, even through Ctrl-C: a helper still writing into the model's
-        arrays after the caller has moved on would corrupt them."""
-        interrupted = False
-        for lock in self._done[:n]:
-            while True:
-                try:
-                    lock.acquire()
-                    break
-                except KeyboardInterrupt:
-                    interrupted = True
-        if interrupted:
-            raise KeyboardInterrupt
 
     def _serve(self, i):
         while True:
