@@ -120,7 +120,7 @@ def test_a_table_of_pictures_marks_the_refused_ones(model_file, six):
 def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatch):
     from scratchnet.data import nondigits
     rng = np.random.default_rng(0)
-    pictures = [nondigits.nondigit_picture(nondigits.FAMILIES[i % 6], rng) for i in range(12)]
+    pictures = [nondigits.nondigit_picture(nondigits.FAMILIES[i], rng) for i in range(12)]
     here = np.stack([nondigits._preprocessed_one(p) for p in pictures])
     monkeypatch.setattr(nondigits, "PER_PROCESS", 4)
     monkeypatch.setattr(nondigits, "BLOCK", 5)                 # blocks of 5, 5 and 2 pictures
@@ -134,3 +134,52 @@ def test_pictures_preprocessed_in_other_processes_are_those_made_here(monkeypatc
     monkeypatch.setattr(nondigits, "ProcessPoolExecutor", counting)
     np.testing.assert_array_equal(nondigits.preprocessed(iter(pictures), len(pictures)), here)
     assert spawned == [3] and here.any()
+
+
+def test_cached_pictures_are_made_again_for_another_generator_or_a_foreign_file(tmp_path, monkeypatch):
+    from scratchnet.data import nondigits
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    made = []
+
+    def make():
+        made.append(1)
+        return {"pictures": np.full((2, 28, 28), len(made), np.uint8)}
+    digits = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 1
+    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 1 and len(made) == 1
+    # a file under that name that is not of these pictures (as an experiment's left-over)
+    path, = (tmp_path / "scratchnet" / "openset").glob("t-*.npz")
+    np.savez(path, pictures=np.zeros((5, 7), np.float64))
+    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 2
+    # an edited generator never reads what the old one cached
+    monkeypatch.setattr(nondigits, "_source_hash", lambda: "edited")
+    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 3
+
+
+def test_averaged_detectors_answer_the_mean_of_their_answers():
+    from scratchnet.apps.openset import average
+    from scratchnet.core.layers import Dense, ReLU
+    from scratchnet.core.model import Sequential
+    rng = np.random.default_rng(0)
+    detectors = [Sequential([Dense(7, 5, rng=rng), ReLU(), Dense(5, 2, rng=rng)], input_shape=(7,))
+                 for _ in range(3)]
+    for d in detectors:
+        for value in d.parameters().values():
+            value[...] = rng.normal(size=value.shape)       # biases too, not only the zeros
+    x = rng.normal(size=(50, 7)).astype(np.float32)
+    mean = np.mean([d.forward(x) for d in detectors], axis=0)
+    np.testing.assert_allclose(average(detectors).forward(x), mean, rtol=1e-5, atol=1e-5)
+
+
+def test_every_training_family_and_digit_style_draws_ink():
+    from scratchnet.data import nondigits
+    from scratchnet.data.preprocess import to_mnist
+    rng = np.random.default_rng(1)
+    digit = np.zeros((28, 28), np.uint8)
+    digit[5:23, 12:16] = 255                                      # a bar: a 1
+    pictures = [nondigits.nondigit_picture(f, rng) for f in nondigits.FAMILIES]
+    pictures += [nondigits.digit_picture(digit, rng), nondigits.traced_digit_picture(digit, rng),
+                 nondigits.low_resolution_digit_picture(digit, rng)]
+    for picture in pictures:
+        assert to_mnist(picture).max() > 0.5
+    assert set(nondigits._script_letters()) == set(nondigits.SCRIPTS)   # matplotlib's font found

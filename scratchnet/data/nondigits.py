@@ -3,16 +3,25 @@ MNIST and things that are not digits. Preprocessed like any picture (preprocess.
 they teach the open-set detector (apps/openset.py) what a digit and a non-digit look like
 AFTER preprocessing, which is all the network ever sees.
 
-Non-digits come in six families: letters (not the digit-like ones), shapes, scribbles,
-filled blobs, noise and textures. Pictures are small (SIZE px) so that preprocessing them is
-quick. This generator is for training only; the benchmark's non-digits (synthetic/
-nondigits.py) come from other code, at another size, with other seeds.
+Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
+along their skeleton with a pen of some width (a 1-px paint tool up to a marker), and as
+tiny low-resolution scans. Non-digits
+come in twelve families: letters (not the digit-like ones) typed and traced by hand,
+symbols, letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled
+blobs, noise, textures and bare paper. Traced pictures are on both sides, so that tracing itself tells nothing.
+
+This generator is for training only; the benchmark's pictures (synthetic/) come from other
+code and seeds, and its scripts (Greek, Cyrillic, Hebrew, Devanagari, CJK) are none of the
+ones here (Armenian, Georgian, Tifinagh, Arabic, N'Ko, Lao, Canadian syllabics, from
+matplotlib's own DejaVu Sans: no system fonts needed).
 """
 import functools
 import hashlib
+import importlib.util
 import io
 import itertools
 import multiprocessing
+from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -24,21 +33,57 @@ from ..errors import ImageError
 from ..fileio import atomic_write
 from .mnist import cache_root
 from .preprocess import to_mnist
+from .strokes import dilate, skeleton
 
-VERSION = 6   # of these pictures and their preprocessing: part of the cache key
+VERSION = 7   # of these pictures (with the source of this module, preprocess and strokes:
+              # the cache key)
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 1000        # pictures drawn, then preprocessed, at a time
 
 SIZE = 64
+PEN_SIZE = 112       # the canvas of the traced pictures
 # letters that do not look like a digit (no O/D/Q ~ 0, I/l/T ~ 1 or 7, Z ~ 2, S ~ 5, G/b ~ 6,
 # B ~ 8, g/q ~ 9)
 LETTERS = "ACEFHKLMNPRUVWXYaefhkmnrtuvwxy"
-FAMILIES = ("letters", "shapes", "scribbles", "blobs", "noise", "textures")
+SYMBOLS = "+=%&@#?!*$"   # not / | < > or ~: a 1, a 7 or a 2 in a hurry
+SCRIPTS = {"armenian": [(0x531, 0x556), (0x561, 0x586)], "georgian": [(0x10D0, 0x10FA)],
+           "tifinagh": [(0x2D30, 0x2D67)], "arabic": [(0x621, 0x64A)], "nko": [(0x7CA, 0x7EA)],
+           "lao": [(0xE81, 0xEAE)], "canadian syllabics": [(0x1401, 0x166C)]}
+DIGIT_LIKE = "ՕօՅԶզձՁვგძ\u0622\u0623\u0624\u0625\u0626\u0627ⵏⵔⵙⵀⵓⵍ"   # 0 3 2 8 and 1-like bars
+DIGIT_STYLES = ("plain", "canvas", "traced", "low resolution")
+FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "doodles", "shapes",
+            "scribbles", "blobs", "noise", "textures", "paper")
 
 
 @functools.lru_cache(maxsize=None)
 def _font(size):
     return ImageFont.load_default(size=size)   # Pillow's own font: no system fonts needed
+
+
+@functools.lru_cache(maxsize=None)
+def _script_font(size):
+    """matplotlib's DejaVu Sans (found without importing matplotlib), or None."""
+    spec = importlib.util.find_spec("matplotlib")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        if path.is_file():
+            return ImageFont.truetype(str(path), size)
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _script_letters():
+    """{script: the letters of it that DejaVu Sans draws} (those it lacks render as boxes)."""
+    font = _script_font(64)
+    if font is None:
+        return {}
+    missing = np.asarray(_typed("\uffff", None, font))        # the font's "no such glyph"
+    found = {}
+    for name, ranges in SCRIPTS.items():
+        chars = (chr(c) for a, b in ranges for c in range(a, b + 1))
+        found[name] = "".join(c for c in chars if c not in DIGIT_LIKE
+                              and not np.array_equal(np.asarray(_typed(c, None, font)), missing))
+    return {k: v for k, v in found.items() if v}
 
 
 def _letter(rng, draw):
@@ -115,10 +160,161 @@ def _texture(rng):
     return np.where(on, 0, 255)
 
 
+def _pen(lines, rng, widths=(0, 5)):
+    """1-px lines (H, W) bool -> dark strokes of a random pen on light paper, a PIL picture.
+    The pen is one width, or (one time in three) two widths split by a random line, as a
+    pressure pen is wider where it presses."""
+    def drawn(r):
+        return dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]]
+    ink = drawn(int(rng.integers(*widths)))
+    if rng.integers(0, 3) == 0:
+        other = drawn(int(rng.integers(*widths)))
+        yy, xx = np.mgrid[0:lines.shape[0], 0:lines.shape[1]]
+        a = rng.uniform(0, 2 * np.pi)
+        side = (yy - lines.shape[0] / 2) * np.cos(a) + (xx - lines.shape[1] / 2) * np.sin(a) > 0
+        ink = np.where(side, ink, other)
+    return Image.fromarray(np.where(ink > 0.5, 0, 255).astype(np.uint8))
+
+
+def _lines_of(bright, size, rng):
+    """A bright-on-dark picture (PIL) scaled to `size` and sheared a little -> its skeleton
+    on a PEN_SIZE canvas at a random place."""
+    shear = rng.uniform(-0.3, 0.3)
+    bright = bright.transform(bright.size, Image.Transform.AFFINE,
+                              (1, shear, -shear * bright.size[1] / 2, 0, 1, 0),
+                              resample=Image.Resampling.BILINEAR)
+    ink = np.asarray(bright.resize((size, size), Image.Resampling.BILINEAR)) > 100
+    canvas = np.zeros((PEN_SIZE, PEN_SIZE), bool)
+    y, x = (int(v) for v in rng.integers(0, PEN_SIZE - size + 1, 2))
+    canvas[y:y + size, x:x + size] = skeleton(ink)
+    return canvas
+
+
+def _by_hand(bright, rng):
+    """A bright-on-dark picture traced with a random pen, dark on light."""
+    return _pen(_lines_of(bright, int(rng.integers(60, 100)), rng), rng)
+
+
+def _typed(char, rng, font=None):
+    """One character, bright on dark, 96 x 96 (Pillow's own font unless another is given)."""
+    img = Image.new("L", (96, 96), 0)
+    ImageDraw.Draw(img).text((48, 48), char, font=font or _font(72), fill=255, anchor="mm")
+    return img
+
+
+def _script_letter(rng):
+    scripts = _script_letters()
+    letters = scripts[list(scripts)[int(rng.integers(len(scripts)))]]
+    return str(rng.choice(list(letters)))
+
+
+def _glyph_lines(rng):
+    """An invented character: 3-6 strokes, arcs, hooks and dots across the box, bright on dark
+    (fewer or shorter strokes would often make a 1 or a 7)."""
+    img = Image.new("L", (96, 96), 0)
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(3, 7))):
+        kind = rng.integers(0, 4)
+        p = rng.uniform(12, 84, 2)
+        q = np.clip(p + rng.choice([-1, 1], 2) * rng.uniform(35, 60, 2), 8, 88)
+        if kind == 0:
+            draw.line([tuple(p), tuple(q)], fill=255, width=5)
+        elif kind == 1:
+            (x0, x1), (y0, y1) = sorted([p[0], q[0]]), sorted([p[1], q[1]])
+            draw.arc([x0, y0, x1 + 8, y1 + 8], *sorted(rng.uniform(0, 360, 2)), fill=255, width=5)
+        elif kind == 2:
+            draw.line([tuple(p), tuple(q), tuple(q + rng.normal(0, 15, 2))], fill=255, width=5,
+                      joint="curve")
+        else:
+            draw.ellipse([p[0] - 4, p[1] - 4, p[0] + 4, p[1] + 4], fill=255)
+    return img
+
+
+def _doodle_lines(rng):
+    """A doodle, bright on dark, 96 x 96: a face, a flower, a tree, a fish, a cup, a cloud,
+    a spiral or 2-4 outlines (ellipses, polygons, zigzags, rays) side by side and inside
+    one another, as people draw when they try something that is no digit."""
+    img = Image.new("L", (96, 96), 0)
+    d = ImageDraw.Draw(img)
+    c, r = rng.uniform(42, 54, 2), rng.uniform(22, 34)
+    kind = rng.integers(0, 8)
+
+    def ellipse(x, y, rx, ry, **kw):
+        d.ellipse([x - rx, y - ry, x + rx, y + ry], outline=255, width=4, **kw)
+    if kind == 0:                                              # a face
+        ellipse(*c, r, r * rng.uniform(0.8, 1.1))
+        for side in (-1, 1):
+            ellipse(c[0] + side * r * 0.4, c[1] - r * 0.3, 3, 3, fill=255)
+        d.arc([c[0] - r * 0.5, c[1] - r * 0.2, c[0] + r * 0.5, c[1] + r * 0.6], 20, 160, fill=255, width=4)
+    elif kind == 1:                                            # a flower
+        k = int(rng.integers(4, 8))
+        for a in np.arange(k) * 2 * np.pi / k:
+            ellipse(c[0] + r * 0.55 * np.cos(a), c[1] + r * 0.55 * np.sin(a), r * 0.3, r * 0.3)
+        ellipse(*c, r * 0.22, r * 0.22)
+    elif kind == 2:                                            # a tree: a crown on a trunk
+        ellipse(c[0], c[1] - r * 0.4, r * 0.8, r * 0.6)
+        d.line([(c[0] - 5, c[1] + r * 0.2), (c[0] - 5, c[1] + r)], fill=255, width=4)
+        d.line([(c[0] + 5, c[1] + r * 0.2), (c[0] + 5, c[1] + r)], fill=255, width=4)
+    elif kind == 3:                                            # a fish
+        ellipse(c[0] - r * 0.2, c[1], r * 0.7, r * 0.4)
+        d.polygon([(c[0] + r * 0.45, c[1]), (c[0] + r, c[1] - r * 0.4), (c[0] + r, c[1] + r * 0.4)],
+                  outline=255, width=4)
+    elif kind == 4:                                            # a cup with a handle
+        d.rectangle([c[0] - r * 0.6, c[1] - r * 0.6, c[0] + r * 0.3, c[1] + r * 0.7], outline=255, width=4)
+        d.arc([c[0], c[1] - r * 0.3, c[0] + r * 0.8, c[1] + r * 0.4], 270, 90, fill=255, width=4)
+    elif kind == 5:                                            # a cloud: bumps in a row
+        for k in range(int(rng.integers(3, 6))):
+            ellipse(c[0] - r + k * r * 0.45, c[1] + rng.normal(0, 4), r * 0.35, r * 0.3)
+    elif kind == 6:                                            # a spiral
+        t = np.linspace(0, rng.uniform(3, 5) * np.pi, 80)
+        d.line([tuple(p) for p in np.stack([c[0] + r * t / t[-1] * np.cos(t),
+                                            c[1] + r * t / t[-1] * np.sin(t)], 1)], fill=255, width=4)
+    else:                                                      # outlines side by side, nested
+        for _ in range(int(rng.integers(2, 5))):
+            o, q = c + rng.normal(0, 12, 2), r * rng.uniform(0.3, 0.8)
+            shape = rng.integers(0, 3)
+            if shape == 0:
+                ellipse(*o, q, q * rng.uniform(0.5, 1))
+            elif shape == 1:
+                k = int(rng.integers(3, 7))
+                a = rng.uniform(0, 2 * np.pi) + np.arange(k) * 2 * np.pi / k
+                d.polygon([tuple(p) for p in np.stack([o[0] + q * np.cos(a), o[1] + q * np.sin(a)], 1)],
+                          outline=255, width=4)
+            else:
+                xs = np.linspace(o[0] - q, o[0] + q, int(rng.integers(4, 8)))
+                d.line([(x, o[1] + (q / 2 if i % 2 else -q / 2)) for i, x in enumerate(xs)], fill=255, width=4)
+    return img
+
+
+def _paper(rng):
+    """Paper with no drawing: a grain, a few specks or short marks, a shadow across it."""
+    a = rng.normal(rng.uniform(190, 250), rng.uniform(1, 15), (SIZE, SIZE))
+    for _ in range(int(rng.integers(1, 8))):
+        y, x = rng.integers(0, SIZE, 2)
+        h, w = rng.integers(1, 4, 2)
+        a[y:y + h, x:x + w] -= rng.uniform(30, 180)
+    if rng.integers(0, 2):
+        yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+        a -= rng.uniform(10, 50) * (np.cos(rng.uniform(0, np.pi)) * xx + np.sin(rng.uniform(0, np.pi)) * yy) / SIZE
+    return a
+
+
 def nondigit_picture(family, rng):
-    """A SIZE x SIZE grey PIL picture of `family`: dark on light, like a canvas drawing."""
-    if family in ("noise", "textures"):
-        a = _noise(rng) if family == "noise" else _texture(rng)
+    """A grey PIL picture of `family`: dark on light, like a canvas drawing."""
+    if family == "handwritten letters":
+        return _by_hand(_typed(str(rng.choice(list(LETTERS))), rng), rng)
+    if family == "symbols":
+        return _by_hand(_typed(str(rng.choice(list(SYMBOLS))), rng), rng)
+    if family == "scripts":
+        if not _script_letters():     # no matplotlib font: invented glyphs instead
+            return _by_hand(_glyph_lines(rng), rng)
+        return _by_hand(_typed(_script_letter(rng), rng, _script_font(64)), rng)
+    if family == "glyphs":
+        return _by_hand(_glyph_lines(rng), rng)
+    if family == "doodles":
+        return _by_hand(_doodle_lines(rng), rng)
+    if family in ("noise", "textures", "paper"):
+        a = {"noise": _noise, "textures": _texture, "paper": _paper}[family](rng)
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
     img = Image.new("L", (SIZE, SIZE), 255)
     {"letters": _letter, "shapes": _shape, "scribbles": _scribble, "blobs": _blob}[family](rng, ImageDraw.Draw(img))
@@ -137,6 +333,21 @@ def digit_picture(digit, rng):
     x, y = (int(v) for v in rng.integers(0, SIZE - size + 1, 2))
     paper.paste(Image.fromarray(255 - np.asarray(ink)), (x, y))
     return paper
+
+
+def low_resolution_digit_picture(digit, rng):
+    """An MNIST digit (28, 28) uint8 as a tiny scan or thumbnail: shrunk to 7-12 px, dark
+    ink on light paper (preprocessing scales it back up, blocky and blurred)."""
+    side = int(rng.integers(7, 13))
+    return Image.fromarray(255 - np.asarray(Image.fromarray(digit).resize((side, side), Image.Resampling.BOX)))
+
+
+def traced_digit_picture(digit, rng):
+    """An MNIST digit (28, 28) uint8 traced along its skeleton as a person might with a paint
+    tool's 1-px pencil, a fine pen, a marker or a pen of changing width (up to a twelfth of
+    the digit's size: a marker, not a blob)."""
+    size = int(rng.integers(50, 104))
+    return _pen(_lines_of(Image.fromarray(digit), size, rng), rng, widths=(0, size // 12 + 1))
 
 
 def preprocessed(pictures, n):
@@ -184,38 +395,77 @@ def make_nondigits(n, seed):
     return preprocessed((nondigit_picture(FAMILIES[i % len(FAMILIES)], rng) for i in range(n)), n)
 
 
-def make_digit_pictures(digits, seed):
-    """(n, 28, 28) uint8 preprocessed canvas drawings of the given MNIST digits, seeded."""
+def make_digit_pictures(digits, seed, style="canvas"):
+    """(n, 28, 28) uint8 preprocessed drawings of the given MNIST digits, seeded: "plain"
+    (the digit itself as a picture), "canvas" (digit_picture), "traced" or "low resolution"."""
     rng = np.random.default_rng([seed, 1311])
-    return preprocessed((digit_picture(d, rng) for d in digits), len(digits))
+    draw = {"plain": lambda d: Image.fromarray(d), "canvas": lambda d: digit_picture(d, rng),
+            "traced": lambda d: traced_digit_picture(d, rng),
+            "low resolution": lambda d: low_resolution_digit_picture(d, rng)}[style]
+    return preprocessed((draw(d) for d in digits), len(digits))
 
 
-def detector_examples(digits, n, seed=0, on_prepare=None):
-    """(positives, negatives), each (n, 28, 28) uint8, for the open-set detector: n digits
-    (the first half as they are, the second half drawn as canvas pictures and preprocessed)
-    and n preprocessed non-digit pictures.
+def _source_hash():
+    """What the pictures are made by: this module, preprocessing and strokes, byte for byte
+    (an edited generator never reads pictures an older one cached)."""
+    from . import preprocess, strokes
+    h = hashlib.sha256()
+    for module in (__file__, preprocess.__file__, strokes.__file__):
+        h.update(Path(module).read_bytes())
+    return h.hexdigest()
 
-    Preprocessing thousands of pictures takes a while (~4 ms each), so the result is kept in
-    the per-user cache (data.mnist.cache_root() / "openset"), keyed by VERSION, the seed and
-    the digits' bytes; on_prepare(n) is called when they must be made.
-    """
-    digits = np.ascontiguousarray(digits[:n])
-    key = hashlib.sha256(f"{VERSION}:{seed}:{n}:".encode() + digits.tobytes()).hexdigest()[:20]
-    path = cache_root() / "openset" / f"examples-{key}.npz"
+
+def _cached(name, digits, seed, make, on_prepare=None, count=0):
+    """make() -> dict of uint8 arrays, kept in the per-user cache (data.mnist.cache_root() /
+    "openset"), keyed by VERSION, the generator's source, `name`, the seed and the digits'
+    bytes; on_prepare(count) is called when they must be made. A cached file whose arrays
+    are not what make() would give (names, dtypes) is made again."""
+    digits = np.ascontiguousarray(digits)
+    key = hashlib.sha256(f"{VERSION}:{_source_hash()}:{name}:{seed}:{digits.shape}:".encode()
+                         + digits.tobytes()).hexdigest()[:20]
+    path = cache_root() / "openset" / f"{name}-{key}.npz"
     try:
         with np.load(path, allow_pickle=False) as cached:
-            return cached["positives"], cached["negatives"]
+            arrays = {k: cached[k] for k in cached.files}
+        if arrays and all(a.dtype == np.uint8 and a.shape[1:] == (28, 28) for a in arrays.values()):
+            return arrays
     except (OSError, ValueError, KeyError):
         pass
     if on_prepare is not None:
-        on_prepare(2 * n - n // 2)
-    positives = np.concatenate([digits[:n // 2], make_digit_pictures(digits[n // 2:], seed)])
-    negatives = make_nondigits(n, seed)
+        on_prepare(count)
+    arrays = make()
     try:
         buf = io.BytesIO()
-        np.savez(buf, positives=positives, negatives=negatives)
+        np.savez(buf, **arrays)
         with atomic_write(path) as f:
             f.write(buf.getvalue())
     except OSError:      # no writable cache: the next run makes them again
         pass
-    return positives, negatives
+    return arrays
+
+
+def detector_examples(digits, n, seed=0, on_prepare=None):
+    """(positives (n, 28, 28), negatives (2n, 28, 28)) uint8, preprocessed, for the open-set
+    detector: n digits (half as MNIST drew them, the rest in equal parts drawn as canvas
+    pictures, traced and at low resolution) and 2n non-digit pictures (the families in turn).
+
+    Preprocessing thousands of pictures takes a while (~2-4 ms each), so they are cached per
+    user (_cached); on_prepare(count) is called when they must be made."""
+    digits = digits[:n]
+    cuts = [0, n // 2, n // 2 + n // 6, n // 2 + 2 * (n // 6), n]
+
+    def make():
+        return {"positives": np.concatenate([
+                    make_digit_pictures(digits[a:b], seed, style) for a, b, style in
+                    zip(cuts, cuts[1:], DIGIT_STYLES)]),
+                "negatives": make_nondigits(2 * n, seed)}
+    arrays = _cached("examples", digits, seed, make, on_prepare, 3 * n)
+    return arrays["positives"], arrays["negatives"]
+
+
+def calibration_examples(digits, styles=DIGIT_STYLES, seed=7):
+    """{style: (k, 28, 28) uint8} the k held-out digits in each of `styles` (of DIGIT_STYLES),
+    preprocessed as predict.py would (cached per user, as detector_examples)."""
+    def make():
+        return {style: make_digit_pictures(digits, seed, style) for style in styles}
+    return _cached("calibration-" + "-".join(styles).replace(" ", "_"), digits, seed, make)
