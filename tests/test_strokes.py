@@ -104,3 +104,17 @@ def test_a_digit_drawn_with_a_1px_pencil_is_accepted_and_named_right(model_file,
     picture = Image.fromarray(np.where(trace(lines, 0), 0, 255).astype(np.uint8))
     [r] = predictor.classify([Prediction("seven", input=to_mnist(picture))])
     assert r.is_digit and r.digit == 7
+
+
+def test_a_thin_line_broken_into_pieces_is_thickened_and_speckle_left_alone():
+    from scratchnet.data.strokes import MAX_ENDS, normalise_width
+    line = _seven(1, size=80).astype(np.float32)
+    ys, xs = np.nonzero(line)
+    order = np.argsort(ys * 80 + xs)
+    broken = line.copy()
+    broken[ys[order][::5], xs[order][::5]] = 0           # gaps, as scaling leaves in a faint line
+    assert stroke_width(broken > 0.5, with_ends=True)[1] > MAX_ENDS
+    out, _ = normalise_width(broken, 20)
+    assert stroke_width(out > 0.5) > 2 * stroke_width(broken > 0.5)
+    speckle = (np.random.default_rng(0).random((80, 80)) < 0.05).astype(np.float32)
+    assert normalise_width(speckle, 20)[0] is speckle

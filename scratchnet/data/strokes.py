@@ -137,7 +137,9 @@ def normalise_width(crop, final_box=20, level=0.5):
     The ink is what is brighter than `level` times the brightest."""
     mask = crop > level * crop.max()
     width, ends = stroke_width(mask, with_ends=True)
-    if ends > MAX_ENDS:     # speckle, noise or texture, not pen strokes: nothing to normalise
+    # speckle, noise or texture, not pen strokes: nothing to normalise. But a thin line that
+    # scaling broke into pieces has many ends too: a 1-px dilation joins its pieces, not specks.
+    if ends > MAX_ENDS and stroke_width(dilate(mask.astype(np.float32), 1) > 0.5, with_ends=True)[1] > MAX_ENDS:
         return crop, width
     d = width_change(width, max(crop.shape), final_box)
     r = int(round(d / 2))                          # the octagon changes the width by 2r
