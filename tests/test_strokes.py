@@ -112,9 +112,15 @@ def test_a_thin_line_broken_into_pieces_is_thickened_and_speckle_left_alone():
     ys, xs = np.nonzero(line)
     order = np.argsort(ys * 80 + xs)
     broken = line.copy()
-    broken[ys[order][::5], xs[order][::5]] = 0           # gaps, as scaling leaves in a faint line
+    broken[ys[order][::8], xs[order][::8]] = 0           # gaps, as scaling leaves in a faint line
     assert stroke_width(broken > 0.5, with_ends=True)[1] > MAX_ENDS
     out, _ = normalise_width(broken, 20)
     assert stroke_width(out > 0.5) > 2 * stroke_width(broken > 0.5)
     speckle = (np.random.default_rng(0).random((80, 80)) < 0.05).astype(np.float32)
     assert normalise_width(speckle, 20)[0] is speckle
+
+
+def test_dense_noise_that_a_dilation_would_join_is_left_alone():
+    from scratchnet.data.strokes import normalise_width
+    noise = (np.random.default_rng(1).random((60, 60)) < 0.35).astype(np.float32)
+    assert normalise_width(noise, 20)[0] is noise

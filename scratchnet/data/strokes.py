@@ -22,6 +22,7 @@ import numpy as np
 
 TARGET = 2.2          # px at 28x28: MNIST's median stroke width
 MAX_ENDS = 12         # open stroke ends: a digit has a handful, speckled noise hundreds
+BROKEN_ENDS = 36      # at most, of a thin line broken into pieces by scaling
 LOW, HIGH = 1.0, 4.0  # px at 28x28: left alone (97% of MNIST's 2,000 test digits measured are within)
 
 
@@ -138,8 +139,10 @@ def normalise_width(crop, final_box=20, level=0.5):
     mask = crop > level * crop.max()
     width, ends = stroke_width(mask, with_ends=True)
     # speckle, noise or texture, not pen strokes: nothing to normalise. But a thin line that
-    # scaling broke into pieces has many ends too: a 1-px dilation joins its pieces, not specks.
-    if ends > MAX_ENDS and stroke_width(dilate(mask.astype(np.float32), 1) > 0.5, with_ends=True)[1] > MAX_ENDS:
+    # scaling broke into a few dozen pieces has many ends too, and a 1-px dilation joins them
+    # (it also joins dense noise into a mass: hence the few dozen).
+    if ends > MAX_ENDS and (ends > BROKEN_ENDS or stroke_width(
+            dilate(mask.astype(np.float32), 1) > 0.5, with_ends=True)[1] > MAX_ENDS):
         return crop, width
     d = width_change(width, max(crop.shape), final_box)
     r = int(round(d / 2))                          # the octagon changes the width by 2r

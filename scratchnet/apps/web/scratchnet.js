@@ -417,14 +417,24 @@
     return image(h, w, d);
   }
 
-  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12;
+  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12, BROKEN_ENDS = 36;
+
+  function padTo(img, r) {                              // r px of zeros around
+    const padded = image(img.h + 2 * r, img.w + 2 * r);
+    for (let y = 0; y < img.h; y++) for (let x = 0; x < img.w; x++) padded.d[(y + r) * padded.w + x + r] = img.d[y * img.w + x];
+    return padded;
+  }
 
   function normaliseWidth(img) {                        // strokes.normalise_width, final box 20 px
     let top = 0;
     for (const v of img.d) top = Math.max(top, v);
     const mask = img.d.map(v => (v > 0.5 * top ? 1 : 0)), area = mask.reduce((s, v) => s + v, 0);
     const [width, ends] = strokeWidth(mask, img.h, img.w);
-    if (ends > MAX_ENDS) return img;
+    if (ends > BROKEN_ENDS) return img;                 // speckle
+    if (ends > MAX_ENDS) {                              // speckle, unless a 1-px dilation joins it
+      const joined = grow(padTo(image(img.h, img.w, Float32Array.from(mask)), 1), 1, Math.max);
+      if (strokeWidth(joined.d.map(v => (v > 0.5 ? 1 : 0)), joined.h, joined.w)[1] > MAX_ENDS) return img;
+    }
     const size = Math.max(img.h, img.w), final = width * DIGIT_BOX / size;
     if (final >= LOW && final <= HIGH) return img;
     const d = (TARGET * size - DIGIT_BOX * width) / (DIGIT_BOX - TARGET);
@@ -432,11 +442,7 @@
     if (r < 0) r = Math.max(r, -Math.floor((width - 1) / 2));
     const after = (width + 2 * r) * DIGIT_BOX / (size + 2 * r);
     if (r === 0 || Math.abs(after - TARGET) > Math.abs(final - TARGET) / 2) return img;
-    if (r > 0) {                                        // strokes.dilate: room to grow, then grow
-      const padded = image(img.h + 2 * r, img.w + 2 * r);
-      for (let y = 0; y < img.h; y++) for (let x = 0; x < img.w; x++) padded.d[(y + r) * padded.w + x + r] = img.d[y * img.w + x];
-      return grow(padded, r, Math.max);
-    }
+    if (r > 0) return grow(padTo(img, r), r, Math.max);  // strokes.dilate: room to grow, then grow
     const thinner = grow(img, -r, Math.min);
     const kept = thinner.d.reduce((s, v) => s + (v > 0.5 * top ? 1 : 0), 0) / area;
     return kept >= 0.5 * (width + 2 * r) / width ? thinner : img;
