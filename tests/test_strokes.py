@@ -124,3 +124,14 @@ def test_dense_noise_that_a_dilation_would_join_is_left_alone():
     from scratchnet.data.strokes import normalise_width
     noise = (np.random.default_rng(1).random((60, 60)) < 0.35).astype(np.float32)
     assert normalise_width(noise, 20)[0] is noise
+
+
+def test_a_blurred_thumbnail_is_not_thinned_and_a_crisp_fat_drawing_is():
+    from scratchnet.data.strokes import normalise_width
+    fat = _seven(50).astype(np.float32)
+    crisp, _ = normalise_width(fat[30:180, 30:180], 20)
+    assert stroke_width(crisp > 0.5) < stroke_width(fat > 0.5)
+    # as UCI's digits reach us: 8x8, shown at 32x32
+    thumbnail = Image.fromarray((fat * 255).astype(np.uint8)).resize((8, 8), Image.Resampling.BOX)
+    blurred = np.asarray(thumbnail.resize((32, 32), Image.Resampling.BILINEAR), np.float32) / 255
+    assert normalise_width(blurred, 20)[0] is blurred

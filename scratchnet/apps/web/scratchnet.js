@@ -417,7 +417,7 @@
     return image(h, w, d);
   }
 
-  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12, BROKEN_ENDS = 36;
+  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12, BROKEN_ENDS = 36, MAX_SOFT = 0.6;
 
   function padTo(img, r) {                              // r px of zeros around
     const padded = image(img.h + 2 * r, img.w + 2 * r);
@@ -443,6 +443,9 @@
     const after = (width + 2 * r) * DIGIT_BOX / (size + 2 * r);
     if (r === 0 || Math.abs(after - TARGET) > Math.abs(final - TARGET) / 2) return img;
     if (r > 0) return grow(padTo(img, r), r, Math.max);  // strokes.dilate: room to grow, then grow
+    let ink = 0, soft = 0;                              // a blurred picture is not thinned
+    for (const v of img.d) if (v > 0.05 * top) { ink++; if (v > 0.1 * top && v < 0.9 * top) soft++; }
+    if (soft > MAX_SOFT * ink) return img;
     const thinner = grow(img, -r, Math.min);
     const kept = thinner.d.reduce((s, v) => s + (v > 0.5 * top ? 1 : 0), 0) / area;
     return kept >= 0.5 * (width + 2 * r) / width ? thinner : img;
