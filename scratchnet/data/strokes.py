@@ -17,6 +17,8 @@ MNIST's own widths (binarised at half intensity, 2,000 test digits, benchmarks/b
 prints them): median 2.2 px, 5th-95th percentile 1.4-3.7 px, 1st-99th 1.15-4.4 px. Widths inside [LOW, HIGH] are
 left alone, and so is a change that would not halve the distance to TARGET (at MNIST's own
 resolution one pixel is a big step): an MNIST digit passes through unchanged, or nearly.
+Speckle is left alone (but not a thin line that scaling broke into pieces), and so is a
+blurred picture that would be thinned.
 """
 import numpy as np
 
