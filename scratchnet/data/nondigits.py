@@ -232,12 +232,13 @@ def _glyph_lines(rng):
 
 def _doodle_lines(rng):
     """A doodle, bright on dark, 96 x 96: a face, a flower, a tree, a fish, a cup, a cloud,
-    a spiral or 2-4 outlines (ellipses, polygons, zigzags, rays) side by side and inside
-    one another, as people draw when they try something that is no digit."""
+    a spiral, a heart, an arrow, a sun, a house, or 2-4 outlines (ellipses, polygons,
+    zigzags) side by side and inside one another, as people draw when they try something
+    that is no digit."""
     img = Image.new("L", (96, 96), 0)
     d = ImageDraw.Draw(img)
     c, r = rng.uniform(42, 54, 2), rng.uniform(22, 34)
-    kind = rng.integers(0, 8)
+    kind = rng.integers(0, 12)
 
     def ellipse(x, y, rx, ry, **kw):
         d.ellipse([x - rx, y - ry, x + rx, y + ry], outline=255, width=4, **kw)
@@ -265,6 +266,30 @@ def _doodle_lines(rng):
     elif kind == 5:                                            # a cloud: bumps in a row
         for k in range(int(rng.integers(3, 6))):
             ellipse(c[0] - r + k * r * 0.45, c[1] + rng.normal(0, 4), r * 0.35, r * 0.3)
+    elif kind == 8:                                            # a heart: two arcs and a point
+        d.arc([c[0] - r, c[1] - r * 0.7, c[0], c[1] + r * 0.1], 150, 360, fill=255, width=4)
+        d.arc([c[0], c[1] - r * 0.7, c[0] + r, c[1] + r * 0.1], 180, 30, fill=255, width=4)
+        d.line([(c[0] - r * 0.93, c[1] - r * 0.1), (c[0], c[1] + r), (c[0] + r * 0.93, c[1] - r * 0.1)],
+               fill=255, width=4, joint="curve")
+    elif kind == 9:                                            # an arrow, any way
+        a = rng.uniform(0, 2 * np.pi)
+        u = np.array([np.cos(a), np.sin(a)])
+        tip, tail = c + u * r, c - u * r
+        d.line([tuple(tail), tuple(tip)], fill=255, width=4)
+        for turn in (2.6, -2.6):
+            v = np.array([np.cos(a + turn), np.sin(a + turn)]) * r * 0.5
+            d.line([tuple(tip), tuple(tip + v)], fill=255, width=4)
+    elif kind == 10:                                           # a sun: a ring and its rays
+        ellipse(*c, r * 0.45, r * 0.45)
+        k = int(rng.integers(6, 12))
+        for a in rng.uniform(0, 1) + np.arange(k) * 2 * np.pi / k:
+            u = np.array([np.cos(a), np.sin(a)])
+            d.line([tuple(c + u * r * 0.6), tuple(c + u * r)], fill=255, width=4)
+    elif kind == 11:                                           # a house: a box under a roof
+        d.rectangle([c[0] - r * 0.7, c[1] - r * 0.1, c[0] + r * 0.7, c[1] + r], outline=255, width=4)
+        d.line([(c[0] - r * 0.9, c[1]), (c[0], c[1] - r), (c[0] + r * 0.9, c[1])], fill=255, width=4)
+        if rng.integers(0, 2):
+            d.rectangle([c[0] - r * 0.2, c[1] + r * 0.4, c[0] + r * 0.2, c[1] + r], outline=255, width=4)
     elif kind == 6:                                            # a spiral
         t = np.linspace(0, rng.uniform(3, 5) * np.pi, 80)
         d.line([tuple(p) for p in np.stack([c[0] + r * t / t[-1] * np.cos(t),
@@ -287,15 +312,20 @@ def _doodle_lines(rng):
 
 
 def _paper(rng):
-    """Paper with no drawing: a grain, a few specks or short marks, a shadow across it."""
+    """Paper with no drawing: a grain, a few specks or short marks, a shadow across it or a
+    soft smudge on it."""
     a = rng.normal(rng.uniform(190, 250), rng.uniform(1, 15), (SIZE, SIZE))
     for _ in range(int(rng.integers(1, 8))):
         y, x = rng.integers(0, SIZE, 2)
         h, w = rng.integers(1, 4, 2)
         a[y:y + h, x:x + w] -= rng.uniform(30, 180)
-    if rng.integers(0, 2):
-        yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    shade = rng.integers(0, 3)
+    if shade == 1:
         a -= rng.uniform(10, 50) * (np.cos(rng.uniform(0, np.pi)) * xx + np.sin(rng.uniform(0, np.pi)) * yy) / SIZE
+    elif shade == 2:
+        c, r = rng.uniform(10, SIZE - 10, 2), rng.uniform(4, 20)
+        a -= rng.uniform(10, 60) * np.exp(-((yy - c[0]) ** 2 + (xx - c[1]) ** 2) / r ** 2)
     return a
 
 
