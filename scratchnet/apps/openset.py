@@ -162,11 +162,20 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     def features_of(images):
         return in_chunks(lambda x: features(model, x, pixels=PIXELS), images, prepare, model.input_shape)
 
-    feats = np.concatenate([features_of(positives), features_of(negatives)])
+    # the features written in place, the pictures let go, standardised in place: no second
+    # copy of either at what is train.py's memory peak
+    first = features_of(positives[:1])
+    F = first.shape[1]
+    feats = np.empty((len(positives) + len(negatives), F), np.float32)
     labels = np.r_[np.ones(len(positives), np.int64), np.zeros(len(negatives), np.int64)]
-    mean, std = feats.mean(axis=0), feats.std(axis=0) + 1e-6
-    feats = (feats - mean) / std
-    F = feats.shape[1]
+    for start, images in ((0, positives), (len(positives), negatives)):
+        for i in range(0, len(images), 1000):
+            feats[start + i:start + i + len(images[i:i + 1000])] = features_of(images[i:i + 1000])
+    del positives, negatives
+    mean = feats.mean(axis=0)
+    feats -= mean
+    std = np.sqrt(np.einsum("ij,ij->j", feats, feats) / len(feats)) + 1e-6
+    feats /= std
     detectors = []
     for k in range(DETECTORS):
         rng = np.random.default_rng([seed, 13, k])
