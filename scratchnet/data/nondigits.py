@@ -114,9 +114,19 @@ def _shape(rng, draw):
 
 def _scribble(rng, draw):
     width = int(rng.integers(2, 5))
-    if rng.integers(0, 2):                            # a tangle of straight strokes
+    kind = rng.integers(0, 3)
+    if kind == 0:                                     # a tangle of straight strokes
         for _ in range(int(rng.integers(5, 16))):
             draw.line([tuple(rng.uniform(6, 58, 2)), tuple(rng.uniform(6, 58, 2))], fill=0, width=width)
+    elif kind == 1:                                   # a pen going round in loops, as a hand does
+        p, heading, turn = rng.uniform(24, 40, 2), rng.uniform(0, 2 * np.pi), rng.normal(0, 0.12)
+        pts = [tuple(p)]
+        for _ in range(int(rng.integers(40, 120))):
+            turn = np.clip(turn + rng.normal(0, 0.04), -0.3, 0.3)
+            heading += turn
+            p = np.clip(p + 3 * np.array([np.cos(heading), np.sin(heading)]), 4, 60)
+            pts.append(tuple(p))
+        draw.line(pts, fill=0, width=width, joint="curve")
     else:                                             # a wandering line
         p = rng.uniform(22, 42, 2)
         pts = [tuple(p)]
