@@ -121,12 +121,17 @@ DETECTORS = 3     # trained from different seeds and averaged: one seed's detect
 CALIBRATION = ("plain", "canvas", "low resolution")
 
 
-def in_chunks(fn, images, prepare, input_shape, chunk=1000):
+def in_chunks(fn, images, prepare, input_shape, chunk=1000, out=None):
     """fn(float inputs) for uint8 images, converted by `prepare` a chunk at a time (never a
-    float copy of all of them), the results concatenated."""
+    float copy of all of them), the results concatenated, or written into `out` (returned)."""
     buffer = np.empty((min(chunk, len(images)), *input_shape), np.float32)
-    return np.concatenate([fn(prepare(images[i:i + chunk], buffer[:len(images[i:i + chunk])]))
-                           for i in range(0, len(images), chunk)])
+    results = (fn(prepare(images[i:i + chunk], buffer[:len(images[i:i + chunk])]))
+               for i in range(0, len(images), chunk))
+    if out is None:
+        return np.concatenate(list(results))
+    for i, result in zip(range(0, len(images), chunk), results):
+        out[i:i + len(result)] = result
+    return out
 
 
 def average(detectors):
@@ -150,27 +155,27 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
     `prepare(batch, out)` as in fit(). DETECTORS detectors learn from `examples` training
-    digits (as MNIST drew them, drawn as canvas pictures, traced, at low resolution) against twice as many
-    non-digit pictures, all preprocessed as predict.py does (data.nondigits.detector_examples:
-    cached per user; on_prepare(n) hears when n pictures must be made first), and are
-    averaged into one. The threshold accepts ACCEPT of the held-out digits in each of the
-    CALIBRATION styles, preprocessed the same way.
+    digits (as MNIST drew them, drawn as canvas pictures, traced, at low resolution) against
+    twice as many non-digit pictures, all preprocessed as predict.py does
+    (data.nondigits.detector_examples: cached per user; on_prepare(n) hears when n pictures
+    must be made first), and are averaged into one. The threshold accepts ACCEPT of the
+    held-out digits in each of the CALIBRATION styles, preprocessed the same way.
     """
     from ..data.nondigits import calibration_examples, detector_examples
     positives, negatives = detector_examples(digits, examples, on_prepare=on_prepare)
 
-    def features_of(images):
-        return in_chunks(lambda x: features(model, x, pixels=PIXELS), images, prepare, model.input_shape)
+    def features_of(images, out=None):
+        return in_chunks(lambda x: features(model, x, pixels=PIXELS), images, prepare, model.input_shape,
+                         out=out)
 
     # the features written in place, the pictures let go, standardised in place: no second
     # copy of either at what is train.py's memory peak
-    first = features_of(positives[:1])
-    F = first.shape[1]
-    feats = np.empty((len(positives) + len(negatives), F), np.float32)
-    labels = np.r_[np.ones(len(positives), np.int64), np.zeros(len(negatives), np.int64)]
-    for start, images in ((0, positives), (len(positives), negatives)):
-        for i in range(0, len(images), 1000):
-            feats[start + i:start + i + len(images[i:i + 1000])] = features_of(images[i:i + 1000])
+    F = features_of(positives[:1]).shape[1]
+    n = len(positives)
+    feats = np.empty((n + len(negatives), F), np.float32)
+    labels = np.r_[np.ones(n, np.int64), np.zeros(len(negatives), np.int64)]
+    features_of(positives, out=feats[:n])
+    features_of(negatives, out=feats[n:])
     del positives, negatives
     mean = feats.mean(axis=0)
     feats -= mean

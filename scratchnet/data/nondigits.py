@@ -5,10 +5,10 @@ AFTER preprocessing, which is all the network ever sees.
 
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), and as
-tiny low-resolution scans. Non-digits
-come in twelve families: letters (not the digit-like ones) typed and traced by hand,
-symbols, letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled
-blobs, noise, textures and bare paper. Traced pictures are on both sides, so that tracing itself tells nothing.
+tiny low-resolution scans. Non-digits come in twelve families: letters (not the digit-like
+ones) typed and traced by hand, symbols, letters of other scripts, invented glyphs, doodles,
+shapes, scribbles, filled blobs, noise, textures and bare paper. Traced pictures are on both
+sides, so that tracing itself tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
 code and seeds, and its scripts (Greek, Cyrillic, Hebrew, Devanagari, CJK) are none of the
@@ -21,9 +21,9 @@ import importlib.util
 import io
 import itertools
 import multiprocessing
-from pathlib import Path
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -77,12 +77,12 @@ def _script_letters():
     font = _script_font(64)
     if font is None:
         return {}
-    missing = np.asarray(_typed("\uffff", None, font))        # the font's "no such glyph"
+    missing = np.asarray(_typed("\uffff", font))        # the font's "no such glyph"
     found = {}
     for name, ranges in SCRIPTS.items():
         chars = (chr(c) for a, b in ranges for c in range(a, b + 1))
         found[name] = "".join(c for c in chars if c not in DIGIT_LIKE
-                              and not np.array_equal(np.asarray(_typed(c, None, font)), missing))
+                              and not np.array_equal(np.asarray(_typed(c, font)), missing))
     return {k: v for k, v in found.items() if v}
 
 
@@ -205,7 +205,7 @@ def _by_hand(bright, rng):
     return _pen(_lines_of(bright, int(rng.integers(60, 100)), rng), rng)
 
 
-def _typed(char, rng, font=None):
+def _typed(char, font=None):
     """One character, bright on dark, 96 x 96 (Pillow's own font unless another is given)."""
     img = Image.new("L", (96, 96), 0)
     ImageDraw.Draw(img).text((48, 48), char, font=font or _font(72), fill=255, anchor="mm")
@@ -276,6 +276,10 @@ def _doodle_lines(rng):
     elif kind == 5:                                            # a cloud: bumps in a row
         for k in range(int(rng.integers(3, 6))):
             ellipse(c[0] - r + k * r * 0.45, c[1] + rng.normal(0, 4), r * 0.35, r * 0.3)
+    elif kind == 6:                                            # a spiral
+        t = np.linspace(0, rng.uniform(3, 5) * np.pi, 80)
+        d.line([tuple(p) for p in np.stack([c[0] + r * t / t[-1] * np.cos(t),
+                                            c[1] + r * t / t[-1] * np.sin(t)], 1)], fill=255, width=4)
     elif kind == 8:                                            # a heart: two arcs and a point
         d.arc([c[0] - r, c[1] - r * 0.7, c[0], c[1] + r * 0.1], 150, 360, fill=255, width=4)
         d.arc([c[0], c[1] - r * 0.7, c[0] + r, c[1] + r * 0.1], 180, 30, fill=255, width=4)
@@ -300,11 +304,7 @@ def _doodle_lines(rng):
         d.line([(c[0] - r * 0.9, c[1]), (c[0], c[1] - r), (c[0] + r * 0.9, c[1])], fill=255, width=4)
         if rng.integers(0, 2):
             d.rectangle([c[0] - r * 0.2, c[1] + r * 0.4, c[0] + r * 0.2, c[1] + r], outline=255, width=4)
-    elif kind == 6:                                            # a spiral
-        t = np.linspace(0, rng.uniform(3, 5) * np.pi, 80)
-        d.line([tuple(p) for p in np.stack([c[0] + r * t / t[-1] * np.cos(t),
-                                            c[1] + r * t / t[-1] * np.sin(t)], 1)], fill=255, width=4)
-    else:                                                      # outlines side by side, nested
+    else:                                                      # (7) outlines side by side, nested
         for _ in range(int(rng.integers(2, 5))):
             o, q = c + rng.normal(0, 12, 2), r * rng.uniform(0.3, 0.8)
             shape = rng.integers(0, 3)
@@ -342,13 +342,13 @@ def _paper(rng):
 def nondigit_picture(family, rng):
     """A grey PIL picture of `family`: dark on light, like a canvas drawing."""
     if family == "handwritten letters":
-        return _by_hand(_typed(str(rng.choice(list(LETTERS))), rng), rng)
+        return _by_hand(_typed(str(rng.choice(list(LETTERS)))), rng)
     if family == "symbols":
-        return _by_hand(_typed(str(rng.choice(list(SYMBOLS))), rng), rng)
+        return _by_hand(_typed(str(rng.choice(list(SYMBOLS)))), rng)
     if family == "scripts":
         if not _script_letters():     # no matplotlib font: invented glyphs instead
             return _by_hand(_glyph_lines(rng), rng)
-        return _by_hand(_typed(_script_letter(rng), rng, _script_font(64)), rng)
+        return _by_hand(_typed(_script_letter(rng), _script_font(64)), rng)
     if family == "glyphs":
         return _by_hand(_glyph_lines(rng), rng)
     if family == "doodles":
