@@ -145,15 +145,17 @@ def test_cached_pictures_are_made_again_for_another_generator_or_a_foreign_file(
         made.append(1)
         return {"pictures": np.full((2, 28, 28), len(made), np.uint8)}
     digits = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
-    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 1
-    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 1 and len(made) == 1
+    assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 1
+    assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 1 and len(made) == 1
     # a file under that name that is not of these pictures (as an experiment's left-over)
     path, = (tmp_path / "scratchnet" / "openset").glob("t-*.npz")
     np.savez(path, pictures=np.zeros((5, 7), np.float64))
-    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 2
+    assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 2
+    np.savez(path, other=np.zeros((2, 28, 28), np.uint8))       # pictures, but not these
+    assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 3
     # an edited generator never reads what the old one cached
     monkeypatch.setattr(nondigits, "_source_hash", lambda: "edited")
-    assert nondigits._cached("t", digits, 0, make)["pictures"][0, 0, 0] == 3
+    assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 4
 
 
 def test_averaged_detectors_answer_the_mean_of_their_answers():

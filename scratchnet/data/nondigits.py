@@ -455,11 +455,12 @@ def _source_hash():
     return h.hexdigest()
 
 
-def _cached(name, digits, seed, make, on_prepare=None, count=0):
-    """make() -> dict of uint8 arrays, kept in the per-user cache (data.mnist.cache_root() /
-    "openset"), keyed by VERSION, the generator's source, `name`, the seed and the digits'
-    bytes; on_prepare(count) is called when they must be made. A cached file whose arrays
-    are not what make() would give (names, dtypes) is made again."""
+def _cached(name, names, digits, seed, make, on_prepare=None, count=0):
+    """make() -> dict of uint8 (k, 28, 28) arrays called `names`, kept in the per-user cache
+    (data.mnist.cache_root() / "openset"), keyed by VERSION, the generator's source, `name`,
+    the seed and the digits' bytes; on_prepare(count) is called when they must be made. A
+    cached file whose arrays are not what make() would give (names, dtypes, picture size) is
+    made again."""
     digits = np.ascontiguousarray(digits)
     key = hashlib.sha256(f"{VERSION}:{_source_hash()}:{name}:{seed}:{digits.shape}:".encode()
                          + digits.tobytes()).hexdigest()[:20]
@@ -467,7 +468,8 @@ def _cached(name, digits, seed, make, on_prepare=None, count=0):
     try:
         with np.load(path, allow_pickle=False) as cached:
             arrays = {k: cached[k] for k in cached.files}
-        if arrays and all(a.dtype == np.uint8 and a.shape[1:] == (28, 28) for a in arrays.values()):
+        if sorted(arrays) == sorted(names) and all(a.dtype == np.uint8 and a.shape[1:] == (28, 28)
+                                                   for a in arrays.values()):
             return arrays
     except (OSError, ValueError, KeyError):
         pass
@@ -499,7 +501,7 @@ def detector_examples(digits, n, seed=0, on_prepare=None):
                     make_digit_pictures(digits[a:b], seed, style) for a, b, style in
                     zip(cuts, cuts[1:], DIGIT_STYLES)]),
                 "negatives": make_nondigits(2 * n, seed)}
-    arrays = _cached("examples", digits, seed, make, on_prepare, 3 * n)
+    arrays = _cached("examples", ("positives", "negatives"), digits, seed, make, on_prepare, 3 * n)
     return arrays["positives"], arrays["negatives"]
 
 
@@ -508,4 +510,4 @@ def calibration_examples(digits, styles=DIGIT_STYLES, seed=7):
     preprocessed as predict.py would (cached per user, as detector_examples)."""
     def make():
         return {style: make_digit_pictures(digits, seed, style) for style in styles}
-    return _cached("calibration-" + "-".join(styles).replace(" ", "_"), digits, seed, make)
+    return _cached("calibration-" + "-".join(styles).replace(" ", "_"), styles, digits, seed, make)
