@@ -10,7 +10,8 @@ import pytest
 
 from scratchnet.apps.inference import Predictor
 from scratchnet.apps.openset import OpenSet, features
-from scratchnet.core.model import RECORD_KEY, load_model
+from scratchnet.core.layers import Dense, ReLU
+from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.data.mnist import to_input
 from synthetic.nondigits import KINDS, generate, once_named_digits
 
@@ -66,6 +67,23 @@ def test_the_detector_travels_in_the_model_file(model_file, tmp_path, mnist):
     x = to_input(mnist.test_images[:50])
     np.testing.assert_array_equal(OpenSet.of(again, meta2).scores(again, x), openset.scores(model, x))
     assert features(model, x).shape == (50, 32 + 32 + 100 + 10 + 1)
+    assert openset.shape and features(model, x, shape=True).shape == (50, 32 + 32 + 100 + 10 + 1 + 8)
+
+
+def test_a_model_file_from_before_the_shape_features_reads_without_them(model_file, tmp_path, mnist):
+    """An older file's detector was trained on 175 features: it must be given 175, and say so."""
+    model, meta = load_model(model_file, return_metadata=True)
+    openset = OpenSet.of(model, meta)
+    F = len(openset.mean) - 8
+    older = Sequential([Dense(F, 4), ReLU(), Dense(4, 2)], input_shape=(F,))
+    info = dict(meta["openset"], features=F, hidden=4)
+    del info["shape"]
+    model.extras.update({"openset.mean": openset.mean[:F], "openset.std": openset.std[:F]})
+    model.extras.update({f"openset.{k}": v for k, v in older.parameters().items()})
+    model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))
+    again = Predictor.load(tmp_path / "older.npz")
+    assert not again.openset.shape
+    assert again.openset.scores(again.model, to_input(mnist.test_images[:5])).shape == (5,)
 
 
 def _as_version_1(src, dst):
@@ -181,7 +199,10 @@ def test_every_training_family_and_digit_style_draws_ink():
     digit[5:23, 12:16] = 255                                      # a bar: a 1
     pictures = [nondigits.nondigit_picture(f, rng) for f in nondigits.FAMILIES]
     pictures += [nondigits.digit_picture(digit, rng), nondigits.traced_digit_picture(digit, rng),
-                 nondigits.low_resolution_digit_picture(digit, rng)]
+                 nondigits.low_resolution_digit_picture(digit, rng), nondigits.drawn_digit_picture(digit, rng)]
     for picture in pictures:
         assert to_mnist(picture).max() > 0.5
     assert set(nondigits._script_letters()) == set(nondigits.SCRIPTS)   # matplotlib's font found
+    for kind in (*nondigits.CHARACTERS, "scripts"):        # every kind in fonts that draw it
+        assert len({c for c, _ in nondigits._characters(kind)}) >= 0.9 * len(
+            nondigits.CHARACTERS.get(kind) or "".join(nondigits._script_letters().values()))

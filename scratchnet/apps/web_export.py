@@ -33,21 +33,21 @@ def weights_file(model, metadata):
                               "-> ReLU -> dense) on 28x28 inputs; this model is another network")
     arrays = {k: np.ascontiguousarray(v, dtype="<f4") for k, v in model.parameters().items()}
     openset = OpenSet.of(model, metadata)
-    threshold = None
+    threshold, shape = None, False
     if openset is not None:
         if openset.pixels:
             raise ScratchnetError("the web page does not compute the detector's pixel features")
         arrays.update({"openset.mean": openset.mean, "openset.std": openset.std})
         arrays.update({f"openset.{k}": v for k, v in openset.detector.parameters().items()})
         arrays = {k: np.ascontiguousarray(v, dtype="<f4") for k, v in arrays.items()}
-        threshold = openset.threshold
+        threshold, shape = openset.threshold, openset.shape
     entries, offset = [], 0
     for name, value in arrays.items():
         entries.append({"name": name, "shape": list(value.shape), "offset": offset})
         offset += value.nbytes
     data = b"".join(v.tobytes() for v in arrays.values())
     header = json.dumps({"format": "scratchnet.web", "version": 1, "model_version": FORMAT_VERSION,
-                         "threshold": threshold, "crc32": zlib.crc32(data), "dtype": "float32",
+                         "threshold": threshold, "shape_features": shape, "crc32": zlib.crc32(data), "dtype": "float32",
                          "arrays": entries}).encode()
     header += b" " * ((4 - len(header) % 4) % 4)          # the arrays start 4-byte aligned
     return len(header).to_bytes(4, "little") + header + data

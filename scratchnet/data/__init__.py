@@ -6,6 +6,8 @@
     augment_jit.py their Numba twins
     preprocess.py  any real-world picture -> a 28x28 MNIST-style digit
     strokes.py     stroke width: skeletons, the pen's width, bringing it to MNIST's
+    topology.py    how a drawing is put together: pieces, holes, stroke ends, junctions
+    topology_jit.py its Numba twin
     nondigits.py   pictures for the "not a digit" detector to learn from
     folders.py     folders of labelled digit PNGs (extra training data)
 

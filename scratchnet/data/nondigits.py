@@ -4,16 +4,21 @@ they teach the open-set detector (apps/openset.py) what a digit and a non-digit 
 AFTER preprocessing, which is all the network ever sees.
 
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
-along their skeleton with a pen of some width (a 1-px paint tool up to a marker), and as
-tiny low-resolution scans. Non-digits come in twelve families: letters (not the digit-like
-ones) typed and traced by hand, symbols, letters of other scripts, invented glyphs, doodles,
-shapes, scribbles, filled blobs, noise, textures and bare paper. Traced pictures are on both
-sides, so that tracing itself tells nothing.
+along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
+low-resolution scans, and drawn by a wobbling hand at any size on a canvas. Non-digits come
+in twenty-one families: letters (not the digit-like ones) typed and traced by hand, symbols,
+letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
+textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
+and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
+digits. Traced and hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
 code and seeds, and its scripts (Greek, Cyrillic, Hebrew, Devanagari, CJK) are none of the
 ones here (Armenian, Georgian, Tifinagh, Arabic, N'Ko, Lao, Canadian syllabics, from
 matplotlib's own DejaVu Sans: no system fonts needed).
+
+The pictures a machine makes are cached (_cached): the first detector trained on it draws
+and preprocesses them (~33,000, a minute or two), the next ones read them.
 """
 import functools
 import hashlib
@@ -35,10 +40,11 @@ from .mnist import cache_root
 from .preprocess import to_mnist
 from .strokes import dilate, skeleton
 
-VERSION = 7   # of these pictures (with the source of this module, preprocess and strokes:
+VERSION = 8   # of these pictures (with the source of this module, preprocess and strokes:
               # the cache key)
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 1000        # pictures drawn, then preprocessed, at a time
+NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (21 families)
 
 SIZE = 64
 PEN_SIZE = 112       # the canvas of the traced pictures
@@ -50,9 +56,21 @@ SCRIPTS = {"armenian": [(0x531, 0x556), (0x561, 0x586)], "georgian": [(0x10D0, 0
            "tifinagh": [(0x2D30, 0x2D67)], "arabic": [(0x621, 0x64A)], "nko": [(0x7CA, 0x7EA)],
            "lao": [(0xE81, 0xEAE)], "canadian syllabics": [(0x1401, 0x166C)]}
 DIGIT_LIKE = "ՕօՅԶզձՁვგძ\u0622\u0623\u0624\u0625\u0626\u0627ⵏⵔⵙⵀⵓⵍ"   # 0 3 2 8 and 1-like bars
-DIGIT_STYLES = ("plain", "canvas", "traced", "low resolution")
+# matplotlib's fonts (its own files: no system fonts), many hands of type for the same letter
+FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf",
+         "DejaVuSansMono.ttf", "STIXGeneral.ttf", "STIXGeneralItalic.ttf", "cmr10.ttf", "cmss10.ttf",
+         "cmti10.ttf")
+# signs, arrows, pictographs and letters beyond ASCII (not the digit-like ∂ ð ʒ ß)
+SIGNS = "∀∃∫∑∏√∞≠≤≥∇⊂⊃∩∪∈±×÷≈≡∠⊥∴←→↑↓↔↕⇐⇒⇑⇓↺↻"
+PICTOGRAPHS = "✓✗✔✘☺☹☼★☆♥♠♣♦♪♫☀☁☂☃☎⌂✈✂✉ʃɛɔŋɣæœøþħɲʎ€£¥₩¢"
+# (no "!" drawn by hand: preprocessing takes its dot for a speck, and what is left is a 1)
+CHARACTERS = {"letters": LETTERS, "symbols": SYMBOLS.replace("!", ""), "signs": SIGNS,
+              "pictographs": PICTOGRAPHS}
+DIGIT_STYLES = ("plain", "canvas", "traced", "low resolution", "drawn")
 FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "doodles", "shapes",
-            "scribbles", "blobs", "noise", "textures", "paper")
+            "scribbles", "blobs", "noise", "textures", "paper",
+            "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
+            "typed letters", "typed signs", "typed pictographs", "typed scripts")
 
 
 @functools.lru_cache(maxsize=None)
@@ -61,14 +79,19 @@ def _font(size):
 
 
 @functools.lru_cache(maxsize=None)
-def _script_font(size):
-    """matplotlib's DejaVu Sans (found without importing matplotlib), or None."""
+def _matplotlib_font(name, size):
+    """One of matplotlib's own fonts (found without importing matplotlib), or None."""
     spec = importlib.util.find_spec("matplotlib")
     for folder in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / "DejaVuSans.ttf"
+        path = Path(folder) / "mpl-data" / "fonts" / "ttf" / name
         if path.is_file():
             return ImageFont.truetype(str(path), size)
     return None
+
+
+def _script_font(size):
+    """matplotlib's DejaVu Sans, or None."""
+    return _matplotlib_font("DejaVuSans.ttf", size)
 
 
 @functools.lru_cache(maxsize=None)
@@ -84,6 +107,94 @@ def _script_letters():
         found[name] = "".join(c for c in chars if c not in DIGIT_LIKE
                               and not np.array_equal(np.asarray(_typed(c, font)), missing))
     return {k: v for k, v in found.items() if v}
+
+
+def _glyph(char, font, size=150):
+    """One character, bright on dark, cropped to its ink: (h, w) uint8 (None if no ink)."""
+    img = Image.new("L", (2 * size, 2 * size), 0)
+    ImageDraw.Draw(img).text((size, size), char, font=font, fill=255, anchor="mm")
+    a = np.asarray(img)
+    if not a.any():
+        return None
+    rows, cols = np.flatnonzero(a.max(axis=1)), np.flatnonzero(a.max(axis=0))
+    return a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+@functools.lru_cache(maxsize=None)
+def _characters(kind):
+    """[(char, font file)] of a kind of CHARACTERS ("scripts": _script_letters in DejaVu Sans)
+    that the font really draws: not its box for a glyph it lacks."""
+    chars = "".join(_script_letters().values()) if kind == "scripts" else CHARACTERS[kind]
+    found = []
+    for name in ("DejaVuSans.ttf",) if kind == "scripts" else FONTS:
+        font = _matplotlib_font(name, 60)
+        if font is None:
+            continue
+        missing = [_glyph(c, font, 60) for c in "\uffff\u0378\ue000"]
+        for c in chars:
+            g = _glyph(c, font, 60)
+            if g is not None and not any(m is not None and m.shape == g.shape and np.array_equal(m, g)
+                                         for m in missing):
+                found.append((c, name))
+    return found
+
+
+def _wobble(mask, rng, amount):
+    """A hand's unsteadiness: each pixel of (H, W) bool moved by up to `amount` px along two
+    slow random waves per axis."""
+    h, w = mask.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+
+    def wave():
+        out = np.zeros((h, w), np.float32)
+        for _ in range(2):
+            k, phase, a = rng.uniform(1, 4) * np.pi / max(h, w), rng.uniform(0, 2 * np.pi), rng.uniform(0, np.pi)
+            out += np.sin(k * (xx * np.cos(a) + yy * np.sin(a)) + phase)
+        return out * amount / 2
+    dy, dx = wave(), wave()
+    return mask[np.clip(np.round(yy + dy), 0, h - 1).astype(int), np.clip(np.round(xx + dx), 0, w - 1).astype(int)]
+
+
+def _on_paper(ink, rng, room=2):
+    """(h, w) bool ink at a random place on light paper up to `room` times its size: PIL."""
+    side = int(rng.integers(max(ink.shape) + 10, room * max(ink.shape) + 21))
+    paper = np.full((side, side), 255, np.uint8)
+    y, x = int(rng.integers(0, side - ink.shape[0] + 1)), int(rng.integers(0, side - ink.shape[1] + 1))
+    paper[y:y + ink.shape[0], x:x + ink.shape[1]][ink] = 0
+    return Image.fromarray(paper)
+
+
+def _scaled(bright, size):
+    """A bright-on-dark (h, w) uint8 picture scaled so its longer side is `size`: bool ink."""
+    s = size / max(bright.shape)
+    shape = (max(1, round(bright.shape[1] * s)), max(1, round(bright.shape[0] * s)))
+    return np.asarray(Image.fromarray(bright).resize(shape, Image.Resampling.BILINEAR)) > 110
+
+
+def _drawn(bright, rng, sizes=(60, 220), room=2):
+    """A bright-on-dark picture drawn by a wobbling hand: scaled to a random size, thinned to
+    its skeleton after a wobble of up to a fortieth of the size, traced with a pen of one
+    width (1 px up to a twelfth of the size), dark on light paper."""
+    size = int(rng.integers(*sizes))
+    ink = np.pad(_scaled(bright, size), 10)
+    lines = skeleton(_wobble(ink, rng, rng.uniform(0, size / 40)))
+    r = int(rng.integers(0, max(2, size // 25)))
+    return _on_paper(dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]] > 0.5,
+                     rng, room)
+
+
+def _character(kind, rng):
+    """A random character of `kind` in a random font that draws it, bright on dark."""
+    pairs = _characters(kind)
+    char, name = pairs[int(rng.integers(len(pairs)))]
+    return _glyph(char, _matplotlib_font(name, 150))
+
+
+def drawn_digit_picture(digit, rng):
+    """An MNIST digit (28, 28) uint8 drawn by a wobbling hand (_drawn), 40-220 px, on paper
+    up to three times its size."""
+    rows, cols = np.flatnonzero(digit.max(axis=1)), np.flatnonzero(digit.max(axis=0))
+    return _drawn(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], rng, sizes=(40, 220), room=3)
 
 
 def _letter(rng, draw):
@@ -353,6 +464,14 @@ def nondigit_picture(family, rng):
         return _by_hand(_glyph_lines(rng), rng)
     if family == "doodles":
         return _by_hand(_doodle_lines(rng), rng)
+    if family.startswith(("drawn ", "typed ")):
+        how, kind = family.split(" ")
+        if not _characters("scripts" if kind == "scripts" else "letters"):   # no matplotlib fonts
+            return _by_hand(_glyph_lines(rng), rng)
+        bright = _character(kind, rng)
+        if how == "drawn":
+            return _drawn(bright, rng)
+        return _on_paper(_scaled(bright, int(rng.integers(60, 220))), rng)
     if family in ("noise", "textures", "paper"):
         a = {"noise": _noise, "textures": _texture, "paper": _paper}[family](rng)
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
@@ -437,11 +556,13 @@ def make_nondigits(n, seed):
 
 def make_digit_pictures(digits, seed, style="canvas"):
     """(n, 28, 28) uint8 preprocessed drawings of the given MNIST digits, seeded: "plain"
-    (the digit itself as a picture), "canvas" (digit_picture), "traced" or "low resolution"."""
+    (the digit itself as a picture), "canvas" (digit_picture), "traced", "low resolution" or
+    "drawn"."""
     rng = np.random.default_rng([seed, 1311])
     draw = {"plain": lambda d: Image.fromarray(d), "canvas": lambda d: digit_picture(d, rng),
             "traced": lambda d: traced_digit_picture(d, rng),
-            "low resolution": lambda d: low_resolution_digit_picture(d, rng)}[style]
+            "low resolution": lambda d: low_resolution_digit_picture(d, rng),
+            "drawn": lambda d: drawn_digit_picture(d, rng)}[style]
     return preprocessed((draw(d) for d in digits), len(digits))
 
 
@@ -487,21 +608,25 @@ def _cached(name, names, digits, seed, make, on_prepare=None, count=0):
 
 
 def detector_examples(digits, n, seed=0, on_prepare=None):
-    """(positives (n, 28, 28), negatives (2n, 28, 28)) uint8, preprocessed, for the open-set
-    detector: n digits (half as MNIST drew them, the rest in equal parts drawn as canvas
-    pictures, traced and at low resolution) and 2n non-digit pictures (the families in turn).
+    """(positives (n, 28, 28), negatives (~NEGATIVES_PER_DIGIT * n, 28, 28)) uint8, preprocessed,
+    for the open-set detector: n digits (a third as MNIST drew them, a third drawn by a
+    wobbling hand, the rest in equal parts drawn as canvas pictures, traced and at low
+    resolution) and the non-digit pictures (the families in turn).
 
     Preprocessing thousands of pictures takes a while (~2-4 ms each), so they are cached per
     user (_cached); on_prepare(count) is called when they must be made."""
     digits = digits[:n]
-    cuts = [0, n // 2, n // 2 + n // 6, n // 2 + 2 * (n // 6), n]
+    n = len(digits)
+    third, ninth = n // 3, n // 9
+    cuts = [0, third, third + ninth, third + 2 * ninth, n - third, n]
 
     def make():
         return {"positives": np.concatenate([
                     make_digit_pictures(digits[a:b], seed, style) for a, b, style in
                     zip(cuts, cuts[1:], DIGIT_STYLES)]),
-                "negatives": make_nondigits(2 * n, seed)}
-    arrays = _cached("examples", ("positives", "negatives"), digits, seed, make, on_prepare, 3 * n)
+                "negatives": make_nondigits(round(NEGATIVES_PER_DIGIT * n), seed)}
+    count = n + round(NEGATIVES_PER_DIGIT * n)
+    arrays = _cached("examples", ("positives", "negatives"), digits, seed, make, on_prepare, count)
     return arrays["positives"], arrays["negatives"]
 
 

@@ -1,13 +1,14 @@
 // scratchnet in the browser: the reference network's forward pass, its "not a digit" detector
 // and the preprocessing of a drawing, in plain JavaScript, each part beside the Python it
-// mirrors (scratchnet/core/layers.py, apps/openset.py, data/preprocess.py, data/strokes.py).
+// mirrors (scratchnet/core/layers.py, apps/openset.py, data/preprocess.py, data/strokes.py,
+// data/topology.py).
 //
 //   await scratchnet.ready                     // the weights (model.bin) are loaded
 //   const x = scratchnet.preprocess(imageData) // canvas pixels -> Float32Array(784), 28x28 in [0, 1]
 //   scratchnet.predict(x)                      // -> {probabilities, digit, isDigit, digitScore}
 //
 // model.bin: a 4-byte little-endian header length, a JSON header {format, version,
-// model_version, threshold, crc32, arrays: [{name, shape, offset}]} padded to 4 bytes, then the
+// model_version, threshold, shape_features, crc32, arrays: [{name, shape, offset}]} padded to 4 bytes, then the
 // float32 arrays; crc32 is that of the arrays' bytes. Written by `python -m scratchnet.export --web`.
 "use strict";
 (function () {
@@ -88,6 +89,7 @@
     for (let f = 0; f < F; f++) { let s = 0; for (let k = 0; k < P; k++) s += maps[f * P + k]; feats.push(s / P); }
     for (let f = 0; f < F; f++) { let m = -Infinity; for (let k = 0; k < P; k++) m = Math.max(m, maps[f * P + k]); feats.push(m); }
     feats.push(...hidden, ...logits, lse);
+    if (header.shape_features) feats.push(...shapeFeatures(pixels, 28, 28));
     const mean = net["openset.mean"].data, std = net["openset.std"].data;
     const z = Float32Array.from(feats, (v, i) => (v - mean[i]) / std[i]);
     const out = dense(dense(z, "openset.0", true), "openset.2", false);
@@ -396,6 +398,34 @@
     if (length < 1) return [Math.sqrt(area), ends];
     if (ends === 0) return [area / length, ends];
     return [(Math.sqrt(length * length + 2 * ends * area) - length) / ends, ends];
+  }
+
+  // --- how the drawing is put together (topology.py): pieces, holes, ends, junctions, length,
+  // area, height, width of the ink (x > 0.5)
+  function shapeFeatures(x, h, w) {
+    const mask = Uint8Array.from(x, v => (v > 0.5 ? 1 : 0));
+    let area = 0, top = h, bottom = -1, left = w, right = -1;
+    for (let y = 0; y < h; y++) for (let c = 0; c < w; c++) if (mask[y * w + c]) {
+      area++; top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, c); right = Math.max(right, c);
+    }
+    if (area === 0) return [0, 0, 0, 0, 0, 0, 0, 0];
+    const pieces = components(mask, h, w).sizes.length - 1;
+    const at = (y, c) => (y >= 0 && y < h && c >= 0 && c < w ? mask[y * w + c] : 0);
+    let q1 = 0, q3 = 0, qd = 0;                         // Gray's bit quads: the Euler number
+    for (let y = -1; y < h; y++) for (let c = -1; c < w; c++) {
+      const a = at(y, c), b = at(y, c + 1), d = at(y + 1, c), e = at(y + 1, c + 1), s = a + b + d + e;
+      if (s === 1) q1++; else if (s === 3) q3++; else if (s === 2 && a === e) qd++;
+    }
+    const euler = Math.floor((q1 - q3 - 2 * qd) / 4);
+    const s = skeleton(mask, h, w);
+    let ends = 0, junctions = 0, length = 0;
+    for (let y = 0; y < h; y++) for (let c = 0; c < w; c++) {
+      if (!s[y * w + c]) continue;
+      length++;
+      const n = neighbours(s, h, w, y, c).reduce((t, v) => t + v, 0);
+      if (n === 1) ends++; else if (n >= 3) junctions++;
+    }
+    return [pieces, pieces - euler, ends, junctions, length, area, bottom - top + 1, right - left + 1];
   }
 
   function grow(img, r, op) {                           // strokes._grow: an octagon of radius r

@@ -73,6 +73,11 @@ def split(n, parts):
     return [(k * n // parts, (k + 1) * n // parts) for k in range(parts)]
 
 
+def selected():
+    """The name of the back end selected for this thread ("jit" or "reference")."""
+    return _check(_selected.get())
+
+
 def active():
     """The module of the back end selected for this thread (imported on first use)."""
     return importlib.import_module(f"{__name__}.{_check(_selected.get())}")
