@@ -157,7 +157,7 @@ def _wobble(mask, rng, amount):
 
 def _on_paper(ink, rng, room=2):
     """(h, w) bool ink at a random place on light paper up to `room` times its size: PIL."""
-    side = int(rng.integers(max(ink.shape) + 10, room * max(ink.shape) + 21))
+    side = int(rng.integers(max(ink.shape) + 10, int(room * max(ink.shape)) + 21))
     paper = np.full((side, side), 255, np.uint8)
     y, x = int(rng.integers(0, side - ink.shape[0] + 1)), int(rng.integers(0, side - ink.shape[1] + 1))
     paper[y:y + ink.shape[0], x:x + ink.shape[1]][ink] = 0
@@ -171,7 +171,7 @@ def _scaled(bright, size):
     return np.asarray(Image.fromarray(bright).resize(shape, Image.Resampling.BILINEAR)) > 110
 
 
-def _drawn(bright, rng, sizes=(60, 220), room=2):
+def _drawn(bright, rng, sizes=(50, 160), room=1.5):
     """A bright-on-dark picture drawn by a wobbling hand: scaled to a random size, thinned to
     its skeleton after a wobble of up to a fortieth of the size, traced with a pen of one
     width (1 px up to a twelfth of the size), dark on light paper."""
@@ -191,10 +191,10 @@ def _character(kind, rng):
 
 
 def drawn_digit_picture(digit, rng):
-    """An MNIST digit (28, 28) uint8 drawn by a wobbling hand (_drawn), 40-220 px, on paper
-    up to three times its size."""
+    """An MNIST digit (28, 28) uint8 drawn by a wobbling hand (_drawn), 40-160 px, on paper
+    up to twice its size."""
     rows, cols = np.flatnonzero(digit.max(axis=1)), np.flatnonzero(digit.max(axis=0))
-    return _drawn(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], rng, sizes=(40, 220), room=3)
+    return _drawn(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], rng, sizes=(40, 160), room=2)
 
 
 def _letter(rng, draw):
@@ -471,7 +471,7 @@ def nondigit_picture(family, rng):
         bright = _character(kind, rng)
         if how == "drawn":
             return _drawn(bright, rng)
-        return _on_paper(_scaled(bright, int(rng.integers(60, 220))), rng)
+        return _on_paper(_scaled(bright, int(rng.integers(50, 160))), rng)
     if family in ("noise", "textures", "paper"):
         a = {"noise": _noise, "textures": _texture, "paper": _paper}[family](rng)
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
