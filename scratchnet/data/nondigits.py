@@ -466,7 +466,7 @@ def nondigit_picture(family, rng):
         return _by_hand(_doodle_lines(rng), rng)
     if family.startswith(("drawn ", "typed ")):
         how, kind = family.split(" ")
-        if not _characters("scripts" if kind == "scripts" else "letters"):   # no matplotlib fonts
+        if not _characters(kind):                                 # no matplotlib fonts
             return _by_hand(_glyph_lines(rng), rng)
         bright = _character(kind, rng)
         if how == "drawn":
