@@ -176,6 +176,20 @@ def test_cached_pictures_are_made_again_for_another_generator_or_a_foreign_file(
     assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 4
 
 
+def test_stored_pictures_read_a_slice_as_the_array_holds_it(tmp_path):
+    from scratchnet.data.nondigits import StoredPictures
+    pictures = np.random.default_rng(0).integers(0, 256, (37, 28, 28), dtype=np.uint8)
+    np.savez(tmp_path / "p.npz", pictures=pictures, other=pictures[:3])
+    stored = StoredPictures(tmp_path / "p.npz", "pictures")
+    assert len(stored) == 37 and stored.shape == (37, 28, 28) and stored.dtype == np.uint8
+    for index in (slice(0, 10), slice(30, 99), slice(5, 5), slice(-4, None), 3, (0, 1, 2)):
+        np.testing.assert_array_equal(stored[index], pictures[index])
+    np.testing.assert_array_equal(np.asarray(stored), pictures)
+    np.savez_compressed(tmp_path / "z.npz", pictures=pictures)        # not plain rows: refused
+    with pytest.raises(ValueError):
+        StoredPictures(tmp_path / "z.npz", "pictures")
+
+
 def test_averaged_detectors_answer_the_mean_of_their_answers():
     from scratchnet.apps.openset import average
     from scratchnet.core.layers import Dense, ReLU

@@ -23,9 +23,9 @@ and preprocesses them (~33,000, a minute or two), the next ones read them.
 import functools
 import hashlib
 import importlib.util
-import io
 import itertools
 import multiprocessing
+import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -576,35 +576,73 @@ def _source_hash():
     return h.hexdigest()
 
 
+class StoredPictures:
+    """A (k, 28, 28) uint8 array in an uncompressed .npz file, read a slice at a time: the
+    detector's ~33,000 training pictures are never all in memory (train.py's peak). Slicing
+    with a step of 1 reads just those rows; any other index reads the whole array first."""
+
+    def __init__(self, path, name):
+        self.path, self.member = path, name + ".npy"
+        with zipfile.ZipFile(path) as z, z.open(self.member) as f:
+            version = np.lib.format.read_magic(f)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            self.shape, fortran_order, self.dtype = read_header(f)
+            if fortran_order or z.getinfo(self.member).compress_type != zipfile.ZIP_STORED:
+                raise ValueError(f"{path}: {name} is not stored as plain C-ordered rows")
+            self._start = f.tell()
+        self._row = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, index):
+        if not (isinstance(index, slice) and index.step in (None, 1)):
+            return self[:][index]
+        start, stop, _ = index.indices(len(self))
+        count = max(0, stop - start)
+        with zipfile.ZipFile(self.path) as z, z.open(self.member) as f:
+            f.seek(self._start + start * self._row)
+            data = f.read(count * self._row)
+        return np.frombuffer(data, self.dtype).reshape(count, *self.shape[1:]).copy()
+
+    def __array__(self, dtype=None, copy=None):
+        return self[:] if dtype is None else self[:].astype(dtype)
+
+
 def _cached(name, names, digits, seed, make, on_prepare=None, count=0):
     """make() -> dict of uint8 (k, 28, 28) arrays called `names`, kept in the per-user cache
     (data.mnist.cache_root() / "openset"), keyed by VERSION, the generator's source, `name`,
-    the seed and the digits' bytes; on_prepare(count) is called when they must be made. A
-    cached file whose arrays are not what make() would give (names, dtypes, picture size) is
-    made again."""
+    the seed and the digits' bytes, and returned as StoredPictures read from there (the
+    arrays themselves where the cache cannot be written); on_prepare(count) is called when
+    they must be made. A cached file whose arrays are not what make() would give (names,
+    dtypes, picture size) is made again."""
     digits = np.ascontiguousarray(digits)
     key = hashlib.sha256(f"{VERSION}:{_source_hash()}:{name}:{seed}:{digits.shape}:".encode()
                          + digits.tobytes()).hexdigest()[:20]
     path = cache_root() / "openset" / f"{name}-{key}.npz"
+
+    def stored():
+        arrays = {k: StoredPictures(path, k) for k in names}
+        with zipfile.ZipFile(path) as z:
+            if sorted(z.namelist()) != sorted(k + ".npy" for k in names):
+                raise ValueError(f"{path} holds other arrays")
+        if not all(a.dtype == np.uint8 and a.shape[1:] == (28, 28) for a in arrays.values()):
+            raise ValueError(f"{path} holds other pictures")
+        return arrays
     try:
-        with np.load(path, allow_pickle=False) as cached:
-            arrays = {k: cached[k] for k in cached.files}
-        if sorted(arrays) == sorted(names) and all(a.dtype == np.uint8 and a.shape[1:] == (28, 28)
-                                                   for a in arrays.values()):
-            return arrays
-    except (OSError, ValueError, KeyError):
+        return stored()
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass
     if on_prepare is not None:
         on_prepare(count)
     arrays = make()
     try:
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
         with atomic_write(path) as f:
-            f.write(buf.getvalue())
-    except OSError:      # no writable cache: the next run makes them again
-        pass
-    return arrays
+            np.savez(f, **arrays)
+        return stored()           # (and the arrays made are let go)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile):   # no writable cache: the
+        return arrays                                             # next run makes them again
 
 
 def detector_examples(digits, n, seed=0, on_prepare=None):
