@@ -2,6 +2,7 @@
 the 10,000 test images, and accuracy on user-style PNGs made from MNIST test digits.
 
     python benchmarks/bench_predict.py [--model models/mnist_cnn.npz] [--styled 700]
+                                       [--against OTHER_CHECKOUT ITS_MODEL]
 """
 import argparse
 import statistics
@@ -20,6 +21,9 @@ def main():
     p.add_argument("--data-dir")
     p.add_argument("--styled", type=int, default=700, help="number of user-style PNGs to score")
     p.add_argument("--runs", type=int, default=7, help="cold predict.py runs (median reported)")
+    p.add_argument("--against", nargs=2, metavar=("CHECKOUT", "MODEL"),
+                   help="also time another checkout's predict.py (with its own model file) in turns "
+                        "with this one's, --runs pairs: the cold start's cost of a change")
     args = p.parse_args()
     import numpy as np
     from PIL import Image
@@ -44,6 +48,21 @@ def main():
         w, h = Image.open(png).size
         print(f"cold `python predict.py --image digit.png` ({png.stat().st_size:,} B, {w}x{h}): "
               f"median {statistics.median(walls):.3f} s, min {min(walls):.3f} s over {args.runs} runs")
+        if args.against:
+            def cold(script, model_file):
+                start = time.perf_counter()
+                subprocess.run([sys.executable, str(script), "--image", str(png), "--model", model_file],
+                               check=True, capture_output=True)
+                return time.perf_counter() - start
+            ours, theirs = (ROOT / "predict.py", args.model), (Path(args.against[0]) / "predict.py", args.against[1])
+            differences = []
+            for pair in range(args.runs):      # in turns, the order alternating
+                first, second = (ours, theirs) if pair % 2 == 0 else (theirs, ours)
+                t = {first: cold(*first), second: cold(*second)}
+                differences.append(t[ours] - t[theirs])
+            print(f"  against {args.against[0]} in turns, {args.runs} pairs: this one "
+                  f"{1e3 * statistics.median(differences):+.1f} ms a run (median; "
+                  f"{1e3 * min(differences):+.1f} to {1e3 * max(differences):+.1f})")
 
         x = to_input(data.test_images)
         for backend in ("jit", "reference"):
