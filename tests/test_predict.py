@@ -210,3 +210,34 @@ def test_cli_explain_writes_the_figure(model_file, seven_png, tmp_path):
     assert "numba" not in imported   # the explanation's backward passes run on NumPy too
     with Image.open(tmp_path / "why.png") as img:
         assert img.format == "PNG" and img.size[0] > 3 * img.size[1]   # five panels side by side
+
+
+def _flood_fill_labels(mask):
+    """The plain reference: 8-connected regions by a stack, one pixel at a time."""
+    labels, next_label = np.full(mask.shape, -1), 0
+    for start in zip(*np.nonzero(mask)):
+        if labels[start] >= 0:
+            continue
+        stack, labels[start] = [start], next_label
+        while stack:
+            y, x = stack.pop()
+            for yy in range(max(0, y - 1), min(mask.shape[0], y + 2)):
+                for xx in range(max(0, x - 1), min(mask.shape[1], x + 2)):
+                    if mask[yy, xx] and labels[yy, xx] < 0:
+                        labels[yy, xx] = next_label
+                        stack.append((yy, xx))
+        next_label += 1
+    return labels
+
+
+def test_components_are_the_regions_a_flood_fill_finds():
+    from scratchnet.data.preprocess import _components
+    rng = np.random.default_rng(0)
+    masks = [rng.random(rng.integers(1, 40, 2)) < rng.uniform(0.05, 0.7) for _ in range(200)]
+    yy, xx = np.mgrid[0:61, 0:61]
+    masks += [np.hypot(yy - 30, xx - 30) % 6 < 1.5, np.eye(30, dtype=bool), np.zeros((4, 9), bool)]
+    for mask in masks:
+        ours, reference = _components(mask), _flood_fill_labels(mask)
+        assert (ours[~mask] == np.iinfo(np.int64).max).all()
+        pairs = {(int(a), int(b)) for a, b in zip(ours[mask], reference[mask])}
+        assert len(pairs) == len({a for a, _ in pairs}) == len({b for _, b in pairs})   # one to one

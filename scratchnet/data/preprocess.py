@@ -192,26 +192,38 @@ def otsu_threshold(a, bins=128):
 
 
 def _components(mask):
-    """Label 8-connected regions of a boolean mask (min-label propagation with jumps)."""
+    """Label 8-connected regions of a boolean mask (outside it: the int64 maximum). Each row's
+    runs of ink are found at once; a run joins the runs of the next row it touches (columns
+    overlapping or meeting at a corner); labels flow to the smallest run index along those
+    links, with jumps (label of the label), until nothing changes; runs paint their pixels."""
     h, w = mask.shape
-    big = np.iinfo(np.int64).max
-    labels = np.where(mask, np.arange(h * w).reshape(h, w), big)
+    labels = np.full((h, w), np.iinfo(np.int64).max, np.int64)
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)     # (h, w + 1)
+    rows, starts = np.nonzero(edges == 1)          # runs [start, end), in row-major order
+    _, ends = np.nonzero(edges == -1)
+    n = len(rows)
+    if n == 0:
+        return labels
+    key = w + 2                                    # (row, column) -> one sortable number
+    first = np.searchsorted(rows * key + ends, (rows + 1) * key + starts, side="left")
+    last = np.searchsorted(rows * key + starts, (rows + 1) * key + ends, side="right")
+    count = np.maximum(last - first, 0)            # the next row's runs first..last-1 touch it
+    a = np.repeat(np.arange(n), count)
+    b = np.arange(count.sum()) + np.repeat(first - np.cumsum(count) + count, count)
+    run = np.arange(n)
     while True:
-        # the smallest label among the 3x3 neighbours: along rows, then along columns
-        rows = labels.copy()
-        np.minimum(rows[:, :-1], labels[:, 1:], out=rows[:, :-1])
-        np.minimum(rows[:, 1:], labels[:, :-1], out=rows[:, 1:])
-        neighbours = rows.copy()
-        np.minimum(neighbours[:-1], rows[1:], out=neighbours[:-1])
-        np.minimum(neighbours[1:], rows[:-1], out=neighbours[1:])
-        new = np.where(mask, neighbours, big)
-        flat = new.ravel()
-        inside = flat != big
-        flat[inside] = labels.ravel()[flat[inside]]  # jump: take the label of the label
-        new = np.minimum(new, labels)
-        if np.array_equal(new, labels):
-            return labels
-        labels = new
+        low = np.minimum(run[a], run[b])
+        new = run.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        new = new[new]
+        if np.array_equal(new, run):
+            break
+        run = new
+    lengths = ends - starts
+    pixels = np.arange(lengths.sum()) + np.repeat(rows * w + starts - np.cumsum(lengths) + lengths, lengths)
+    labels.ravel()[pixels] = np.repeat(run, lengths)
+    return labels
 
 
 def ink_mask(a):
