@@ -18,7 +18,7 @@ ones here (Armenian, Georgian, Tifinagh, Arabic, N'Ko, Lao, Canadian syllabics, 
 matplotlib's own DejaVu Sans: no system fonts needed).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
-and preprocesses them (~33,000, a minute or two), the next ones read them.
+and preprocesses them (~33,000, about two minutes on 2 cores), the next ones read them.
 """
 import functools
 import hashlib
