@@ -6,7 +6,7 @@ from a small detector trained after the network, on what the network computes fo
   features  per conv channel the mean and the maximum of the pooled feature maps, the last
             hidden layer, the logits and their log-sum-exp (the "energy"), and how the
             drawing is put together: its pieces, holes, stroke ends, junctions, length, area
-            and box (data/topology.py)                                  -> 175 + 8 numbers
+            and box (data/topology.py)              -> 175 + 8 numbers for the reference CNN
   detector  Dense(183, 64) -> ReLU -> Dense(64, 2), digit vs not a digit, trained with the
             framework's own fit() (so its backward pass is the gradient-checked Dense and
             softmax cross-entropy) on MNIST training digits (as MNIST drew them, drawn as
@@ -43,7 +43,7 @@ ACCEPT = 0.995         # of held-out validation digits (at 0.99, 2.4% of the use
 HIDDEN = 64            # the detector's hidden units
 PIXELS = False
 SHAPE = True           # the drawing's topology among the features (data/topology.py)
-METHOD = "detector on conv statistics, hidden layer, logits and energy"
+METHOD = "detector on conv statistics, hidden layer, logits, energy and the drawing's topology"
 
 
 def features(model, x, batch_size=64, with_logits=False, pixels=False, shape=False):
