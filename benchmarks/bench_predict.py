@@ -39,22 +39,20 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "digit.png"
         stylise(data.test_images[0], "ink_on_paper", np.random.default_rng(0)).save(png)
-        walls = []
-        for _ in range(args.runs):
+
+        def cold(script, model_file):
+            """Wall time of one predict.py process on the PNG."""
             start = time.perf_counter()
-            subprocess.run([sys.executable, str(ROOT / "predict.py"), "--image", str(png),
-                            "--model", args.model], check=True, capture_output=True)
-            walls.append(time.perf_counter() - start)
+            subprocess.run([sys.executable, str(script), "--image", str(png), "--model", model_file],
+                           check=True, capture_output=True)
+            return time.perf_counter() - start
+        ours = (ROOT / "predict.py", args.model)
+        walls = [cold(*ours) for _ in range(args.runs)]
         w, h = Image.open(png).size
         print(f"cold `python predict.py --image digit.png` ({png.stat().st_size:,} B, {w}x{h}): "
               f"median {statistics.median(walls):.3f} s, min {min(walls):.3f} s over {args.runs} runs")
         if args.against:
-            def cold(script, model_file):
-                start = time.perf_counter()
-                subprocess.run([sys.executable, str(script), "--image", str(png), "--model", model_file],
-                               check=True, capture_output=True)
-                return time.perf_counter() - start
-            ours, theirs = (ROOT / "predict.py", args.model), (Path(args.against[0]) / "predict.py", args.against[1])
+            theirs = (Path(args.against[0]) / "predict.py", args.against[1])
             differences = []
             for pair in range(args.runs):      # in turns, the order alternating
                 first, second = (ours, theirs) if pair % 2 == 0 else (theirs, ours)

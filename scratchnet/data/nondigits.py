@@ -37,7 +37,7 @@ from ..core.kernels import available_cpus
 from ..errors import ImageError
 from ..fileio import atomic_write
 from .mnist import cache_root
-from .preprocess import to_mnist
+from .preprocess import _crop, to_mnist
 from .strokes import dilate, skeleton
 
 VERSION = 8   # of these pictures (with the source of this module, preprocess and strokes:
@@ -114,10 +114,7 @@ def _glyph(char, font, size=150):
     img = Image.new("L", (2 * size, 2 * size), 0)
     ImageDraw.Draw(img).text((size, size), char, font=font, fill=255, anchor="mm")
     a = np.asarray(img)
-    if not a.any():
-        return None
-    rows, cols = np.flatnonzero(a.max(axis=1)), np.flatnonzero(a.max(axis=0))
-    return a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    return _crop(a) if a.any() else None
 
 
 @functools.lru_cache(maxsize=None)
@@ -178,9 +175,7 @@ def _drawn(bright, rng, sizes=(50, 160), room=1.5):
     size = int(rng.integers(*sizes))
     ink = np.pad(_scaled(bright, size), 10)
     lines = skeleton(_wobble(ink, rng, rng.uniform(0, size / 40)))
-    r = int(rng.integers(0, max(2, size // 25)))
-    return _on_paper(dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]] > 0.5,
-                     rng, room)
+    return _on_paper(_traced(lines, int(rng.integers(0, max(2, size // 25)))) > 0.5, rng, room)
 
 
 def _character(kind, rng):
@@ -193,8 +188,7 @@ def _character(kind, rng):
 def drawn_digit_picture(digit, rng):
     """An MNIST digit (28, 28) uint8 drawn by a wobbling hand (_drawn), 40-160 px, on paper
     up to twice its size."""
-    rows, cols = np.flatnonzero(digit.max(axis=1)), np.flatnonzero(digit.max(axis=0))
-    return _drawn(digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], rng, sizes=(40, 160), room=2)
+    return _drawn(_crop(digit), rng, sizes=(40, 160), room=2)
 
 
 def _letter(rng, draw):
@@ -281,15 +275,18 @@ def _texture(rng):
     return np.where(on, 0, 255)
 
 
+def _traced(lines, r):
+    """1-px lines (H, W) bool traced with a pen of radius r: (H, W) float ink."""
+    return dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]]
+
+
 def _pen(lines, rng, widths=(0, 5)):
     """1-px lines (H, W) bool -> dark strokes of a random pen on light paper, a PIL picture.
     The pen is one width, or (one time in three) two widths split by a random line, as a
     pressure pen is wider where it presses."""
-    def drawn(r):
-        return dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]]
-    ink = drawn(int(rng.integers(*widths)))
+    ink = _traced(lines, int(rng.integers(*widths)))
     if rng.integers(0, 3) == 0:
-        other = drawn(int(rng.integers(*widths)))
+        other = _traced(lines, int(rng.integers(*widths)))
         yy, xx = np.mgrid[0:lines.shape[0], 0:lines.shape[1]]
         a = rng.uniform(0, 2 * np.pi)
         side = (yy - lines.shape[0] / 2) * np.cos(a) + (xx - lines.shape[1] / 2) * np.sin(a) > 0

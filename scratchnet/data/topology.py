@@ -22,7 +22,7 @@ back end selected for the thread (core.kernels), as the layers do.
 """
 import numpy as np
 
-from .preprocess import _components
+from .preprocess import _box, _components
 from .strokes import _neighbours, skeleton
 
 FEATURES = ("pieces", "holes", "ends", "junctions", "length", "area", "height", "width")
@@ -48,10 +48,10 @@ def features_of(mask):
     pieces = len(np.unique(labels[mask]))
     lines = skeleton(mask)
     neighbours = sum(_neighbours(lines.astype(np.uint8)))
-    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = _box(mask)
     return np.array([pieces, pieces - euler_number(mask),
                      (lines & (neighbours == 1)).sum(), (lines & (neighbours >= 3)).sum(),
-                     lines.sum(), mask.sum(), rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1], float)
+                     lines.sum(), mask.sum(), bottom - top, right - left], float)
 
 
 def shape_features_reference(images):
