@@ -119,16 +119,17 @@ def _glyph(char, font, size=150):
 
 @functools.lru_cache(maxsize=None)
 def _characters(kind):
-    """[(char, font file)] of a kind of CHARACTERS ("scripts": _script_letters in DejaVu Sans)
-    that the font really draws: not its box for a glyph it lacks."""
-    chars = "".join(_script_letters().values()) if kind == "scripts" else CHARACTERS[kind]
+    """[(char, font file)] of a kind of CHARACTERS that the font really draws: not its box for
+    a glyph it lacks ("scripts": _script_letters, already so checked, in DejaVu Sans)."""
+    if kind == "scripts":
+        return [(c, "DejaVuSans.ttf") for c in "".join(_script_letters().values())]
     found = []
-    for name in ("DejaVuSans.ttf",) if kind == "scripts" else FONTS:
+    for name in FONTS:
         font = _matplotlib_font(name, 60)
         if font is None:
             continue
         missing = [_glyph(c, font, 60) for c in "\uffff\u0378\ue000"]
-        for c in chars:
+        for c in CHARACTERS[kind]:
             g = _glyph(c, font, 60)
             if g is not None and not any(m is not None and m.shape == g.shape and np.array_equal(m, g)
                                          for m in missing):
