@@ -404,11 +404,9 @@
   // area, height, width of the ink (x > 0.5)
   function shapeFeatures(x, h, w) {
     const mask = Uint8Array.from(x, v => (v > 0.5 ? 1 : 0));
-    let area = 0, top = h, bottom = -1, left = w, right = -1;
-    for (let y = 0; y < h; y++) for (let c = 0; c < w; c++) if (mask[y * w + c]) {
-      area++; top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, c); right = Math.max(right, c);
-    }
+    const area = mask.reduce((s, v) => s + v, 0);
     if (area === 0) return [0, 0, 0, 0, 0, 0, 0, 0];
+    const [top, bottom, left, right] = box({d: mask, h, w});
     const pieces = components(mask, h, w).sizes.length - 1;
     const at = (y, c) => (y >= 0 && y < h && c >= 0 && c < w ? mask[y * w + c] : 0);
     let q1 = 0, q3 = 0, qd = 0;                         // Gray's bit quads: the Euler number
@@ -425,7 +423,7 @@
       const n = neighbours(s, h, w, y, c).reduce((t, v) => t + v, 0);
       if (n === 1) ends++; else if (n >= 3) junctions++;
     }
-    return [pieces, pieces - euler, ends, junctions, length, area, bottom - top + 1, right - left + 1];
+    return [pieces, pieces - euler, ends, junctions, length, area, bottom - top, right - left];
   }
 
   function grow(img, r, op) {                           // strokes._grow: an octagon of radius r
