@@ -155,6 +155,7 @@ def main():
         print("interrupted before the first epoch finished: nothing saved", file=sys.stderr)
         return 130
     from scratchnet.apps.metrics import timed_evaluation
+    give_back_freed_memory()       # the training threads' freed arrays, before the test batches
     evaluation = timed_evaluation(model, *test)        # (the report uses it: not made twice)
     print(f"\ntest accuracy {evaluation[1]:.4f} on {len(test[0]):,} images, {time.perf_counter() - started:.1f} s "
           f"after start (then the detector, report and model file)", flush=True)

@@ -1,6 +1,7 @@
 """'Not a digit': six pictures once named as digits are refused, digits are accepted, and the
 answer is the same through predict.py, --json and the API; older model files still work."""
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from scratchnet.apps.openset import OpenSet, features
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.data.mnist import to_input
+from scratchnet.errors import DataError
 from synthetic.nondigits import KINDS, generate, once_named_digits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,6 +190,9 @@ def test_stored_pictures_read_a_slice_as_the_array_holds_it(tmp_path):
     np.savez_compressed(tmp_path / "z.npz", pictures=pictures)        # not plain rows: refused
     with pytest.raises(ValueError):
         StoredPictures(tmp_path / "z.npz", "pictures")
+    os.truncate(tmp_path / "p.npz", 2000)          # the cache file cut short while in use: a line
+    with pytest.raises(DataError, match="changed while in use"):
+        stored[:10]
 
 
 def test_averaged_detectors_answer_the_mean_of_their_answers():

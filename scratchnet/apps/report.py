@@ -16,7 +16,6 @@ from ..core.layers import Conv2D
 from ..data.mnist import to_input
 from ..fileio import atomic_write
 from ..sysinfo import machine, versions
-from . import plots
 from .explain import conv_feature_maps
 from .openset import ACCEPT, in_chunks
 from .metrics import confusion_matrix, most_confused_pairs, per_class_scores, timed_evaluation
@@ -53,6 +52,7 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
     if openset is not None:
         metrics["open_set"] = open_set_figures(model, openset, test_images)
     model.release_buffers()   # the evaluation batches' ~17 MB, not held while plotting
+    from . import plots       # matplotlib (~27 MB) only now, not beside the detector's batches
     with atomic_write(out_dir / "metrics.json", "w") as f:
         json.dump(metrics, f, indent=2)
 
@@ -78,6 +78,7 @@ def write_learning_snapshot(model, digit, out_dir, suffix=""):
     first = model.layers[0] if model.layers else None
     if not isinstance(first, Conv2D) or first.in_channels != 1:
         return False
+    from . import plots
     plots.filters_png(first.params["W"], Path(out_dir) / f"filters{suffix}.png")
     plots.feature_maps_png(digit, conv_feature_maps(model, digit / 255.0),
                            Path(out_dir) / f"feature_maps{suffix}.png")

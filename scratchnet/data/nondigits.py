@@ -25,6 +25,7 @@ import hashlib
 import importlib.util
 import itertools
 import multiprocessing
+import struct
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -34,7 +35,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from ..core.kernels import available_cpus
-from ..errors import ImageError
+from ..errors import DataError, ImageError
 from ..fileio import atomic_write
 from .mnist import cache_root
 from .preprocess import _crop, to_mnist
@@ -577,7 +578,9 @@ def _source_hash():
 class StoredPictures:
     """A (k, 28, 28) uint8 array in an uncompressed .npz file, read a slice at a time: the
     detector's ~33,000 training pictures are never all in memory (train.py's peak). Slicing
-    with a step of 1 reads just those rows; any other index reads the whole array first."""
+    with a step of 1 reads just those rows, straight from the archive (zipfile's own seek
+    reads and drops everything before the slice, ever larger temporaries that the C heap then
+    keeps); any other index reads the whole array first."""
 
     def __init__(self, path, name):
         self.path, self.member = path, name + ".npy"
@@ -586,10 +589,20 @@ class StoredPictures:
             read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                            else np.lib.format.read_array_header_2_0)
             self.shape, fortran_order, self.dtype = read_header(f)
-            if fortran_order or z.getinfo(self.member).compress_type != zipfile.ZIP_STORED:
+            info = z.getinfo(self.member)
+            if fortran_order or info.compress_type != zipfile.ZIP_STORED:
                 raise ValueError(f"{path}: {name} is not stored as plain C-ordered rows")
-            self._start = f.tell()
+            in_member = f.tell()
         self._row = int(np.prod(self.shape[1:], dtype=np.int64)) * self.dtype.itemsize
+        if info.file_size < in_member + self.shape[0] * self._row:
+            raise ValueError(f"{path}: {name} is shorter than its header says")
+        with open(path, "rb") as raw:       # the member's bytes start after its local header
+            raw.seek(info.header_offset)
+            local = raw.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError(f"{path}: {name}'s local header is damaged")
+        name_length, extra_length = struct.unpack("<HH", local[26:30])
+        self._start = info.header_offset + 30 + name_length + extra_length + in_member
 
     def __len__(self):
         return self.shape[0]
@@ -598,11 +611,18 @@ class StoredPictures:
         if not (isinstance(index, slice) and index.step in (None, 1)):
             return self[:][index]
         start, stop, _ = index.indices(len(self))
-        count = max(0, stop - start)
-        with zipfile.ZipFile(self.path) as z, z.open(self.member) as f:
-            f.seek(self._start + start * self._row)
-            data = f.read(count * self._row)
-        return np.frombuffer(data, self.dtype).reshape(count, *self.shape[1:]).copy()
+        out = np.empty((max(0, stop - start), *self.shape[1:]), self.dtype)
+        if not out.size:
+            return out
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self._start + start * self._row)
+                complete = f.readinto(memoryview(out).cast("B")) == out.nbytes
+        except OSError as e:
+            raise DataError(f"cannot read the detector's cached pictures {self.path}: {e.strerror}") from None
+        if not complete:
+            raise DataError(f"the detector's cached pictures {self.path} changed while in use: run again")
+        return out
 
     def __array__(self, dtype=None, copy=None):
         return self[:] if dtype is None else self[:].astype(dtype)
