@@ -66,6 +66,26 @@ def test_kernels_jit_match_reference(case, dtype):
                                reference.row2im(drows, images.shape, KH, KW, pad), rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [c for c in CASES if c[1] == 1])
+def test_tap_planes_jit_match_reference_and_are_the_rows_transposed(case, dtype):
+    x, w, b, pad, S, rng = fused_inputs(case, dtype)
+    F, _, KH, KW = w.shape
+    images = x[:, 0]
+    planes = reference.tap_planes(images, KH, KW, pad)
+    np.testing.assert_array_equal(jit.tap_planes(images, KH, KW, pad), planes)   # a copy: exact
+    rows = reference.im2row(channels_last(x), KH, KW, pad)
+    np.testing.assert_array_equal(planes.reshape(KH * KW, -1), rows.reshape(-1, KH * KW).T)
+    dplanes = rng.standard_normal(planes.shape).astype(dtype)
+    np.testing.assert_array_equal(jit.taps2im(dplanes, images.shape, KH, KW, pad),  # same sums,
+                                  reference.taps2im(dplanes, images.shape, KH, KW, pad))  # same order
+    drows = dplanes.reshape(KH * KW, -1).T.reshape(rows.shape)                    # the adjoint of
+    tol = 1e-5 if dtype == np.float32 else 1e-12                                  # the same matrix
+    np.testing.assert_allclose(reference.taps2im(dplanes, images.shape, KH, KW, pad),
+                               reference.row2im(drows, channels_last(x).shape, KH, KW, pad)[..., 0],
+                               rtol=tol, atol=tol)
+
+
 def test_im2row_rows_times_weights_is_the_convolution():
     x, w, b, pad, S, _ = fused_inputs(CASES[3], np.float64)
     F, C, KH, KW = w.shape

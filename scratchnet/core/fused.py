@@ -87,7 +87,9 @@ class Im2rowConvReLUPool(Layer):
     gradient at the conv outputs, (N*OH*OW, F):
         forward  conv = rows @ wm.T            backward  dwm.T = rows.T @ dconv  (K, F)
                                                          dx = row2im(dconv @ wm)  (if need_dx)
-    Cache: rows = im2row(x) (N, OH, OW, K) and the argmax (N, PH, PW, F).
+    Cache: rows = im2row(x) (N, OH, OW, K) and the argmax (N, PH, PW, F). A one-channel input
+    (a first layer) keeps the same rows transposed, tap by tap: tap_planes(x) (K, N, OH, OW),
+    whose copies are whole runs of pixels; taps2im is its row2im.
     """
 
     def __init__(self, conv, relu, pool):
@@ -105,13 +107,18 @@ class Im2rowConvReLUPool(Layer):
         N, _, H, W = x.shape
         OH, OW = conv_output_size(H, KH, 1, c.padding), conv_output_size(W, KW, 1, c.padding)
         dt = c.params["W"].dtype
-        images = channels_last(x).astype(dt, copy=False)             # (N, H, W, C)
-        rows = k.im2row(images, KH, KW, c.padding, self._buffer("rows", (N, OH, OW, KH * KW * C), dt))
         wm = self._buffer("wm", (F, KH, KW, C), dt)                   # the weights in the rows' order
         wm[...] = c.params["W"].transpose(0, 2, 3, 1)
         conv = self._buffer("conv", (N, OH, OW, F), dt)
-        np.matmul(rows.reshape(-1, KH * KW * C), wm.reshape(F, -1).T,
-                  out=conv.reshape(-1, F))                            # (N*OH*OW, K) @ (K, F)
+        if C == 1:      # one channel: the same rows, transposed (tap_planes: a faster copy)
+            rows = k.tap_planes(x.reshape(N, H, W).astype(dt, copy=False), KH, KW, c.padding,
+                                self._buffer("rows", (KH * KW, N, OH, OW), dt))
+            matrix = rows.reshape(KH * KW, -1).T                      # (N*OH*OW, K), a view
+        else:
+            images = channels_last(x).astype(dt, copy=False)         # (N, H, W, C)
+            rows = k.im2row(images, KH, KW, c.padding, self._buffer("rows", (N, OH, OW, KH * KW * C), dt))
+            matrix = rows.reshape(-1, KH * KW * C)
+        np.matmul(matrix, wm.reshape(F, -1).T, out=conv.reshape(-1, F))  # (N*OH*OW, K) @ (K, F)
         out = self._buffer("out", (N, OH // S, OW // S, F), dt)
         argmax = self._buffer("argmax", out.shape, ARGMAX_DTYPE)
         k.bias_relu_pool(conv, c.params["b"], S, out, argmax)
@@ -124,21 +131,25 @@ class Im2rowConvReLUPool(Layer):
         x_shape, argmax, rows = self.cache
         c, S, k = self.conv, self.pool.size, kernels.active()
         F, C, KH, KW = c.params["W"].shape
-        N, OH, OW, K = rows.shape
+        N, _, H, W = x_shape
+        OH, OW, K = conv_output_size(H, KH, 1, c.padding), conv_output_size(W, KW, 1, c.padding), KH * KW * C
+        matrix = rows.reshape(K, -1).T if C == 1 else rows.reshape(-1, K)   # (N*OH*OW, K) as forward's
         # The conv outputs are dead once pooled, and the rows once dW is made: their gradients
         # are written over them (less memory, and arrays already in cache).
         dconv = self._buffer("conv", (N, OH, OW, F), dout.dtype)
         k.relu_pool_backward(channels_last(dout), argmax, S, dconv, c.grads["b"])
         dconv = dconv.reshape(-1, F)
         dwm_t = self._buffer("dwm_t", (KH, KW, C, F), dout.dtype)    # dwm.T: BLAS's faster order
-        np.matmul(rows.reshape(-1, K).T, dconv, out=dwm_t.reshape(K, F))   # (K, M) @ (M, F)
+        np.matmul(matrix.T, dconv, out=dwm_t.reshape(K, F))                # (K, M) @ (M, F)
         c.grads["W"][...] = dwm_t.transpose(3, 2, 0, 1)                    # back to (F, C, KH, KW)
         if not need_dx:
             return None
         self.cache, drows = None, rows                                     # (rows are overwritten)
         wm = self._buffer("wm", (F, KH, KW, C), dout.dtype)          # (as forward left it)
+        if C == 1:                                                         # (K, F) @ (F, M)
+            np.matmul(wm.reshape(F, K).T, dconv.T, out=drows.reshape(K, -1))
+            return k.taps2im(drows, (N, H, W), KH, KW, c.padding).reshape(x_shape)
         np.matmul(dconv, wm.reshape(F, K), out=drows.reshape(-1, K))       # (M, F) @ (F, K)
-        N, C, H, W = x_shape
         return k.row2im(drows, (N, H, W, C), KH, KW, c.padding).transpose(0, 3, 1, 2)
 
 

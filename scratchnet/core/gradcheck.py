@@ -207,7 +207,8 @@ def _check_fused(rng, h):
 
 
 IM2ROW_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),    # the fast network's second block
-                ("2x3x3 pad 1 pool 3", (2, 3, 3, 1, 3), (2, 2, 8, 7))]
+                ("2x3x3 pad 1 pool 3", (2, 3, 3, 1, 3), (2, 2, 8, 7)),
+                ("1x3x5 pad 1 pool 2", (1, 3, 5, 1, 2), (2, 1, 9, 8))]   # one channel: tap planes
 
 
 def _check_im2row(rng, h):

@@ -704,6 +704,56 @@ def row2im(drows, x_shape, KH, KW, pad):
 
 
 @njit(cache=True, nogil=True)
+def _tap_planes(xp, KH, KW, out, n0, n1):
+    """xp: the padded images (N, Hp, Wp); out (KH*KW, N, OH, OW)."""
+    OH, OW = out.shape[2], out.shape[3]
+    for t in range(KH * KW):
+        i, j = t // KW, t % KW
+        for n in range(n0, n1):
+            for oh in range(OH):
+                src = xp[n, oh + i, j:]
+                dst = out[t, n, oh]
+                for ow in range(OW):
+                    dst[ow] = src[ow]
+
+
+def tap_planes(x, KH, KW, pad, out=None):
+    """Same as reference.tap_planes (a copy: bitwise the same)."""
+    N, H, W = x.shape
+    OH, OW = conv_output_size(H, KH, 1, pad), conv_output_size(W, KW, 1, pad)
+    if out is None:
+        out = np.empty((KH * KW, N, OH, OW), dtype=x.dtype)
+    if out.shape != (KH * KW, N, OH, OW) or not out.flags.c_contiguous:
+        raise ValueError(f"out {out.shape} is not a C-contiguous {(KH * KW, N, OH, OW)}")
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad))) if pad else np.ascontiguousarray(x)
+    team().run(_tap_planes, (xp, KH, KW, out), split(N, team().size))
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _taps2im(dplanes, KH, KW, dxp, n0, n1):
+    """dxp: the padded gradient (N, Hp, Wp), summed tap by tap as reference.taps2im."""
+    OH, OW = dplanes.shape[2], dplanes.shape[3]
+    for n in range(n0, n1):
+        dxp[n] = 0
+        for t in range(KH * KW):
+            i, j = t // KW, t % KW
+            for oh in range(OH):
+                src = dplanes[t, n, oh]
+                dst = dxp[n, oh + i, j:]
+                for ow in range(OW):
+                    dst[ow] += src[ow]
+
+
+def taps2im(dplanes, x_shape, KH, KW, pad):
+    """Same as reference.taps2im."""
+    N, H, W = x_shape
+    dxp = np.empty((N, H + 2 * pad, W + 2 * pad), dtype=dplanes.dtype)
+    team().run(_taps2im, (np.ascontiguousarray(dplanes), KH, KW, dxp), split(N, team().size))
+    return dxp[:, pad:pad + H, pad:pad + W]
+
+
+@njit(cache=True, nogil=True)
 def _bias_relu_pool(conv, b, S, out, argmax, n0, n1):
     F = conv.shape[3]
     PH, PW = out.shape[1], out.shape[2]

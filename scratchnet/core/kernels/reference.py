@@ -270,6 +270,34 @@ def row2im(drows, x_shape, KH, KW, pad):
     return dxp[:, pad:pad + H, pad:pad + W]
 
 
+def tap_planes(x, KH, KW, pad, out=None):
+    """x (N, H, W), one channel -> planes (KH*KW, N, OH, OW), stride 1: plane i*KW + j is
+    the padded image shifted by tap (i, j). planes.reshape(K, -1) is im2row's rows for C = 1,
+    transposed: the same matrix laid out tap by tap, so the copies are runs of OW pixels
+    instead of runs of KW (a first layer's im2row, three times faster)."""
+    N, H, W = x.shape
+    OH, OW = conv_output_size(H, KH, 1, pad), conv_output_size(W, KW, 1, pad)
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad)))
+    if out is None:
+        out = np.empty((KH * KW, N, OH, OW), dtype=x.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            out[i * KW + j] = xp[:, i:i + OH, j:j + OW]
+    return out
+
+
+def taps2im(dplanes, x_shape, KH, KW, pad):
+    """The adjoint of tap_planes: (KH*KW, N, OH, OW) -> dx (N, H, W) = x_shape; a pixel under
+    several taps gets the sum of their gradients, added tap by tap."""
+    N, H, W = x_shape
+    OH, OW = dplanes.shape[2:]
+    dxp = np.zeros((N, H + 2 * pad, W + 2 * pad), dtype=dplanes.dtype)
+    for i in range(KH):
+        for j in range(KW):
+            dxp[:, i:i + OH, j:j + OW] += dplanes[i * KW + j]
+    return dxp[:, pad:pad + H, pad:pad + W]
+
+
 def bias_relu_pool(conv, b, S, out=None, argmax=None):
     """conv (N, OH, OW, F), channels last, without its bias -> out, argmax (N, PH, PW, F):
     out = maxpool_S(relu(conv + b)), PH = OH // S; argmax as conv_relu_pool_forward's (the
