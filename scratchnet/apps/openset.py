@@ -132,7 +132,7 @@ DETECTORS = 3     # trained from different seeds and averaged: one seed's detect
 CALIBRATION = ("plain", "canvas", "low resolution")
 
 
-def in_chunks(fn, images, prepare, input_shape, chunk=128, out=None):
+def in_chunks(fn, images, prepare, input_shape, chunk=256, out=None):
     """fn(float inputs) for uint8 images, converted by `prepare` a chunk at a time (never a
     float copy of all of them), the results concatenated, or written into `out` (returned)."""
     buffer = np.empty((min(chunk, len(images)), *input_shape), np.float32)
