@@ -193,6 +193,9 @@ def test_stored_pictures_read_a_slice_as_the_array_holds_it(tmp_path):
     os.truncate(tmp_path / "p.npz", 2000)          # the cache file cut short while in use: a line
     with pytest.raises(DataError, match="changed while in use"):
         stored[:10]
+    os.remove(tmp_path / "p.npz")                 # ... or removed: a line too, not a traceback
+    with pytest.raises(DataError, match="cannot read the detector's cached pictures"):
+        stored[:1]
 
 
 def test_averaged_detectors_answer_the_mean_of_their_answers():
