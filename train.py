@@ -81,7 +81,7 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import EXAMPLES, HELD_OUT, OpenSet, fit_open_set
+    from scratchnet.apps.openset import EXAMPLES, HELD_OUT, MORE_DIGITS, OpenSet, fit_open_set
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -166,6 +166,11 @@ def main():
     # threshold is set on the last MNIST training images, the validation images by default
     detector_digits = data.train_images[:EXAMPLES].copy()
     held_out_digits = data.train_images[-HELD_OUT:].copy()
+    digit_labels, more_digits = None, None
+    if recipe.outlier_network:
+        digit_labels = data.train_labels[:EXAMPLES].copy()
+        more_digits = (data.train_images[EXAMPLES:EXAMPLES + MORE_DIGITS].copy(),
+                       data.train_labels[EXAMPLES:EXAMPLES + MORE_DIGITS].copy())
     del images, labels, train, val
     data.train_images = data.train_labels = None
     give_back_freed_memory()
@@ -173,11 +178,12 @@ def main():
     if not result.interrupted:
         start = time.perf_counter()
         openset = fit_open_set(model, detector_digits, held_out_digits, to_input, seed=args.seed,
-                               on_prepare=lambda n: print(
+                               labels=digit_labels, more=more_digits, on_prepare=lambda n: print(
                                    f"drawing and preprocessing {n} pictures for the 'not a digit' "
                                    f"detector (first run only, then cached) ...", flush=True))
-        print(f"'not a digit' detector trained and calibrated in {time.perf_counter() - start:.1f} s")
-    del detector_digits, held_out_digits
+        both = " and outlier network" if openset.net is not None else ""
+        print(f"'not a digit' detector{both} trained and calibrated in {time.perf_counter() - start:.1f} s")
+    del detector_digits, held_out_digits, digit_labels, more_digits
     give_back_freed_memory()
     from scratchnet.apps.report import write_report     # (matplotlib: 27 MB: not held while training)
 

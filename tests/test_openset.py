@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from scratchnet.apps.inference import Predictor
-from scratchnet.apps.openset import OpenSet, features
+from scratchnet.apps.openset import (OpenSet, features, from_int8, outlier_log_odds, outlier_network,
+                                     to_int8)
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.data.mnist import to_input
@@ -70,6 +71,54 @@ def test_the_detector_travels_in_the_model_file(model_file, tmp_path, mnist):
     np.testing.assert_array_equal(OpenSet.of(again, meta2).scores(again, x), openset.scores(model, x))
     assert features(model, x).shape == (50, 32 + 32 + 100 + 10 + 1)
     assert openset.shape and features(model, x, shape=True).shape == (50, 32 + 32 + 100 + 10 + 1 + 8)
+    assert openset.net is not None and set(model.extras) >= {"openset.net.0.W", "openset.net.6.b"}
+    assert model.extras["openset.net.4.W"].dtype == np.int8                  # a quarter of the bytes
+    assert openset.net.layers[-1].out_features == 11 and model.layers[-1].out_features == 10
+
+
+def test_the_outlier_network_starts_as_the_classifier_and_scores_log_odds(model_file, mnist):
+    """Before fine-tuning its ten digit logits are the classifier's and "not a digit" scores 0,
+    so its log-odds are the classifier's log-sum-exp, computed without overflow."""
+    model = load_model(model_file)
+    net = outlier_network(model)
+    x = to_input(mnist.test_images[:20])
+    z, z11 = model.forward(x).astype(np.float64), net.forward(x).astype(np.float64)
+    np.testing.assert_allclose(z11[:, :10], z, rtol=1e-6, atol=1e-5)
+    np.testing.assert_array_equal(z11[:, 10], 0)
+    np.testing.assert_allclose(outlier_log_odds(net, x), np.log(np.exp(z).sum(axis=1)), rtol=1e-5)
+    assert model.layers[-1].out_features == 10          # the classifier itself untouched
+    net.layers[-1].params["b"][10] = 1000.0             # "not a digit", surely: large, finite odds
+    assert np.all(np.isfinite(outlier_log_odds(net, x))) and np.all(outlier_log_odds(net, x) < -900)
+
+
+def test_int8_weights_are_within_half_a_step_and_come_back_exactly():
+    rng = np.random.default_rng(3)
+    W = (rng.standard_normal((300, 7)) * rng.uniform(0.001, 3, 7)).astype(np.float32)
+    W[:, 2] = 0
+    W[5, 4] = 2.0 ** -3 * 127                  # a column whose largest weight is exactly 127 steps
+    q, scale = to_int8(W)
+    assert q.dtype == np.int8 and scale.dtype == np.float32 and np.abs(q).max() <= 127
+    assert np.all(np.abs(q).max(axis=0)[[0, 1, 3, 4, 5, 6]] >= 64)      # a power of two: 7 bits used
+    assert np.all(np.abs(from_int8(q, scale) - W) <= scale / 2)
+    assert np.all(from_int8(q, scale)[:, 2] == 0) and scale[4] == 2.0 ** -3
+    again = to_int8(from_int8(q, scale))                                   # what the model file stores
+    np.testing.assert_array_equal(again[0], q)
+    np.testing.assert_array_equal(again[1], scale)
+
+
+def test_a_model_file_from_before_the_outlier_network_scores_with_the_detector_alone(model_file, tmp_path,
+                                                                                      mnist):
+    model, meta = load_model(model_file, return_metadata=True)
+    with_net = OpenSet.of(model, meta)
+    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "scales")}
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
+    model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))
+    again = Predictor.load(tmp_path / "older.npz")
+    assert again.openset.net is None
+    x = to_input(mnist.test_images[:20])
+    alone = with_net.detector.forward(((features(model, x, shape=True) - with_net.mean) / with_net.std)
+                                      .astype(np.float32))
+    np.testing.assert_allclose(again.openset.scores(again.model, x), alone[:, 1] - alone[:, 0], rtol=1e-5)
 
 
 def test_a_model_file_from_before_the_shape_features_reads_without_them(model_file, tmp_path, mnist):
@@ -79,7 +128,9 @@ def test_a_model_file_from_before_the_shape_features_reads_without_them(model_fi
     F = len(openset.mean) - 8
     older = Sequential([Dense(F, 4), ReLU(), Dense(4, 2)], input_shape=(F,))
     info = dict(meta["openset"], features=F, hidden=4)
-    del info["shape"]
+    for key in ("shape", "net", "scales"):      # (written before them)
+        info.pop(key, None)
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
     model.extras.update({"openset.mean": openset.mean[:F], "openset.std": openset.std[:F]})
     model.extras.update({f"openset.{k}": v for k, v in older.parameters().items()})
     model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))

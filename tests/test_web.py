@@ -48,10 +48,17 @@ def test_the_folder_holds_the_page_its_script_and_the_weights(site, model_file):
     assert header["format"] == "scratchnet.web" and header["crc32"] == zlib.crc32(data)
     predictor = Predictor.load(model_file)
     assert header["threshold"] == predictor.openset.threshold
-    arrays = {a["name"]: np.frombuffer(data, "<f4", int(np.prod(a["shape"])), a["offset"]).reshape(a["shape"])
+    arrays = {a["name"]: np.frombuffer(data, {"float32": "<f4", "int8": "i1"}[a["dtype"]], int(np.prod(a["shape"])),
+                                       a["offset"]).reshape(a["shape"])
               for a in header["arrays"]}
+    assert all(a["offset"] % 4 == 0 for a in header["arrays"])
     np.testing.assert_array_equal(arrays["4.W"], predictor.model.parameters()["4.W"])
     np.testing.assert_array_equal(arrays["openset.std"], predictor.openset.std)
+    # the outlier network: its large matrix as int8 and a scale a column, the very weights Python uses
+    net = predictor.openset.net.parameters()
+    assert arrays["openset.net.4.W"].dtype == np.int8 and header["scales"] == list(predictor.openset.scales)
+    np.testing.assert_array_equal(arrays["openset.net.4.W"] * arrays["openset.net.4.W.scale"], net["4.W"])
+    np.testing.assert_array_equal(arrays["openset.net.6.W"], net["6.W"])
     assert sum(p.stat().st_size for p in site.iterdir()) <= 3 * 2 ** 20       # the whole page, float32
 
 

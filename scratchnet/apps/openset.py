@@ -14,9 +14,16 @@ from a small detector trained after the network, on what the network computes fo
             hand) against non-digits of 21 families (data/nondigits.py), all preprocessed as
             predict.py does. DETECTORS of them, from different seeds, are averaged into one
             Dense(183, 192) -> ReLU -> Dense(192, 2) (average())
-  score     the detector's log-odds of "digit"; a picture is taken for a digit when its score
-            reaches the threshold that accepts ACCEPT (99.5%) of held-out digits in each of
-            the CALIBRATION styles
+  outliers  a copy of the network with an eleventh output, "not a digit", fine-tuned on the
+            same pictures and more MNIST digits (outlier exposure, Hendrycks et al. 2019):
+            its own conv filters learn what sets digits apart, which the classifier's,
+            trained on digits alone, never had to (outlier_network(); trained when
+            fit_open_set is given the digits' labels)
+  score     the detector's log-odds of "digit", plus the outlier network's (log-sum-exp of
+            its ten digit logits minus its "not a digit" logit), each divided by its spread
+            over held-out digits; a picture is taken for a digit when its score reaches the
+            threshold that accepts ACCEPT (99.5%) of held-out digits in each of the
+            CALIBRATION styles
 
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits,
 and so did distances to training digits' features (docs/openset.md); the detector has the
@@ -25,8 +32,10 @@ thin-pen digits kept and the AUROC (docs/openset.md). A detector that also sees 
 2x2-pooled pixels (pixels=True, recorded in the model file) was tried and refused no more.
 
 The network is not changed: MNIST accuracy is exactly the trained model's. The detector's
-arrays and threshold travel in the model file (model.extras, format version 2); a model
-without them (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
+arrays, the outlier network's weights and the threshold travel in the model file
+(model.extras, format version 2; the outlier network's layers in its metadata); a file
+without an outlier network scores with the detector alone, and a model without any of them
+(version 1) takes every picture for a digit and says so (OpenSet.of -> None).
 Which features it reads is in the file's metadata ("shape", "pixels"): a file written before
 the shape features existed reads without them, as it was trained.
 """
@@ -35,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.layers import Dense, ReLU
-from ..core.model import Sequential
+from ..core.model import Sequential, build_model
 from ..core.training import cosine_decay, fit
 
 ACCEPT = 0.995         # of held-out validation digits (at 0.99, 2.4% of the user-style PNGs
@@ -84,6 +93,54 @@ def features(model, x, batch_size=64, with_logits=False, pixels=False, shape=Fal
     return (feats, np.concatenate(logits)) if with_logits else feats
 
 
+def outlier_network(model, seed=0):
+    """A copy of `model` (weights and all) whose last Dense layer has one more output, "not a
+    digit", its weights zero: it starts as the classifier, unsure of the new class."""
+    net = model.clone()
+    net.extras = {}
+    last = net.layers[-1]
+    if not isinstance(last, Dense):
+        raise ValueError("outlier exposure needs a network that ends in a Dense layer")
+    wider = Dense(last.in_features, last.out_features + 1, rng=np.random.default_rng(seed),
+                  dtype=last.params["W"].dtype)
+    for name in ("W", "b"):
+        wider.params[name][...] = 0
+        wider.params[name][..., :-1] = last.params[name]
+    net.layers[-1] = wider
+    return net
+
+
+def to_int8(W):
+    """(D, M) float32 weights -> (int8 (D, M), float32 scale (M,)): each output column scaled by
+    the power of two that brings its largest weight within +-127. The outlier network keeps
+    its large matrices so (a quarter of the bytes: the web page's weights stay under 3 MB) and
+    computes with from_int8's values, in Python and in the page alike. A power of two makes
+    q * scale exact, so from_int8's weights give back the same q and scale."""
+    top = np.abs(W).max(axis=0).astype(np.float64) / 127
+    m, e = np.frexp(top)                          # top = m 2^e, m in [0.5, 1)
+    scale = np.where(top > 0, np.ldexp(1.0, np.where(m == 0.5, e - 1, e)), 1.0).astype(np.float32)
+    return np.round(W / scale).astype(np.int8), scale
+
+
+def from_int8(q, scale):
+    """to_int8's weights as float32: q * scale, one float32 product each (as the page computes)."""
+    return q.astype(np.float32) * scale
+
+
+INT8_FROM = 10000   # the outlier network's matrices of at least this many weights are kept as int8
+
+
+def outlier_log_odds(net, x, batch_size=256):
+    """(N, *input_shape) inputs -> (N,) log P(one of the digits) - log P(not a digit) under the
+    outlier network: the log-sum-exp of its digit logits minus its last logit."""
+    out = []
+    for i in range(0, len(x), batch_size):
+        z = net.forward(x[i:i + batch_size]).astype(np.float64)
+        top = z[:, :-1].max(axis=1)
+        out.append(top + np.log(np.exp(z[:, :-1] - top[:, None]).sum(axis=1)) - z[:, -1])
+    return np.concatenate(out) if out else np.zeros(0)
+
+
 @dataclass
 class OpenSet:
     mean: np.ndarray        # (F,) feature standardisation
@@ -92,22 +149,34 @@ class OpenSet:
     threshold: float        # scores below it: not a digit
     pixels: bool = False    # the input's pooled pixels are among the features
     shape: bool = False     # the drawing's topology is among the features
+    net: Sequential = None  # the outlier network (outlier_network), or None: the detector alone
+    scales: tuple = (1.0, 1.0)   # the detector's and the outlier network's spread over digits
 
     def scores(self, model, x, with_logits=False):
-        """(N, *input_shape) network inputs -> (N,) log-odds that each picture is a digit (and
-        the network's logits (N, classes), computed on the way, if asked)."""
+        """(N, *input_shape) network inputs -> (N,) how much each picture looks like a digit
+        (the detector's log-odds, plus the outlier network's, each in units of its spread over
+        held-out digits), and the network's logits (N, classes), computed on the way, if asked."""
         feats, logits = features(model, x, with_logits=True, pixels=self.pixels, shape=self.shape)
         out = self.detector.forward(((feats - self.mean) / self.std).astype(np.float32))
         scores = (out[:, 1] - out[:, 0]).astype(np.float64)
+        if self.net is not None:
+            scores = scores / self.scales[0] + outlier_log_odds(self.net, x) / self.scales[1]
         return (scores, logits) if with_logits else scores
 
     def save_into(self, model):
         """Attach to the model's extras and return the metadata entry for its file."""
         model.extras.update({"openset.mean": self.mean, "openset.std": self.std})
         model.extras.update({f"openset.{k}": v for k, v in self.detector.parameters().items()})
-        return {"method": METHOD, "threshold": self.threshold, "accept": ACCEPT,
+        info = {"method": METHOD, "threshold": self.threshold, "accept": ACCEPT,
                 "features": int(len(self.mean)), "hidden": self.detector.layers[0].out_features,
                 "pixels": self.pixels, "shape": self.shape}
+        if self.net is not None:
+            for key, value in self.net.parameters().items():
+                if value.size >= INT8_FROM:      # (its values are from_int8's: the same back)
+                    value, model.extras[f"openset.net.{key}.scale"] = to_int8(value)
+                model.extras[f"openset.net.{key}"] = value
+            info.update(net=self.net.describe(), scales=[float(s) for s in self.scales])
+        return info
 
     @classmethod
     def of(cls, model, metadata):
@@ -119,8 +188,17 @@ class OpenSet:
                                Dense(int(info["hidden"]), 2)], input_shape=(int(info["features"]),))
         for key, value in detector.parameters().items():
             value[...] = model.extras[f"openset.{key}"]
+        net, scales = None, (1.0, 1.0)
+        if info.get("net"):            # (files written before the outlier network have none)
+            net = build_model(info["net"], "the model file's outlier network")
+            for key, value in net.parameters().items():
+                stored = model.extras[f"openset.net.{key}"]
+                scale = model.extras.get(f"openset.net.{key}.scale")
+                value[...] = stored if scale is None else from_int8(stored, scale)
+            scales = tuple(float(s) for s in info["scales"])
         return cls(model.extras["openset.mean"], model.extras["openset.std"], detector,
-                   float(info["threshold"]), bool(info.get("pixels", False)), bool(info.get("shape", False)))
+                   float(info["threshold"]), bool(info.get("pixels", False)), bool(info.get("shape", False)),
+                   net, scales)
 
 
 EXAMPLES = 9000   # training digits the detector learns from (against 24,000 non-digits)
@@ -130,6 +208,9 @@ DETECTORS = 3     # trained from different seeds and averaged: one seed's detect
 # held-out digit styles the threshold keeps ACCEPT of each of (not "traced": the tracer's
 # worst 0.5%, skeletons broken at small sizes, would set it where few non-digits are refused)
 CALIBRATION = ("plain", "canvas", "low resolution")
+OUTLIER_EPOCHS = 8     # the outlier network's fine-tuning, SGD as the reference recipe's with a
+                       # cosine decay, on the detector's pictures and MORE_DIGITS MNIST digits
+MORE_DIGITS = 24000    # without them it forgets some digits: MNIST's test digits kept 99.4%
 
 
 def in_chunks(fn, images, prepare, input_shape, chunk=256, out=None):
@@ -161,7 +242,28 @@ def average(detectors):
     return merged
 
 
-def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, on_prepare=None):
+def fit_outlier_network(model, positives, positive_labels, negatives, prepare, more=None, seed=0,
+                        epochs=OUTLIER_EPOCHS):
+    """outlier_network(model) fine-tuned to name the digits in `positives` (uint8 pictures,
+    their digits `positive_labels`) and in `more` (MNIST images, labels), and "not a digit"
+    (the last class) for `negatives`: outlier exposure. Its conv filters and dense layers all
+    learn, by the framework's own fit() (the gradient-checked layers and loss)."""
+    net = outlier_network(model, seed)
+    more_images, more_labels = more if more is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+    images = np.concatenate([positives[:], more_images, negatives[:]])
+    labels = np.concatenate([positive_labels, more_labels,
+                             np.full(len(negatives), net.layers[-1].out_features - 1)]).astype(np.int64)
+    fit(net, (images, labels), epochs=epochs, batch_size=64, lr=0.01, momentum=0.9, seed=seed,
+        prepare=prepare, schedule=cosine_decay)
+    net.release_buffers()
+    for value in net.parameters().values():
+        if value.size >= INT8_FROM:
+            value[...] = from_int8(*to_int8(value))
+    return net
+
+
+def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, on_prepare=None,
+                 labels=None, more=None):
     """Train the detector for `model` and calibrate its threshold; returns an OpenSet.
 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
@@ -169,11 +271,17 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     digits (as MNIST drew them, drawn as canvas pictures, traced, at low resolution, by a
     wobbling hand) against non-digit pictures, all preprocessed as predict.py does
     (data.nondigits.detector_examples: cached per user; on_prepare(n) hears when n pictures
-    must be made first), and are averaged into one. The threshold accepts ACCEPT of the
-    held-out digits in each of the CALIBRATION styles, preprocessed the same way.
+    must be made first), and are averaged into one. Given the digits' `labels`, the outlier
+    network is fine-tuned on the same pictures and `more` (MNIST images, labels) too
+    (fit_outlier_network). The threshold accepts ACCEPT of the held-out digits in each of the
+    CALIBRATION styles, preprocessed the same way.
     """
     from ..data.nondigits import calibration_examples, detector_examples
     positives, negatives = detector_examples(digits, examples, on_prepare=on_prepare)
+    net = None
+    if labels is not None:
+        net = fit_outlier_network(model, positives, labels[:len(positives)], negatives, prepare,
+                                  more=more, seed=seed)
 
     def features_of(images, out=None):
         return in_chunks(lambda x: features(model, x, pixels=PIXELS, shape=SHAPE), images, prepare, model.input_shape,
@@ -185,7 +293,7 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     F = features_of(positives[:1]).shape[1]
     n, N = len(positives), len(positives) + len(negatives)
     feats = np.empty((N, F), np.float16)
-    labels = np.r_[np.ones(n, np.int64), np.zeros(len(negatives), np.int64)]
+    targets = np.r_[np.ones(n, np.int64), np.zeros(len(negatives), np.int64)]
     features_of(positives, out=feats[:n])
     features_of(negatives, out=feats[n:])
     del positives, negatives
@@ -199,14 +307,21 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
         rng = np.random.default_rng([seed, 13, k])
         detector = Sequential([Dense(F, HIDDEN, rng=rng), ReLU(),
                                Dense(HIDDEN, 2, init="glorot_uniform", rng=rng)], input_shape=(F,))
-        fit(detector, (feats, labels), epochs=20, batch_size=128, lr=0.02, seed=seed * DETECTORS + k,
+        fit(detector, (feats, targets), epochs=20, batch_size=128, lr=0.02, seed=seed * DETECTORS + k,
             schedule=cosine_decay)
         detectors.append(detector)
     openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), average(detectors), 0.0,
                       pixels=PIXELS, shape=SHAPE)
     held_out = calibration_examples(val_digits[:HELD_OUT], CALIBRATION)
-    openset.threshold = float(min(
-        np.quantile(in_chunks(lambda x: openset.scores(model, x), held_out[style], prepare,
-                              model.input_shape), 1 - ACCEPT)
-        for style in CALIBRATION))
+
+    def on_held_out(fn):
+        return {style: in_chunks(fn, held_out[style], prepare, model.input_shape) for style in CALIBRATION}
+    scores = on_held_out(lambda x: openset.scores(model, x))
+    if net is not None:       # the two log-odds in units of their spread over held-out digits
+        more_scores = on_held_out(lambda x: outlier_log_odds(net, x))
+        scales = (float(np.std(np.concatenate(list(scores.values())))),
+                  float(np.std(np.concatenate(list(more_scores.values())))))
+        scores = {s: scores[s] / scales[0] + more_scores[s] / scales[1] for s in CALIBRATION}
+        openset.net, openset.scales = net, scales
+    openset.threshold = float(min(np.quantile(scores[s], 1 - ACCEPT) for s in CALIBRATION))
     return openset

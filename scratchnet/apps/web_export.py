@@ -16,38 +16,51 @@ from ..core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from ..core.model import FORMAT_VERSION, load_model
 from ..errors import ScratchnetError
 from ..fileio import atomic_write
-from .openset import OpenSet
+from .openset import INT8_FROM, OpenSet, to_int8
 
 WEB = Path(__file__).with_name("web")
 PAGE_FILES = ("index.html", "scratchnet.js")
 LAYOUT = (Conv2D, ReLU, MaxPool2D, Flatten, Dense, ReLU, Dense)   # what scratchnet.js computes
 
 
+def _is_reference_cnn(model):
+    kinds = tuple(type(layer) for layer in model.layers)
+    return (kinds == LAYOUT and model.layers[0].params["W"].shape[1:] == (1, 3, 3)
+            and model.input_shape == (1, 28, 28) and (model.layers[2].size, model.layers[2].stride) == (2, 2))
+
+
 def weights_file(model, metadata):
     """The bytes of model.bin for a reference-CNN `model` and its file's metadata."""
-    kinds = tuple(type(layer) for layer in model.layers)
-    conv = model.layers[0]
-    if kinds != LAYOUT or conv.params["W"].shape[1:] != (1, 3, 3) or model.input_shape != (1, 28, 28) \
-            or (model.layers[2].size, model.layers[2].stride) != (2, 2):
+    if not _is_reference_cnn(model):
         raise ScratchnetError("the web page runs the reference CNN (conv 3x3 -> ReLU -> max-pool 2 -> dense "
                               "-> ReLU -> dense) on 28x28 inputs; this model is another network")
-    arrays = {k: np.ascontiguousarray(v, dtype="<f4") for k, v in model.parameters().items()}
+    arrays = dict(model.parameters())
     openset = OpenSet.of(model, metadata)
-    threshold, shape = None, False
+    threshold, shape, scales = None, False, None
     if openset is not None:
         if openset.pixels:
             raise ScratchnetError("the web page does not compute the detector's pixel features")
         arrays.update({"openset.mean": openset.mean, "openset.std": openset.std})
         arrays.update({f"openset.{k}": v for k, v in openset.detector.parameters().items()})
-        arrays = {k: np.ascontiguousarray(v, dtype="<f4") for k, v in arrays.items()}
+        if openset.net is not None:    # the same network with an eleventh output
+            if not _is_reference_cnn(openset.net):
+                raise ScratchnetError("the web page runs an outlier network shaped as the reference CNN only")
+            for key, value in openset.net.parameters().items():
+                if value.size >= INT8_FROM:        # int8 and a scale a column, as in the model file
+                    value, arrays[f"openset.net.{key}.scale"] = to_int8(value)
+                arrays[f"openset.net.{key}"] = value
+            scales = list(openset.scales)
         threshold, shape = openset.threshold, openset.shape
-    entries, offset = [], 0
+    arrays = {k: np.ascontiguousarray(v, dtype="i1" if v.dtype == np.int8 else "<f4") for k, v in arrays.items()}
+    entries, chunks, offset = [], [], 0
     for name, value in arrays.items():
-        entries.append({"name": name, "shape": list(value.shape), "offset": offset})
-        offset += value.nbytes
-    data = b"".join(v.tobytes() for v in arrays.values())
+        entries.append({"name": name, "shape": list(value.shape), "offset": offset, "dtype": value.dtype.name})
+        padding = (4 - value.nbytes % 4) % 4                 # the next array starts 4-byte aligned
+        chunks += [value.tobytes(), b"\0" * padding]
+        offset += value.nbytes + padding
+    data = b"".join(chunks)
     header = json.dumps({"format": "scratchnet.web", "version": 1, "model_version": FORMAT_VERSION,
-                         "threshold": threshold, "shape_features": shape, "crc32": zlib.crc32(data), "dtype": "float32",
+                         "threshold": threshold, "shape_features": shape, "scales": scales, "crc32": zlib.crc32(data),
                          "arrays": entries}).encode()
     header += b" " * ((4 - len(header) % 4) % 4)          # the arrays start 4-byte aligned
     return len(header).to_bytes(4, "little") + header + data

@@ -99,7 +99,7 @@ class Sequential:
 
     def clone(self):
         """A new, independent Sequential with the same layers, weights and extras (no buffers)."""
-        twin = _build(self.describe(), "<clone>")
+        twin = build_model(self.describe(), "<clone>")
         twin.fuse = self.fuse
         for key, value in twin.parameters().items():
             value[...] = self.parameters()[key]
@@ -110,7 +110,7 @@ class Sequential:
         """A twin that shares this model's weights (the very arrays) but keeps gradients,
         activations and buffers of its own, so that threads can run forward and backward on
         replicas at once (the data-parallel step, core/training.py)."""
-        twin = _build(self.describe(), "<replica>")
+        twin = build_model(self.describe(), "<replica>")
         twin.fuse = self.fuse
         for mine, theirs in zip(twin.layers, self.layers):
             mine.params = theirs.params
@@ -204,7 +204,7 @@ def load_model(path, return_metadata=False):
         except Exception as e:  # zip CRC errors, truncated members, bad JSON ...
             raise ModelFileError(f"{path} is a corrupt or truncated model file "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    model = _build(record, path)
+    model = build_model(record, path)
     model.extras = {k[len(EXTRA_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(EXTRA_PREFIX)}
     params = model.parameters()
     if set(arrays) != set(params):
@@ -218,7 +218,9 @@ def load_model(path, return_metadata=False):
     return (model, record.get("metadata", {})) if return_metadata else model
 
 
-def _build(record, path):
+def build_model(record, path):
+    """The Sequential an architecture record describes (Sequential.describe()), its weights
+    as initialised; ModelFileError naming `path` if the record is not one this version reads."""
     if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path} is not a scratchnet model (format {record.get('format')!r})"
                              if isinstance(record, dict) else f"{path} is not a scratchnet model")

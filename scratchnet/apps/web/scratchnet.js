@@ -8,8 +8,8 @@
 //   scratchnet.predict(x)                      // -> {probabilities, digit, isDigit, digitScore}
 //
 // model.bin: a 4-byte little-endian header length, a JSON header {format, version,
-// model_version, threshold, shape_features, crc32, arrays: [{name, shape, offset}]} padded to 4 bytes, then the
-// float32 arrays; crc32 is that of the arrays' bytes. Written by `python -m scratchnet.export --web`.
+// model_version, threshold, shape_features, scales, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
+// then the arrays (float32, or int8 with a float32 scale a column, each 4-byte aligned); crc32 is that of their bytes. Written by `python -m scratchnet.export --web`.
 "use strict";
 (function () {
   const net = {};            // name -> {shape, data: Float32Array}
@@ -35,14 +35,24 @@
     if (crc32(new Uint8Array(buffer, start)) !== header.crc32) throw new Error("model.bin is damaged (checksum)");
     for (const a of header.arrays) {
       const size = a.shape.reduce((p, n) => p * n, 1);
-      net[a.name] = {shape: a.shape, data: new Float32Array(buffer, start + a.offset, size)};
+      const Kind = a.dtype === "int8" ? Int8Array : Float32Array;
+      net[a.name] = {shape: a.shape, data: new Kind(buffer, start + a.offset, size)};
+    }
+    // int8 weights and a scale a column (apps/openset.py to_int8): q * scale, exact in float32
+    for (const name of Object.keys(net)) {
+      const scale = net[name + ".scale"];
+      if (!scale) continue;
+      const q = net[name].data, s = scale.data, M = s.length, w = new Float32Array(q.length);
+      for (let i = 0; i < q.length; i++) w[i] = q[i] * s[i % M];
+      net[name] = {shape: net[name].shape, data: w};
     }
   }
 
   // ------------------------------------------------------------------ the network (layers.py)
-  // Conv2D 3x3 (F filters) + ReLU + MaxPool 2x2, on one 28x28 image: (F, 13, 13) as in fused.py
-  function convReluPool(x) {
-    const W = net["0.W"], b = net["0.b"].data, F = W.shape[0], K = W.shape[2];
+  // Conv2D 3x3 (F filters) + ReLU + MaxPool 2x2, on one 28x28 image: (F, 13, 13) as in fused.py;
+  // `prefix` names the network: "" the classifier, "openset.net." the outlier network
+  function convReluPool(x, prefix) {
+    const W = net[prefix + "0.W"], b = net[prefix + "0.b"].data, F = W.shape[0], K = W.shape[2];
     const H = 28, OH = H - K + 1, PH = Math.floor(OH / 2), out = new Float32Array(F * PH * PH);
     const conv = new Float32Array(OH * OH);
     for (let f = 0; f < F; f++) {
@@ -76,10 +86,15 @@
     return top + Math.log(z.reduce((s, v) => s + Math.exp(v - top), 0));
   }
 
+  function forward(pixels, prefix) {
+    const maps = convReluPool(pixels, prefix);            // (32, 13, 13)
+    const hidden = dense(maps, prefix + "4", true);       // Flatten -> Dense(5408, 100) -> ReLU
+    const logits = dense(hidden, prefix + "6", false);    // Dense(100, 10)
+    return {maps, hidden, logits};
+  }
+
   function predict(pixels) {
-    const maps = convReluPool(pixels);                    // (32, 13, 13)
-    const hidden = dense(maps, "4", true);                // Flatten -> Dense(5408, 100) -> ReLU
-    const logits = dense(hidden, "6", false);             // Dense(100, 10)
+    const {maps, hidden, logits} = forward(pixels, "");
     const lse = logSumExp(logits);
     const probabilities = Array.from(logits, v => Math.exp(v - lse));
     const digit = probabilities.indexOf(Math.max(...probabilities));
@@ -93,7 +108,12 @@
     const mean = net["openset.mean"].data, std = net["openset.std"].data;
     const z = Float32Array.from(feats, (v, i) => (v - mean[i]) / std[i]);
     const out = dense(dense(z, "openset.0", true), "openset.2", false);
-    const digitScore = out[1] - out[0];
+    let digitScore = out[1] - out[0];
+    if (net["openset.net.0.W"]) {       // the outlier network: log P(a digit) - log P(not a digit)
+      const z = forward(pixels, "openset.net.").logits, none = z.length - 1;
+      const more = logSumExp(z.slice(0, none)) - z[none];
+      digitScore = digitScore / header.scales[0] + more / header.scales[1];
+    }
     return {probabilities, digit, isDigit: digitScore >= header.threshold, digitScore};
   }
 
