@@ -211,3 +211,14 @@ def test_a_single_npy_array_is_refused(tmp_path):
         np.save(f, np.zeros(3))
     with pytest.raises(ModelFileError, match="a single array"):
         load_model(path)
+
+
+def test_loading_a_model_leaves_later_networks_initialised_as_before(tmp_path):
+    """load_model builds its layers without drawing random weights (they are read next); a
+    network made afterwards still gets its seeded initialisation."""
+    from scratchnet import mnist_cnn
+    fresh = mnist_cnn(seed=3).parameters()
+    mnist_cnn(seed=0).save(tmp_path / "m.npz")
+    load_model(tmp_path / "m.npz")
+    for key, value in mnist_cnn(seed=3).parameters().items():
+        np.testing.assert_array_equal(value, fresh[key])

@@ -91,6 +91,15 @@ def test_the_outlier_network_starts_as_the_classifier_and_scores_log_odds(model_
     assert np.all(np.isfinite(outlier_log_odds(net, x))) and np.all(outlier_log_odds(net, x) < -900)
 
 
+def test_a_model_file_missing_its_outlier_networks_weights_is_a_one_line_error(model_file, tmp_path):
+    model, meta = load_model(model_file, return_metadata=True)
+    del model.extras["openset.net.4.W"]
+    model.save(tmp_path / "broken.npz", metadata=meta)
+    proc = predict("--image", str(ROOT / "docs" / "five_photo.png"), "--model", str(tmp_path / "broken.npz"))
+    assert proc.returncode != 0 and "outlier network lacks its weights" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_int8_weights_are_within_half_a_step_and_come_back_exactly():
     rng = np.random.default_rng(3)
     W = (rng.standard_normal((300, 7)) * rng.uniform(0.001, 3, 7)).astype(np.float32)

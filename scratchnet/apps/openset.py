@@ -46,6 +46,7 @@ import numpy as np
 from ..core.layers import Dense, ReLU
 from ..core.model import Sequential, build_model
 from ..core.training import cosine_decay, fit
+from ..errors import ModelFileError
 
 ACCEPT = 0.995         # of held-out validation digits (at 0.99, 2.4% of the user-style PNGs
                        # were refused: bench_openset, RESULTS.md)
@@ -190,7 +191,10 @@ class OpenSet:
             value[...] = model.extras[f"openset.{key}"]
         net, scales = None, (1.0, 1.0)
         if info.get("net"):            # (files written before the outlier network have none)
-            net = build_model(info["net"], "the model file's outlier network")
+            net = build_model(info["net"], "the model file's outlier network", initialise=False)
+            missing = [k for k in net.parameters() if f"openset.net.{k}" not in model.extras]
+            if missing:
+                raise ModelFileError(f"the model file's outlier network lacks its weights {missing}")
             for key, value in net.parameters().items():
                 stored = model.extras[f"openset.net.{key}"]
                 scale = model.extras.get(f"openset.net.{key}.scale")

@@ -19,10 +19,28 @@ Dimension letters: N batch, C/F input/output channels, H/W height/width, D/M inp
 features. Images are NCHW. Training runs in float32; gradient checks run the same code in
 float64 (`astype`).
 """
+import contextlib
+import threading
+
 import numpy as np
 
 from . import kernels
 from .shapes import conv_output_size
+
+
+_loading = threading.local()
+
+
+@contextlib.contextmanager
+def weights_to_be_loaded():
+    """Layers built inside get uninitialised weights (np.empty): for a model whose weights are
+    read from a file next, drawing ~540,000 random numbers first would cost predict.py's cold
+    start milliseconds for nothing."""
+    _loading.active = True
+    try:
+        yield
+    finally:
+        _loading.active = False
 
 
 def init_kernel(rng, shape, fan_in, fan_out, init, dtype):
@@ -31,6 +49,8 @@ def init_kernel(rng, shape, fan_in, fan_out, init, dtype):
     "he_uniform":     limit = sqrt(6 / fan_in)            keeps ReLU activations' variance
     "glorot_uniform": limit = sqrt(6 / (fan_in + fan_out)) Keras' default, for the softmax layer
     """
+    if getattr(_loading, "active", False) and init in ("he_uniform", "glorot_uniform"):
+        return np.empty(shape, dtype)
     if init == "he_uniform":
         limit = np.sqrt(6.0 / fan_in)
     elif init == "glorot_uniform":

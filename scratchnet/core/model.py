@@ -9,6 +9,7 @@ Version 2 adds `extras`: arrays that travel with the model without being paramet
 open-set detector's statistics, apps/openset.py), stored as "extra.<name>". Version-1 files
 load as before, with no extras.
 """
+import contextlib
 import json
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from ..errors import ModelFileError
 from ..fileio import atomic_write
 from . import fused
-from .layers import LAYER_TYPES
+from .layers import LAYER_TYPES, weights_to_be_loaded
 from .losses import softmax
 
 FORMAT_NAME = "scratchnet.model"
@@ -99,7 +100,7 @@ class Sequential:
 
     def clone(self):
         """A new, independent Sequential with the same layers, weights and extras (no buffers)."""
-        twin = build_model(self.describe(), "<clone>")
+        twin = build_model(self.describe(), "<clone>", initialise=False)
         twin.fuse = self.fuse
         for key, value in twin.parameters().items():
             value[...] = self.parameters()[key]
@@ -110,7 +111,7 @@ class Sequential:
         """A twin that shares this model's weights (the very arrays) but keeps gradients,
         activations and buffers of its own, so that threads can run forward and backward on
         replicas at once (the data-parallel step, core/training.py)."""
-        twin = build_model(self.describe(), "<replica>")
+        twin = build_model(self.describe(), "<replica>", initialise=False)
         twin.fuse = self.fuse
         for mine, theirs in zip(twin.layers, self.layers):
             mine.params = theirs.params
@@ -204,7 +205,7 @@ def load_model(path, return_metadata=False):
         except Exception as e:  # zip CRC errors, truncated members, bad JSON ...
             raise ModelFileError(f"{path} is a corrupt or truncated model file "
                                  f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
-    model = build_model(record, path)
+    model = build_model(record, path, initialise=False)
     model.extras = {k[len(EXTRA_PREFIX):]: arrays.pop(k) for k in list(arrays) if k.startswith(EXTRA_PREFIX)}
     params = model.parameters()
     if set(arrays) != set(params):
@@ -218,9 +219,10 @@ def load_model(path, return_metadata=False):
     return (model, record.get("metadata", {})) if return_metadata else model
 
 
-def build_model(record, path):
+def build_model(record, path, initialise=True):
     """The Sequential an architecture record describes (Sequential.describe()), its weights
-    as initialised; ModelFileError naming `path` if the record is not one this version reads."""
+    as initialised (initialise=False: uninitialised, for weights read or copied in next);
+    ModelFileError naming `path` if the record is not one this version reads."""
     if not isinstance(record, dict) or record.get("format") != FORMAT_NAME:
         raise ModelFileError(f"{path} is not a scratchnet model (format {record.get('format')!r})"
                              if isinstance(record, dict) else f"{path} is not a scratchnet model")
@@ -234,7 +236,8 @@ def build_model(record, path):
         if cls is None:
             raise ModelFileError(f"{path}: unknown layer type {spec.get('type')!r}")
         try:
-            layers.append(cls(**spec.get("config", {})))
+            with contextlib.nullcontext() if initialise else weights_to_be_loaded():
+                layers.append(cls(**spec.get("config", {})))
         except (TypeError, ValueError) as e:
             raise ModelFileError(f"{path}: bad config for {spec['type']}: {e}") from None
     shape = record.get("input_shape")
