@@ -81,7 +81,8 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import EXAMPLES, HELD_OUT, MORE_DIGITS, OpenSet, fit_open_set
+    from scratchnet.apps.openset import (EXAMPLES, HELD_OUT, MORE_DIGITS, OpenSet, fit_open_set,
+                                         outlier_network_pays)
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -167,7 +168,7 @@ def main():
     detector_digits = data.train_images[:EXAMPLES].copy()
     held_out_digits = data.train_images[-HELD_OUT:].copy()
     digit_labels, more_digits = None, None
-    if recipe.outlier_network:
+    if outlier_network_pays(len(train[0]) * len(result.history)):
         digit_labels = data.train_labels[:EXAMPLES].copy()
         more_digits = (data.train_images[EXAMPLES:EXAMPLES + MORE_DIGITS].copy(),
                        data.train_labels[EXAMPLES:EXAMPLES + MORE_DIGITS].copy())

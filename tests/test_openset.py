@@ -11,7 +11,7 @@ import pytest
 
 from scratchnet.apps.inference import Predictor
 from scratchnet.apps.openset import (OpenSet, features, from_int8, outlier_log_odds, outlier_network,
-                                     to_int8)
+                                     outlier_network_pays, to_int8)
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.data.mnist import to_input
@@ -98,6 +98,14 @@ def test_a_model_file_missing_its_outlier_networks_weights_is_a_one_line_error(m
     proc = predict("--image", str(ROOT / "docs" / "five_photo.png"), "--model", str(tmp_path / "broken.npz"))
     assert proc.returncode != 0 and "outlier network lacks its weights" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_the_outlier_network_is_fine_tuned_after_runs_that_trained_longer_than_it_takes():
+    from scratchnet.apps.recipes import AUGMENTED, FAST, REFERENCE
+    training = 54000        # MNIST's training images less the 10% held out
+    assert outlier_network_pays(training * REFERENCE.epochs) and outlier_network_pays(training * AUGMENTED.epochs)
+    assert not outlier_network_pays(60000 * FAST.epochs)            # the record run: the detector alone
+    assert not outlier_network_pays(1500 * 3)                        # a short try (--limit 1500)
 
 
 def test_int8_weights_are_within_half_a_step_and_come_back_exactly():

@@ -217,6 +217,16 @@ OUTLIER_EPOCHS = 8     # the outlier network's fine-tuning, SGD as the reference
 MORE_DIGITS = 24000    # without them it forgets some digits: MNIST's test digits kept 99.4%
 
 
+def outlier_network_pays(images_trained):
+    """Whether a run that trained on `images_trained` images (all epochs) fine-tunes the outlier
+    network too: only if that took at least as many images as the fine-tuning will (the
+    reference and --augment recipes do; --recipe fast and short runs score with the detector
+    alone rather than spend longer on it than on the network)."""
+    from ..data.nondigits import NEGATIVES_PER_DIGIT
+    pictures = EXAMPLES + round(NEGATIVES_PER_DIGIT * EXAMPLES) + MORE_DIGITS
+    return images_trained >= OUTLIER_EPOCHS * pictures
+
+
 def in_chunks(fn, images, prepare, input_shape, chunk=256, out=None):
     """fn(float inputs) for uint8 images, converted by `prepare` a chunk at a time (never a
     float copy of all of them), the results concatenated, or written into `out` (returned)."""

@@ -32,8 +32,6 @@ class Recipe:
     betas: tuple = (0.9, 0.999)             # Adam's moment decays
     val_split: float = 0.1                  # the share of the training images held out
     parallel: bool = False                  # each step split over the threads by images (fit's)
-    outlier_network: bool = True            # "not a digit" also asks a fine-tuned copy of the
-                                            # network (apps/openset.py), not the detector alone
 
     def fit_arguments(self, seed, **overrides):
         """Keyword arguments for core.training.fit (overrides: epochs, lr, ... from the CLI)."""
@@ -86,8 +84,6 @@ AUGMENTED = Recipe("augmented", epochs=15, lr=0.02, schedule="cosine", weight_de
 # The least wall time to 99% test accuracy (benchmarks/bench_fast.py; docs/performance.md):
 # a second conv block learns enough in one epoch; Adam with one-cycle gets there in one pass
 # over all 60,000 images (none held out: nothing is tuned during the run).
-# Its "not a digit" is the detector alone: a fine-tuned copy of the network would take longer
-# than the training itself.
 FAST = Recipe("fast", epochs=1, lr=0.01, batch_size=128, schedule="one-cycle", arch="fast",
-              optimizer="adam", betas=(0.7, 0.9), val_split=0.0, parallel=True, outlier_network=False)
+              optimizer="adam", betas=(0.7, 0.9), val_split=0.0, parallel=True)
 RECIPES = {r.name: r for r in (REFERENCE, AUGMENTED, FAST)}
