@@ -277,7 +277,7 @@ def fit_outlier_network(model, positives, positive_labels, negatives, prepare, m
 
 
 def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, on_prepare=None,
-                 labels=None, more=None):
+                 labels=None, more=None, outlier_epochs=OUTLIER_EPOCHS):
     """Train the detector for `model` and calibrate its threshold; returns an OpenSet.
 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
@@ -295,7 +295,7 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     net = None
     if labels is not None:
         net = fit_outlier_network(model, positives, labels[:len(positives)], negatives, prepare,
-                                  more=more, seed=seed)
+                                  more=more, seed=seed, epochs=outlier_epochs)
 
     def features_of(images, out=None):
         return in_chunks(lambda x: features(model, x, pixels=PIXELS, shape=SHAPE), images, prepare, model.input_shape,

@@ -97,7 +97,7 @@ def open_set_figures(model, openset, test_images, nondigits=300):
     per_family = {f: float(refused[i::len(FAMILIES)].mean()) for i, f in enumerate(FAMILIES)}
     return {"threshold": openset.threshold, "test_digits_accepted": float(accepted.mean()),
             "nondigits_refused": float(refused.mean()), "nondigits": nondigits,
-            "nondigits_refused_per_family": per_family}
+            "nondigits_refused_per_family": per_family, "outlier_network": openset.net is not None}
 
 
 def _markdown(m, has_curves, has_conv=False):
@@ -115,7 +115,8 @@ def _markdown(m, has_curves, has_conv=False):
     if "open_set" in m:
         o = m["open_set"]
         lines += ["", "## Open set: \"not a digit\"", "",
-                  f"The detector (apps/openset.py) accepts **{o['test_digits_accepted']:.2%}** of the "
+                  f"The detector{' with the outlier network' if o.get('outlier_network') else ''} "
+                  f"(apps/openset.py) accepts **{o['test_digits_accepted']:.2%}** of the "
                   f"test digits and refuses **{o['nondigits_refused']:.2%}** of {o['nondigits']} non-digit "
                   f"pictures drawn with seeds its training never used (threshold {o['threshold']:.3f}, "
                   f"set to accept {ACCEPT:.1%} of the validation digits). Refused per kind: " +
