@@ -261,14 +261,18 @@ def fit_outlier_network(model, positives, positive_labels, negatives, prepare, m
     """outlier_network(model) fine-tuned to name the digits in `positives` (uint8 pictures,
     their digits `positive_labels`) and in `more` (MNIST images, labels), and "not a digit"
     (the last class) for `negatives`: outlier exposure. Its conv filters and dense layers all
-    learn, by the framework's own fit() (the gradient-checked layers and loss)."""
+    learn, by the framework's own fit() (the gradient-checked layers and loss), every picture
+    distorted as --augment distorts them (it then refused more doodles, letters and Fashion
+    items and kept more digits: docs/openset.md)."""
+    from ..data.augment import Augmentation, Augmenter   # (training only: not on predict.py's path)
+    from .recipes import AUGMENTED
     net = outlier_network(model, seed)
     more_images, more_labels = more if more is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
     images = np.concatenate([positives[:], more_images, negatives[:]])
     labels = np.concatenate([positive_labels, more_labels,
                              np.full(len(negatives), net.layers[-1].out_features - 1)]).astype(np.int64)
     fit(net, (images, labels), epochs=epochs, batch_size=64, lr=0.01, momentum=0.9, seed=seed,
-        prepare=prepare, schedule=cosine_decay)
+        prepare=prepare, schedule=cosine_decay, augment=Augmenter(Augmentation(**AUGMENTED.augmentation), seed=seed))
     net.release_buffers()
     for value in net.parameters().values():
         if value.size >= INT8_FROM:
