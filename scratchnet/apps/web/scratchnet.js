@@ -71,13 +71,15 @@
   }
 
   function dense(x, name, relu) {          // x (D) @ W (D, M) + b (M)
-    const W = net[name + ".W"], b = net[name + ".b"].data, D = W.shape[0], M = W.shape[1];
-    const out = new Float32Array(M);
-    for (let m = 0; m < M; m++) {
-      let s = b[m];
-      for (let d = 0; d < D; d++) s += x[d] * W.data[d * M + m];
-      out[m] = relu && s < 0 ? 0 : s;
+    const W = net[name + ".W"].data, b = net[name + ".b"].data, D = x.length, M = b.length;
+    const sum = Float64Array.from(b);
+    for (let d = 0; d < D; d++) {          // W row by row, in memory order; the zeros that
+      const v = x[d];                      // ReLU and pooling leave cost nothing
+      if (v === 0) continue;
+      for (let m = 0, k = d * M; m < M; m++, k++) sum[m] += v * W[k];
     }
+    const out = new Float32Array(M);
+    for (let m = 0; m < M; m++) out[m] = relu && sum[m] < 0 ? 0 : sum[m];
     return out;
   }
 
