@@ -81,8 +81,8 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import (EXAMPLES, HELD_OUT, MORE_DIGITS, OpenSet, fit_open_set,
-                                         outlier_network_pays)
+    from scratchnet.apps.openset import (EXAMPLES, HELD_OUT, MORE_DIGITS, OpenSet, detectors_for,
+                                         fit_open_set, outlier_network_pays)
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -168,7 +168,8 @@ def main():
     detector_digits = data.train_images[:EXAMPLES].copy()
     held_out_digits = data.train_images[-HELD_OUT:].copy()
     digit_labels, more_digits = None, None
-    if outlier_network_pays(len(train[0]) * len(result.history)):
+    images_trained = len(train[0]) * len(result.history)
+    if outlier_network_pays(images_trained):
         digit_labels = data.train_labels[:EXAMPLES].copy()
         more_digits = (data.train_images[EXAMPLES:EXAMPLES + MORE_DIGITS].copy(),
                        data.train_labels[EXAMPLES:EXAMPLES + MORE_DIGITS].copy())
@@ -179,7 +180,8 @@ def main():
     if not result.interrupted:
         start = time.perf_counter()
         openset = fit_open_set(model, detector_digits, held_out_digits, to_input, seed=args.seed,
-                               labels=digit_labels, more=more_digits, on_prepare=lambda n: print(
+                               labels=digit_labels, more=more_digits, detectors=detectors_for(images_trained),
+                               on_prepare=lambda n: print(
                                    f"drawing and preprocessing {n} pictures for the 'not a digit' "
                                    f"detector (first run only, then cached) ...", flush=True))
         both = " and outlier network" if openset.net is not None else ""

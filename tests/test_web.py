@@ -103,9 +103,13 @@ def test_the_page_computes_numpys_probabilities(browser, static_url, model_file,
     predictor = Predictor.load(model_file)
     with kernels.using("reference"):
         scores, logits = predictor.openset.scores(predictor.model, x, with_logits=True)
-    page = browser.execute_script(
-        "return arguments[0].map(a => { const r = scratchnet.predict(Float32Array.from(a)); "
-        "return [r.probabilities, r.digitScore, r.isDigit, r.digit]; });", x.reshape(len(x), -1).tolist())
+    page = browser.execute_script(        # (the inputs as base64 float32 bytes, not a JSON list)
+        "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
+        "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"
+        "const x = new Float32Array(b.buffer), out = [];"
+        "for (let k = 0; k < x.length / 784; k++) { const r = scratchnet.predict(x.slice(784 * k, 784 * (k + 1)));"
+        "  out.push([r.probabilities, r.digitScore, r.isDigit, r.digit]); }"
+        "return out;", base64.b64encode(x.astype("<f4").tobytes()).decode())
     probabilities = np.array([r[0] for r in page])
     print(f"largest difference of a probability: {np.abs(probabilities - softmax(logits)).max():.2e}")
     np.testing.assert_allclose(probabilities, softmax(logits), rtol=0, atol=1e-5)
@@ -189,11 +193,13 @@ def test_the_detector_decides_as_in_python_on_50_non_digits(browser, static_url,
     open_static(browser, static_url)
     predictor = Predictor.load(model_file)
     pictures = [p for kind in ("letters", "shapes", "scribbles") for p in generate(kind, 17, seed=11)][:50]
-    for picture in pictures:
-        rgba = np.asarray(picture.convert("RGBA")).ravel().tolist()
+    for picture in pictures:     # (the pixels as base64: a JSON list of 313,600 numbers is slow)
+        rgba = base64.b64encode(np.asarray(picture.convert("RGBA")).tobytes()).decode()
         score, digit = browser.execute_script(
-            "const d = new ImageData(Uint8ClampedArray.from(arguments[0]), 280, 280);"
-            "const r = scratchnet.predict(scratchnet.preprocess(d)); return [r.digitScore, r.digit];", rgba)
+            "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
+            "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
+            "const r = scratchnet.predict(scratchnet.preprocess(new ImageData(a, 280, 280)));"
+            "return [r.digitScore, r.digit];", rgba)
         [expected] = predictor.classify([Prediction("picture", input=to_mnist(picture))])
         if abs(expected.digit_score - predictor.openset.threshold) > 1e-3:   # (not a tie)
             assert (score >= predictor.openset.threshold) == expected.is_digit

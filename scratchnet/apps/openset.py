@@ -217,6 +217,13 @@ OUTLIER_EPOCHS = 8     # the outlier network's fine-tuning, SGD as the reference
 MORE_DIGITS = 24000    # without them it forgets some digits: MNIST's test digits kept 99.4%
 
 
+def detectors_for(images_trained):
+    """How many detectors a run that trained on `images_trained` images (all epochs) averages:
+    DETECTORS after at least a pass over MNIST's training images, one after a shorter try
+    (--limit), whose network is too rough for the average to matter (a third of the time)."""
+    return DETECTORS if images_trained >= 50000 else 1
+
+
 def outlier_network_pays(images_trained):
     """Whether a run that trained on `images_trained` images (all epochs) fine-tunes the outlier
     network too: only if that took at least as many images as the fine-tuning will (the
@@ -281,11 +288,11 @@ def fit_outlier_network(model, positives, positive_labels, negatives, prepare, m
 
 
 def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, on_prepare=None,
-                 labels=None, more=None, outlier_epochs=OUTLIER_EPOCHS):
+                 labels=None, more=None, outlier_epochs=OUTLIER_EPOCHS, detectors=DETECTORS):
     """Train the detector for `model` and calibrate its threshold; returns an OpenSet.
 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
-    `prepare(batch, out)` as in fit(). DETECTORS detectors learn from `examples` training
+    `prepare(batch, out)` as in fit(). `detectors` detectors learn from `examples` training
     digits (as MNIST drew them, drawn as canvas pictures, traced, at low resolution, by a
     wobbling hand) against non-digit pictures, all preprocessed as predict.py does
     (data.nondigits.detector_examples: cached per user; on_prepare(n) hears when n pictures
@@ -320,15 +327,15 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     std = np.sqrt(sum(((feats[c] - mean) ** 2).sum(axis=0) for c in chunks) / N) + 1e-6
     for c in chunks:
         feats[c] = (feats[c] - mean) / std
-    detectors = []
-    for k in range(DETECTORS):
+    trained = []
+    for k in range(detectors):
         rng = np.random.default_rng([seed, 13, k])
         detector = Sequential([Dense(F, HIDDEN, rng=rng), ReLU(),
                                Dense(HIDDEN, 2, init="glorot_uniform", rng=rng)], input_shape=(F,))
         fit(detector, (feats, targets), epochs=20, batch_size=128, lr=0.02, seed=seed * DETECTORS + k,
             schedule=cosine_decay)
-        detectors.append(detector)
-    openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), average(detectors), 0.0,
+        trained.append(detector)
+    openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), average(trained), 0.0,
                       pixels=PIXELS, shape=SHAPE)
     held_out = calibration_examples(val_digits[:HELD_OUT], CALIBRATION)
 
