@@ -94,7 +94,7 @@ def features(model, x, batch_size=64, with_logits=False, pixels=False, shape=Fal
     return (feats, np.concatenate(logits)) if with_logits else feats
 
 
-def outlier_network(model, seed=0):
+def outlier_network(model):
     """A copy of `model` (weights and all) whose last Dense layer has one more output, "not a
     digit", its weights zero: it starts as the classifier, unsure of the new class."""
     net = model.clone()
@@ -102,8 +102,7 @@ def outlier_network(model, seed=0):
     last = net.layers[-1]
     if not isinstance(last, Dense):
         raise ValueError("outlier exposure needs a network that ends in a Dense layer")
-    wider = Dense(last.in_features, last.out_features + 1, rng=np.random.default_rng(seed),
-                  dtype=last.params["W"].dtype)
+    wider = Dense(last.in_features, last.out_features + 1, dtype=last.params["W"].dtype)
     for name in ("W", "b"):
         wider.params[name][...] = 0
         wider.params[name][..., :-1] = last.params[name]
@@ -172,12 +171,20 @@ class OpenSet:
                 "features": int(len(self.mean)), "hidden": self.detector.layers[0].out_features,
                 "pixels": self.pixels, "shape": self.shape}
         if self.net is not None:
-            for key, value in self.net.parameters().items():
-                if value.size >= INT8_FROM:      # (its values are from_int8's: the same back)
-                    value, model.extras[f"openset.net.{key}.scale"] = to_int8(value)
-                model.extras[f"openset.net.{key}"] = value
+            model.extras.update(self.net_arrays())
             info.update(net=self.net.describe(), scales=[float(s) for s in self.scales])
         return info
+
+    def net_arrays(self):
+        """The outlier network's weights as stored (in the model file and the web page's
+        model.bin): "openset.net.<name>", its matrices of INT8_FROM weights or more as int8
+        with "openset.net.<name>.scale" beside (its values are from_int8's: the same back)."""
+        arrays = {}
+        for key, value in self.net.parameters().items():
+            if value.size >= INT8_FROM:
+                value, arrays[f"openset.net.{key}.scale"] = to_int8(value)
+            arrays[f"openset.net.{key}"] = value
+        return arrays
 
     @classmethod
     def of(cls, model, metadata):
@@ -273,7 +280,7 @@ def fit_outlier_network(model, positives, positive_labels, negatives, prepare, m
     items and kept more digits: docs/openset.md)."""
     from ..data.augment import Augmentation, Augmenter   # (training only: not on predict.py's path)
     from .recipes import AUGMENTED
-    net = outlier_network(model, seed)
+    net = outlier_network(model)
     more_images, more_labels = more if more is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
     images = np.concatenate([positives[:], more_images, negatives[:]])
     labels = np.concatenate([positive_labels, more_labels,

@@ -16,7 +16,7 @@ from ..core.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from ..core.model import FORMAT_VERSION, load_model
 from ..errors import ScratchnetError
 from ..fileio import atomic_write
-from .openset import INT8_FROM, OpenSet, to_int8
+from .openset import OpenSet
 
 WEB = Path(__file__).with_name("web")
 PAGE_FILES = ("index.html", "scratchnet.js")
@@ -45,10 +45,7 @@ def weights_file(model, metadata):
         if openset.net is not None:    # the same network with an eleventh output
             if not _is_reference_cnn(openset.net):
                 raise ScratchnetError("the web page runs an outlier network shaped as the reference CNN only")
-            for key, value in openset.net.parameters().items():
-                if value.size >= INT8_FROM:        # int8 and a scale a column, as in the model file
-                    value, arrays[f"openset.net.{key}.scale"] = to_int8(value)
-                arrays[f"openset.net.{key}"] = value
+            arrays.update(openset.net_arrays())    # int8 and a scale a column, as in the model file
             scales = list(openset.scales)
         threshold, shape = openset.threshold, openset.shape
     arrays = {k: np.ascontiguousarray(v, dtype="i1" if v.dtype == np.int8 else "<f4") for k, v in arrays.items()}
