@@ -6,16 +6,18 @@ AFTER preprocessing, which is all the network ever sees.
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
 low-resolution scans, and drawn by a wobbling hand at any size on a canvas. Non-digits come
-in twenty-one families: letters (not the digit-like ones) typed and traced by hand, symbols,
+in twenty-five families: letters (not the digit-like ones) typed and traced by hand, symbols,
 letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
 textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
-digits. Traced and hand-drawn pictures are on both sides, so that the pen tells nothing.
+digits; the Greek, Cyrillic and Hebrew alphabets typed and drawn; scribbles drawn with a
+paint tool's pen; and things seen in small photos (garments, bags, shoes, filled and
+shaded). Traced and hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
-code and seeds, and its scripts (Greek, Cyrillic, Hebrew, Devanagari, CJK) are none of the
-ones here (Armenian, Georgian, Tifinagh, Arabic, N'Ko, Lao, Canadian syllabics, from
-matplotlib's own DejaVu Sans: no system fonts needed).
+code, seeds and fonts: its Greek, Cyrillic and Hebrew are DejaVu Sans, which ALPHABET_FONTS
+leaves out; its Devanagari and CJK are in no script here (Armenian, Georgian, Tifinagh,
+Arabic, N'Ko, Lao, Canadian syllabics, from matplotlib's own fonts: no system fonts needed).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
 and preprocesses them (~33,000, about two minutes on 2 cores), the next ones read them.
@@ -45,7 +47,7 @@ VERSION = 8   # of these pictures (with the source of this module, preprocess an
               # the cache key)
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 1000        # pictures drawn, then preprocessed, at a time
-NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (21 families)
+NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (25 families)
 
 SIZE = 64
 PEN_SIZE = 112       # the canvas of the traced pictures
@@ -64,14 +66,23 @@ FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSeri
 # signs, arrows, pictographs and letters beyond ASCII (not the digit-like ∂ ð ʒ ß)
 SIGNS = "∀∃∫∑∏√∞≠≤≥∇⊂⊃∩∪∈±×÷≈≡∠⊥∴←→↑↓↔↕⇐⇒⇑⇓↺↻"
 PICTOGRAPHS = "✓✗✔✘☺☹☼★☆♥♠♣♦♪♫☀☁☂☃☎⌂✈✂✉ʃɛɔŋɣæœøþħɲʎ€£¥₩¢"
+# the alphabets people most often try, not their digit-like letters (ο ι ζ δ σ ς; З О б з ч Ч
+# Ь ь Ъ ъ; ו ן ז י ס), in every matplotlib font that has them but DejaVu Sans itself: the
+# benchmark draws its Greek, Cyrillic and Hebrew in that one
+ALPHABETS = {"greek": "αβγεηθλμξπρτυφχψωΓΔΘΛΞΠΣΦΨΩ",
+             "cyrillic": "ДЖИЙКЛМПФЦШЩЫЭЮЯгджийклмпфцшщыэюя",
+             "hebrew": "אבגדהחטכלמנעפצקרשתךםףץ"}
+ALPHABET_FONTS = tuple(f for f in FONTS if f != "DejaVuSans.ttf") + (
+    "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf", "DejaVuSerif-Bold.ttf", "STIXGeneralBol.ttf")
 # (no "!" drawn by hand: preprocessing takes its dot for a speck, and what is left is a 1)
 CHARACTERS = {"letters": LETTERS, "symbols": SYMBOLS.replace("!", ""), "signs": SIGNS,
-              "pictographs": PICTOGRAPHS}
+              "pictographs": PICTOGRAPHS, **ALPHABETS}
 DIGIT_STYLES = ("plain", "canvas", "traced", "low resolution", "drawn")
 FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "doodles", "shapes",
             "scribbles", "blobs", "noise", "textures", "paper",
             "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
-            "typed letters", "typed signs", "typed pictographs", "typed scripts")
+            "typed letters", "typed signs", "typed pictographs", "typed scripts",
+            "drawn alphabets", "typed alphabets", "pen scribbles", "things")
 
 
 @functools.lru_cache(maxsize=None)
@@ -125,7 +136,7 @@ def _characters(kind):
     if kind == "scripts":
         return [(c, "DejaVuSans.ttf") for c in "".join(_script_letters().values())]
     found = []
-    for name in FONTS:
+    for name in ALPHABET_FONTS if kind in ALPHABETS else FONTS:
         font = _matplotlib_font(name, 60)
         if font is None:
             continue
@@ -181,7 +192,10 @@ def _drawn(bright, rng, sizes=(50, 160), room=1.5):
 
 
 def _character(kind, rng):
-    """A random character of `kind` in a random font that draws it, bright on dark."""
+    """A random character of `kind` in a random font that draws it, bright on dark
+    ("alphabets": of one of them, each as often)."""
+    if kind == "alphabets":
+        kind = list(ALPHABETS)[int(rng.integers(len(ALPHABETS)))]
     pairs = _characters(kind)
     char, name = pairs[int(rng.integers(len(pairs)))]
     return _glyph(char, _matplotlib_font(name, 150))
@@ -431,6 +445,60 @@ def _doodle_lines(rng):
     return img
 
 
+def _pen_scribble(rng):
+    """A scribble as a paint tool draws it: a smooth curve through 4-16 random points of a
+    PEN_SIZE canvas (a closed loop one time in four), 1-px lines."""
+    k = int(rng.integers(4, 17))
+    points = rng.uniform(20, PEN_SIZE - 20, (k, 2))
+    if rng.integers(0, 4) == 0:
+        points = np.vstack([points, points[:1]])
+    t = np.linspace(0, 1, len(points))
+    fine = np.linspace(0, 1, 40 * len(points))
+    # a Catmull-Rom-like smoothing: linear interpolation, then a moving average along the path
+    path = np.stack([np.interp(fine, t, points[:, i]) for i in range(2)], 1)
+    kernel = np.ones(25) / 25
+    path = np.stack([np.convolve(np.pad(path[:, i], 12, mode="edge"), kernel, "valid") for i in range(2)], 1)
+    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
+    ImageDraw.Draw(img).line([tuple(p) for p in path], fill=1)
+    return np.asarray(img, dtype=bool)
+
+
+def _thing(rng):
+    """A thing seen in a small photo, not drawn: a garment, a bag or a shoe as a filled
+    silhouette, shaded and textured, bright on dark or dark on light."""
+    img = Image.new("L", (SIZE, SIZE), 0)
+    d = ImageDraw.Draw(img)
+    c, h, w = rng.uniform(29, 35), rng.uniform(40, 56), rng.uniform(16, 40)
+    top, bottom = SIZE / 2 - h / 2, SIZE / 2 + h / 2
+    kind = rng.integers(0, 5)
+    if kind == 0:                                       # trousers: two legs under a waistband
+        gap = rng.uniform(1, 5)
+        d.polygon([(c - w / 2, top), (c + w / 2, top), (c + w / 2 + 2, bottom), (c + gap, bottom),
+                   (c, top + h * rng.uniform(0.2, 0.4)), (c - gap, bottom), (c - w / 2 - 2, bottom)], fill=255)
+    elif kind == 1:                                     # a dress or a coat: a flaring body
+        d.polygon([(c - w / 4, top), (c + w / 4, top), (c + w / 2 + rng.uniform(0, 8), bottom),
+                   (c - w / 2 - rng.uniform(0, 8), bottom)], fill=255)
+    elif kind == 2:                                     # a shirt: a body and two sleeves
+        sleeve = rng.uniform(0.3, 0.9) * h
+        d.polygon([(c - w / 2, top), (c + w / 2, top), (c + w / 2 + 10, top + sleeve), (c + w / 2, top + sleeve),
+                   (c + w / 2, bottom), (c - w / 2, bottom), (c - w / 2, top + sleeve),
+                   (c - w / 2 - 10, top + sleeve)], fill=255)
+    elif kind == 3:                                     # a bag: a box and its handle
+        d.rectangle([c - w / 2 - 4, SIZE / 2, c + w / 2 + 4, bottom], fill=255)
+        d.arc([c - w / 3, SIZE / 2 - h / 3, c + w / 3, SIZE / 2 + h / 3], 180, 360, fill=255,
+              width=int(rng.integers(2, 5)))
+    else:                                               # a shoe: a wedge, its heel up or down
+        y = SIZE / 2 + rng.uniform(-6, 10)
+        d.polygon([(8, y + 12), (56, y + 12), (56, y - rng.uniform(0, 12)), (30, y - 2),
+                   (14, y - rng.uniform(6, 16))], fill=255)
+    a = np.asarray(img, np.float32) / 255
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    shade = rng.uniform(0.4, 1) + rng.uniform(-0.3, 0.3) * (xx - SIZE / 2) / SIZE
+    texture = 1 + rng.uniform(0, 0.3) * np.sin(2 * np.pi * (xx * np.cos(rng.uniform(0, np.pi)) + yy) / rng.uniform(3, 9))
+    a = np.clip(a * shade * texture * 255 + rng.normal(0, 4, a.shape), 0, 255)
+    return Image.fromarray((a if rng.integers(0, 2) else 255 - a).astype(np.uint8))
+
+
 def _paper(rng):
     """Paper with no drawing: a grain, a few specks or short marks, a shadow across it or a
     soft smudge on it."""
@@ -465,12 +533,16 @@ def nondigit_picture(family, rng):
         return _by_hand(_doodle_lines(rng), rng)
     if family.startswith(("drawn ", "typed ")):
         how, kind = family.split(" ")
-        if not _characters(kind):                                 # no matplotlib fonts
+        if not _characters("greek" if kind == "alphabets" else kind):   # no matplotlib fonts
             return _by_hand(_glyph_lines(rng), rng)
         bright = _character(kind, rng)
         if how == "drawn":
             return _drawn(bright, rng)
         return _on_paper(_scaled(bright, int(rng.integers(50, 160))), rng)
+    if family == "pen scribbles":
+        return _pen(_pen_scribble(rng), rng, widths=(0, 7))
+    if family == "things":
+        return _thing(rng)
     if family in ("noise", "textures", "paper"):
         a = {"noise": _noise, "textures": _texture, "paper": _paper}[family](rng)
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
