@@ -191,11 +191,18 @@ def _drawn(bright, rng, sizes=(50, 160), room=1.5):
     return _on_paper(_traced(lines, int(rng.integers(0, max(2, size // 25)))) > 0.5, rng, room)
 
 
+def _kinds_of(kind):
+    """The kinds of CHARACTERS a family of `kind` draws ("alphabets": each of ALPHABETS),
+    those that some font draws."""
+    return [k for k in (ALPHABETS if kind == "alphabets" else (kind,)) if _characters(k)]
+
+
 def _character(kind, rng):
-    """A random character of `kind` in a random font that draws it, bright on dark
-    ("alphabets": of one of them, each as often)."""
-    if kind == "alphabets":
-        kind = list(ALPHABETS)[int(rng.integers(len(ALPHABETS)))]
+    """A random character of `kind` (of _kinds_of(kind), each as often) in a random font that
+    draws it, bright on dark."""
+    kinds = _kinds_of(kind)
+    if len(kinds) > 1:
+        kind = kinds[int(rng.integers(len(kinds)))]
     pairs = _characters(kind)
     char, name = pairs[int(rng.integers(len(pairs)))]
     return _glyph(char, _matplotlib_font(name, 150))
@@ -454,7 +461,7 @@ def _pen_scribble(rng):
         points = np.vstack([points, points[:1]])
     t = np.linspace(0, 1, len(points))
     fine = np.linspace(0, 1, 40 * len(points))
-    # a Catmull-Rom-like smoothing: linear interpolation, then a moving average along the path
+    # smooth: the polyline through the points, averaged along the path over 25 steps
     path = np.stack([np.interp(fine, t, points[:, i]) for i in range(2)], 1)
     kernel = np.ones(25) / 25
     path = np.stack([np.convolve(np.pad(path[:, i], 12, mode="edge"), kernel, "valid") for i in range(2)], 1)
@@ -533,7 +540,7 @@ def nondigit_picture(family, rng):
         return _by_hand(_doodle_lines(rng), rng)
     if family.startswith(("drawn ", "typed ")):
         how, kind = family.split(" ")
-        if not _characters("greek" if kind == "alphabets" else kind):   # no matplotlib fonts
+        if not _kinds_of(kind):                                   # no matplotlib fonts
             return _by_hand(_glyph_lines(rng), rng)
         bright = _character(kind, rng)
         if how == "drawn":
