@@ -81,7 +81,7 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import (EXAMPLES, HELD_OUT, MORE_DIGITS, OpenSet, detectors_for,
+    from scratchnet.apps.openset import (HELD_OUT, MORE_DIGITS, OpenSet, detectors_for, examples_for,
                                          fit_open_set, outlier_network_pays)
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
@@ -163,16 +163,18 @@ def main():
     model.release_buffers()        # the training step's arrays: not held through what follows
     # the detector needs only a few thousand digits: keep those and free the 47 MB of
     # training images before it and the report run (so neither raises the peak memory). The
-    # same ones whatever --limit says, so its pictures are drawn once, then cached; its
-    # threshold is set on the last MNIST training images, the validation images by default
-    detector_digits = data.train_images[:EXAMPLES].copy()
+    # same ones whatever --limit says (fewer after a short try), so its pictures are drawn
+    # once, then cached; its threshold is set on the last MNIST training images, the
+    # validation images by default
+    images_trained = len(train[0]) * len(result.history)
+    examples = examples_for(images_trained)
+    detector_digits = data.train_images[:examples].copy()
     held_out_digits = data.train_images[-HELD_OUT:].copy()
     digit_labels, more_digits = None, None
-    images_trained = len(train[0]) * len(result.history)
     if outlier_network_pays(images_trained):
-        digit_labels = data.train_labels[:EXAMPLES].copy()
-        more_digits = (data.train_images[EXAMPLES:EXAMPLES + MORE_DIGITS].copy(),
-                       data.train_labels[EXAMPLES:EXAMPLES + MORE_DIGITS].copy())
+        digit_labels = data.train_labels[:examples].copy()
+        more_digits = (data.train_images[examples:examples + MORE_DIGITS].copy(),
+                       data.train_labels[examples:examples + MORE_DIGITS].copy())
     del images, labels, train, val
     data.train_images = data.train_labels = None
     give_back_freed_memory()
@@ -180,7 +182,8 @@ def main():
     if not result.interrupted:
         start = time.perf_counter()
         openset = fit_open_set(model, detector_digits, held_out_digits, to_input, seed=args.seed,
-                               labels=digit_labels, more=more_digits, detectors=detectors_for(images_trained),
+                               examples=examples, labels=digit_labels, more=more_digits,
+                               detectors=detectors_for(images_trained),
                                on_prepare=lambda n: print(
                                    f"drawing and preprocessing {n} pictures for the 'not a digit' "
                                    f"detector (first run only, then cached) ...", flush=True))

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from scratchnet.apps.inference import Predictor
-from scratchnet.apps.openset import (DETECTORS, OpenSet, detectors_for, features, from_int8, outlier_log_odds,
-                                     outlier_network, outlier_network_pays, to_int8)
+from scratchnet.apps.openset import (DETECTORS, EXAMPLES, OpenSet, detectors_for, examples_for, features,
+                                     from_int8, outlier_log_odds, outlier_network, outlier_network_pays, to_int8)
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.data.mnist import to_input
@@ -108,6 +108,8 @@ def test_the_outlier_network_is_fine_tuned_after_runs_that_trained_longer_than_i
     assert not outlier_network_pays(1500 * 3)                        # a short try (--limit 1500)
     assert detectors_for(60000 * FAST.epochs) == detectors_for(training * REFERENCE.epochs) == DETECTORS
     assert detectors_for(1500 * 3) == 1
+    assert examples_for(training * REFERENCE.epochs) == examples_for(60000 * FAST.epochs) == EXAMPLES
+    assert examples_for(1500 * 3) < EXAMPLES / 4                     # drawn in seconds, not minutes
 
 
 def test_int8_weights_are_within_half_a_step_and_come_back_exactly():

@@ -213,6 +213,7 @@ class OpenSet:
 
 
 EXAMPLES = 9000   # training digits the detector learns from (against 24,000 non-digits)
+SHORT_EXAMPLES = 1500   # ... after a short try (--limit): drawn in seconds, not minutes
 HELD_OUT = 1000   # held-out digits its threshold is calibrated on
 DETECTORS = 3     # trained from different seeds and averaged: one seed's detector refuses
                   # more of one kind and fewer of another (docs/openset.md)
@@ -229,6 +230,14 @@ def detectors_for(images_trained):
     DETECTORS after at least a pass over MNIST's training images, one after a shorter try
     (--limit), whose network is too rough for the average to matter (a third of the time)."""
     return DETECTORS if images_trained >= 50000 else 1
+
+
+def examples_for(images_trained):
+    """How many training digits the detector of a run that trained on `images_trained` images
+    learns from: EXAMPLES after a pass over MNIST's training images, SHORT_EXAMPLES after a
+    shorter try, whose first run would otherwise spend minutes drawing the pictures of a
+    detector for a network that rough."""
+    return EXAMPLES if images_trained >= 50000 else SHORT_EXAMPLES
 
 
 def outlier_network_pays(images_trained):
