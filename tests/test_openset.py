@@ -300,3 +300,33 @@ def test_every_training_family_and_digit_style_draws_ink():
     for kind in (*nondigits.CHARACTERS, "scripts"):        # every kind in fonts that draw it
         assert len({c for c, _ in nondigits._characters(kind)}) >= 0.9 * len(
             nondigits.CHARACTERS.get(kind) or "".join(nondigits._script_letters().values()))
+
+
+def test_preprocessing_finishes_in_this_process_when_the_pool_breaks(monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+    from scratchnet.data import nondigits
+    rng = np.random.default_rng(4)
+    pictures = [nondigits.nondigit_picture(nondigits.FAMILIES[i], rng) for i in range(12)]
+    here = np.stack([nondigits._preprocessed_one(p) for p in pictures])
+    monkeypatch.setattr(nondigits, "PER_PROCESS", 4)
+    monkeypatch.setattr(nondigits, "BLOCK", 5)
+
+    class BreaksOnTheSecondBlock:         # as a pool whose processes die (killed, out of memory)
+        def __init__(self, workers, **kwargs):
+            self.blocks = 0
+
+        def map(self, fn, items, chunksize):
+            self.blocks += 1
+            if self.blocks == 1:
+                return map(fn, items)
+
+            def broken():
+                raise BrokenProcessPool("a process died")
+                yield
+            return broken()
+
+        def shutdown(self):
+            pass
+    monkeypatch.setattr(nondigits, "available_cpus", lambda: 2)
+    monkeypatch.setattr(nondigits, "ProcessPoolExecutor", BreaksOnTheSecondBlock)
+    np.testing.assert_array_equal(nondigits.preprocessed(iter(pictures), len(pictures)), here)

@@ -592,27 +592,43 @@ def preprocessed(pictures, n):
     network sees it after preprocess.to_mnist (a picture it would refuse as blank gives zeros).
 
     BLOCK pictures at a time (not all of them, and their copies on the way to other processes,
-    in memory at once), each block shared out over the cores (~4-5 ms a picture;
-    separate processes, since preprocessing is Python-bound) and put back in order: the result
-    is the same as one by one."""
+    in memory at once), each block shared out over the cores (~4-8 ms a picture;
+    separate processes, since preprocessing is Python-bound) while this one draws the next
+    block, and put back in order: the result is the same as one by one."""
     out = np.zeros((n, 28, 28), dtype=np.uint8)
     workers = min(available_cpus(), n // PER_PROCESS)
     # "spawn": fresh processes, never a fork of a process running kernel threads
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
             if workers > 1 else None)
+
+    def put(start, block, results):
+        nonlocal pool
+        if results is not None:
+            try:
+                out[start:start + len(block)] = list(results)
+                return
+            except (OSError, BrokenProcessPool):   # no processes to be had: this one does it
+                if pool is not None:
+                    pool.shutdown()
+                pool = None
+        out[start:start + len(block)] = [_preprocessed_one(picture) for picture in block]
+
     try:
-        pictures = iter(pictures)
+        pictures, pending = iter(pictures), None
         for start in range(0, n, BLOCK):
-            block = list(itertools.islice(pictures, BLOCK))
+            block = list(itertools.islice(pictures, BLOCK))    # while the pool does the last one
+            results = None
             if pool is not None:
                 try:   # one share of the block per process, in order
-                    out[start:start + len(block)] = list(pool.map(_preprocessed_one, block,
-                                                                  chunksize=-(-len(block) // workers)))
-                    continue
-                except (OSError, BrokenProcessPool):   # no processes to be had: this one does it
+                    results = pool.map(_preprocessed_one, block, chunksize=-(-len(block) // workers))
+                except (OSError, BrokenProcessPool):
                     pool.shutdown()
                     pool = None
-            out[start:start + len(block)] = [_preprocessed_one(picture) for picture in block]
+            if pending is not None:
+                put(*pending)
+            pending = (start, block, results)
+        if pending is not None:
+            put(*pending)
     finally:
         if pool is not None:
             pool.shutdown()
