@@ -213,7 +213,7 @@ class OpenSet:
 
 
 EXAMPLES = 9000   # training digits the detector learns from (against 24,000 non-digits)
-SHORT_EXAMPLES = 1500   # ... after a short try (--limit): drawn in seconds, not minutes
+SHORT_EXAMPLES = 1000   # ... after a short try (--limit): drawn in seconds, not minutes
 HELD_OUT = 1000   # held-out digits its threshold is calibrated on
 DETECTORS = 3     # trained from different seeds and averaged: one seed's detector refuses
                   # more of one kind and fewer of another (docs/openset.md)
