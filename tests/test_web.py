@@ -188,6 +188,25 @@ def test_the_page_preprocesses_drawings_as_preprocess_py(browser, static_url, mo
     assert np.mean(close) >= 0.99
 
 
+def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser, static_url, mnist):
+    """Pictures that are not square and whose strokes touch the edge (the opening's window
+    and what lies outside the picture are where a port goes wrong)."""
+    from test_predict import tightly_cropped
+    open_static(browser, static_url)
+    close = []
+    for digit in mnist.test_images[:12]:
+        picture = tightly_cropped(digit, 112).convert("RGBA")
+        rgba = base64.b64encode(np.asarray(picture).tobytes()).decode()
+        values = browser.execute_script(
+            "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
+            "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
+            "return Array.from(scratchnet.preprocess(new ImageData(a, arguments[1], arguments[2])));",
+            rgba, picture.width, picture.height)
+        page = np.array(values, np.float32).reshape(28, 28)
+        close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
+    assert min(close) >= 0.98, close
+
+
 def test_the_detector_decides_as_in_python_on_50_non_digits(browser, static_url, model_file):
     from synthetic.nondigits import generate
     open_static(browser, static_url)

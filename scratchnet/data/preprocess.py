@@ -160,18 +160,24 @@ def _opening_background(a):
     stroke: it erases the strokes and keeps what is broad (paper, lighting, shadows)."""
     h, w = a.shape
     step = max(1, min(h, w) // 40)                 # work at ~40 px: fast, and smooth
-    small = a[::step, ::step] if step > 1 else a
-    k = max(3, (min(small.shape) // 4) | 1)
-    opened = rank_filter(rank_filter(small.astype(np.float32), k, np.minimum), k, np.maximum)
+    small = (a[::step, ::step] if step > 1 else a).astype(np.float32)
+    # a quarter of the longer side: a tightly cropped "1" is hardly wider than its stroke
+    k = max(3, (max(small.shape) // 4) | 1)
+    # paper outside the picture, not its edge repeated: a stroke along the edge of a tightly
+    # cropped digit would otherwise widen outward, survive and pass for a shadow there
+    paper = float(small.min())
+    opened = rank_filter(rank_filter(small, k, np.minimum, paper), k, np.maximum, paper)
     return np.asarray(Image.fromarray(opened, mode="F").resize((w, h), Image.Resampling.BILINEAR))
 
 
-def rank_filter(a, k, op):
+def rank_filter(a, k, op, outside=None):
     """The minimum (op=np.minimum) or maximum (np.maximum) over each k x k window, k odd, the
-    edge repeated outside: Pillow's MinFilter/MaxFilter, computed as a row pass and a column
-    pass (a square's extremum is the extremum of its rows' extrema) - O(k) per pixel, not O(k^2)."""
+    edge repeated outside (or the value `outside` there): Pillow's MinFilter/MaxFilter,
+    computed as a row pass and a column pass (a square's extremum is the extremum of its
+    rows' extrema) - O(k) per pixel, not O(k^2)."""
     r = k // 2
-    padded = np.pad(a, r, mode="edge")
+    padded = (np.pad(a, r, mode="edge") if outside is None
+              else np.pad(a, r, mode="constant", constant_values=outside))
     rows = op.reduce([padded[:, j:j + a.shape[1]] for j in range(k)])
     return op.reduce([rows[i:i + a.shape[0]] for i in range(k)])
 

@@ -262,11 +262,14 @@
     return {labels, sizes};
   }
 
-  function rankFilter(d, h, w, k, op) {                 // preprocess.rank_filter, edges repeated
+  function rankFilter(d, h, w, k, op, outside) {        // preprocess.rank_filter, edges repeated
     const r = Math.floor(k / 2), rows = new Float32Array(h * w), out = new Float32Array(h * w);
     const isMax = op === Math.max, line = new Float32Array(Math.max(h, w) + 2 * r);
+    const pad = outside !== undefined;                  // (or `outside` there)
     for (let y = 0; y < h; y++) {                       // along rows: the row with its edges repeated
-      for (let x = -r; x < w + r; x++) line[x + r] = d[y * w + Math.min(w - 1, Math.max(0, x))];
+      for (let x = -r; x < w + r; x++) {
+        line[x + r] = pad && (x < 0 || x >= w) ? outside : d[y * w + Math.min(w - 1, Math.max(0, x))];
+      }
       for (let x = 0; x < w; x++) {
         let m = line[x];
         for (let j = 1; j < k; j++) { const v = line[x + j]; if (isMax ? v > m : v < m) m = v; }
@@ -274,7 +277,9 @@
       }
     }
     for (let x = 0; x < w; x++) {                       // then along columns
-      for (let y = -r; y < h + r; y++) line[y + r] = rows[Math.min(h - 1, Math.max(0, y)) * w + x];
+      for (let y = -r; y < h + r; y++) {
+        line[y + r] = pad && (y < 0 || y >= h) ? outside : rows[Math.min(h - 1, Math.max(0, y)) * w + x];
+      }
       for (let y = 0; y < h; y++) {
         let m = line[y];
         for (let i = 1; i < k; i++) { const v = line[y + i]; if (isMax ? v > m : v < m) m = v; }
@@ -316,8 +321,10 @@
     const {h, w} = a, step = Math.max(1, Math.floor(Math.min(h, w) / 40));
     const sh = Math.ceil(h / step), sw = Math.ceil(w / step), small = image(sh, sw);
     for (let y = 0; y < sh; y++) for (let x = 0; x < sw; x++) small.d[y * sw + x] = a.d[y * step * w + x * step];
-    const k = Math.max(3, Math.floor(Math.min(sh, sw) / 4) | 1);
-    const opened = rankFilter(rankFilter(small.d, sh, sw, k, Math.min), sh, sw, k, Math.max);
+    const k = Math.max(3, Math.floor(Math.max(sh, sw) / 4) | 1);   // a quarter of the longer side
+    let paper = Infinity;                               // paper outside the picture, not its edge
+    for (const v of small.d) if (v < paper) paper = v;
+    const opened = rankFilter(rankFilter(small.d, sh, sw, k, Math.min, paper), sh, sw, k, Math.max, paper);
     return resize(image(sh, sw, opened), w, h, "bilinear");
   }
 
