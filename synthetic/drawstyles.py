@@ -22,7 +22,7 @@ from scratchnet.data.strokes import dilate, skeleton
 CANVAS = 280
 
 DIGIT_STYLES = ("line_1px", "fine_pen", "thick_marker", "pressure_pen", "small_in_big",
-                "photo_of_paper")
+                "photo_of_paper", "cropped_tight")
 
 # letters that do not look like a digit, and those that honestly do (reported apart)
 UPPER = "ACEFHKLMNPRUVWXY"
@@ -120,6 +120,14 @@ def draw_digit(digit, style, rng):
     if style == "photo_of_paper":        # pen on paper, photographed: uneven light, a shadow
         from synthetic.userstyle import stylise
         return stylise(digit, "photo_pen" if rng.integers(0, 2) else "photo_marker", rng)
+    if style == "cropped_tight":         # any pen, the picture cropped to the ink before an upload
+        size = int(rng.integers(60, 300))
+        lines = outline(digit, size, rng, 1.0)
+        ink = trace(lines, int(rng.integers(size // 60, size // 12 + 1)))
+        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+        ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        margin = int(rng.integers(0, 4))
+        return on_canvas(ink, (ink.shape[0] + 2 * margin, ink.shape[1] + 2 * margin), rng, at=(margin, margin))
     raise ValueError(f"unknown style {style!r}")
 
 
