@@ -43,7 +43,8 @@ def model_file(tmp_path_factory, mnist):
     fit(model, (train[:50000], mnist.train_labels[:50000]), epochs=2, seed=0, prepare=to_input)
     # its threshold set on the last 1,000 training digits, as train.py's (the same cached pictures)
     openset = fit_open_set(model, train, val[-1000:], to_input, seed=0, examples=4500,
-                           labels=mnist.train_labels[:54000], more=(train[9000:15000], mnist.train_labels[9000:15000]), outlier_epochs=3)
+                           labels=mnist.train_labels[:54000],
+                           more=(train[9000:15000], mnist.train_labels[9000:15000]), outlier_epochs=3)
     path = tmp_path_factory.mktemp("model") / "mnist_cnn.npz"
     model.save(path, metadata={"openset": openset.save_into(model)})
     return path
