@@ -32,7 +32,7 @@ def mnist(mnist_dir):
 def model_file(tmp_path_factory, mnist):
     """A model trained for the tests as train.py trains one, but shorter: 2 epochs on 50,000
     real MNIST images (~98%), then its 'not a digit' detector and outlier network
-    (apps/openset.py) from half train.py's pictures (drawing them is most of a first
+    (apps/openset.py) from a third of train.py's pictures (drawing them is most of a first
     session's time), the latter fine-tuned for 3 epochs with fewer more MNIST digits."""
     from scratchnet import mnist_cnn
     from scratchnet.apps.openset import fit_open_set
@@ -42,7 +42,7 @@ def model_file(tmp_path_factory, mnist):
     train, val = mnist.train_images[:54000], mnist.train_images[54000:]
     fit(model, (train[:50000], mnist.train_labels[:50000]), epochs=2, seed=0, prepare=to_input)
     # its threshold set on the last 1,000 training digits, as train.py's (the same cached pictures)
-    openset = fit_open_set(model, train, val[-1000:], to_input, seed=0, examples=4500,
+    openset = fit_open_set(model, train, val[-1000:], to_input, seed=0, examples=3000,
                            labels=mnist.train_labels[:54000],
                            more=(train[9000:15000], mnist.train_labels[9000:15000]), outlier_epochs=3)
     path = tmp_path_factory.mktemp("model") / "mnist_cnn.npz"
