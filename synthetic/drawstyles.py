@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from scratchnet.data.preprocess import _crop
 from scratchnet.data.strokes import dilate, skeleton
 
 CANVAS = 280
@@ -123,12 +124,23 @@ def draw_digit(digit, style, rng):
     if style == "cropped_tight":         # any pen, the picture cropped to the ink before an upload
         size = int(rng.integers(60, 300))
         lines = outline(digit, size, rng, 1.0)
-        ink = trace(lines, int(rng.integers(size // 60, size // 12 + 1)))
-        rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-        ink = ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        ink = _crop(trace(lines, int(rng.integers(size // 60, size // 12 + 1))))
         margin = int(rng.integers(0, 4))
         return on_canvas(ink, (ink.shape[0] + 2 * margin, ink.shape[1] + 2 * margin), rng, at=(margin, margin))
     raise ValueError(f"unknown style {style!r}")
+
+
+def cropped_to_ink(digit, size=112, margin=0):
+    """An MNIST digit (28, 28) uint8 cropped to its ink, scaled so its longer side is `size`
+    px, dark on light paper with `margin` px all round (as a user crops a drawing before
+    uploading it), as a grey PIL picture."""
+    ink = _crop(digit)
+    h, w = ink.shape
+    scaled = Image.fromarray(255 - ink).resize((max(1, round(w * size / max(h, w))), round(h * size / max(h, w))),
+                                               Image.Resampling.BICUBIC)
+    paper = Image.new("L", (scaled.width + 2 * margin, scaled.height + 2 * margin), 255)
+    paper.paste(scaled, (margin, margin))
+    return paper
 
 
 def uci_digits():

@@ -12,6 +12,7 @@ from scratchnet.apps.inference import predict_files
 from scratchnet.data.preprocess import to_mnist
 from scratchnet.core.training import evaluate
 from scratchnet.data.mnist import to_input
+from synthetic.drawstyles import cropped_to_ink
 from synthetic.userstyle import STYLES, stylise
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,26 +92,13 @@ def test_felt_tip_stroke_wider_than_the_shadow_filter_is_kept_as_ink():
     assert np.abs(shadowed - clean).max() < 0.05
 
 
-def tightly_cropped(digit, size=112, margin=0):
-    """An MNIST digit cropped to its ink, scaled so its longer side is `size` px, dark on
-    light paper with `margin` px all round (as a user crops a drawing before uploading it)."""
-    rows, cols = np.flatnonzero(digit.any(axis=1)), np.flatnonzero(digit.any(axis=0))
-    ink = digit[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    h, w = ink.shape
-    scaled = Image.fromarray(255 - ink).resize((max(1, round(w * size / max(h, w))), round(h * size / max(h, w))),
-                                               Image.Resampling.BICUBIC)
-    paper = Image.new("L", (scaled.width + 2 * margin, scaled.height + 2 * margin), 255)
-    paper.paste(scaled, (margin, margin))
-    return paper
-
-
 def test_a_tightly_cropped_digit_is_preprocessed_as_one_with_paper_around_it(mnist):
     """Strokes that touch the picture's edge, or a "1" hardly wider than its stroke, are ink,
     not shadows for the background to take away (the overlap of the two results, as a
     share of their union: ~0.78 on average; 0.58, and a few below 0.3, when they were)."""
     overlap = []
     for digit in mnist.test_images[:40]:
-        tight, framed = to_mnist(tightly_cropped(digit)), to_mnist(tightly_cropped(digit, margin=15))
+        tight, framed = to_mnist(cropped_to_ink(digit)), to_mnist(cropped_to_ink(digit, margin=15))
         overlap.append(np.minimum(tight, framed).sum() / np.maximum(tight, framed).sum())
     assert np.mean(overlap) > 0.7 and min(overlap) > 0.3
 
@@ -119,7 +107,7 @@ def test_tightly_cropped_digits_are_named_right(model_file, mnist):
     from scratchnet import load_model
     model = load_model(model_file)
     for size in (112, 224):
-        x = np.stack([to_mnist(tightly_cropped(d, size)) for d in mnist.test_images[:200]])[:, None]
+        x = np.stack([to_mnist(cropped_to_ink(d, size)) for d in mnist.test_images[:200]])[:, None]
         assert (model.predict(x) == mnist.test_labels[:200]).mean() >= 0.93      # 0.80 when edges were shadows
 
 

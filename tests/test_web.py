@@ -191,11 +191,11 @@ def test_the_page_preprocesses_drawings_as_preprocess_py(browser, static_url, mo
 def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser, static_url, mnist):
     """Pictures that are not square and whose strokes touch the edge (the opening's window
     and what lies outside the picture are where a port goes wrong)."""
-    from test_predict import tightly_cropped
+    from synthetic.drawstyles import cropped_to_ink
     open_static(browser, static_url)
     close = []
     for digit in mnist.test_images[:12]:
-        picture = tightly_cropped(digit, 112).convert("RGBA")
+        picture = cropped_to_ink(digit, 112).convert("RGBA")
         rgba = base64.b64encode(np.asarray(picture).tobytes()).decode()
         values = browser.execute_script(
             "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
