@@ -100,7 +100,7 @@ def test_a_model_file_missing_its_outlier_networks_weights_is_a_one_line_error(m
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_the_outlier_network_is_fine_tuned_after_runs_that_trained_longer_than_it_takes():
+def test_the_outlier_network_is_fine_tuned_after_full_runs_only():
     from scratchnet.apps.recipes import AUGMENTED, FAST, REFERENCE
     training = 54000        # MNIST's training images less the 10% held out
     assert outlier_network_pays(training * REFERENCE.epochs) and outlier_network_pays(training * AUGMENTED.epochs)
