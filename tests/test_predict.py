@@ -103,6 +103,19 @@ def test_a_tightly_cropped_digit_is_preprocessed_as_one_with_paper_around_it(mni
     assert np.mean(overlap) > 0.7 and min(overlap) > 0.3
 
 
+def test_a_marker_drawing_cropped_tight_keeps_its_blobs(mnist):
+    """A marker's strokes wider than the opening's window that reach the edge of a tight crop
+    are as bright as ink, unlike a shadow, and stay (mean overlap with the framed picture
+    0.72 on these 40 digits; 0.24 when they were subtracted as shadows)."""
+    from PIL import ImageFilter
+    overlap = []
+    for digit in mnist.test_images[:40]:
+        marker = np.asarray(Image.fromarray(digit).filter(ImageFilter.MaxFilter(3)).filter(ImageFilter.MaxFilter(3)))
+        tight, framed = to_mnist(cropped_to_ink(marker)), to_mnist(cropped_to_ink(marker, margin=15))
+        overlap.append(np.minimum(tight, framed).sum() / np.maximum(tight, framed).sum())
+    assert np.mean(overlap) > 0.6
+
+
 def test_tightly_cropped_digits_are_named_right(model_file, mnist):
     from scratchnet import load_model
     model = load_model(model_file)

@@ -194,7 +194,9 @@ def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser,
     from synthetic.drawstyles import cropped_to_ink
     open_static(browser, static_url)
     close = []
-    for digit in mnist.test_images[:12]:
+    from PIL import ImageFilter
+    markers = [np.asarray(Image.fromarray(d).filter(ImageFilter.MaxFilter(5))) for d in mnist.test_images[12:18]]
+    for digit in [*mnist.test_images[:12], *markers]:          # (markers: blobs wider than the window)
         picture = cropped_to_ink(digit, 112).convert("RGBA")
         rgba = base64.b64encode(np.asarray(picture).tobytes()).decode()
         values = browser.execute_script(

@@ -333,9 +333,18 @@
     if (Math.max(a.h, a.w) < 64) return paper;
     const opened = openingBackground(a), {h, w} = a;
     const raised = opened.d.map((v, i) => (v > paper.d[i] + 0.05 ? 1 : 0));
-    if (raised.some(v => v)) {          // raised patches that do not reach the edge are ink
-      const {labels} = components(raised, h, w), reaching = new Set(border({h, w, d: labels}));
-      for (let i = 0; i < h * w; i++) if (raised[i] && !reaching.has(labels[i])) opened.d[i] = paper.d[i];
+    if (raised.some(v => v)) {          // raised patches inside, or half as bright as ink, are ink
+      const {labels, sizes} = components(raised, h, w), reaching = new Set(border({h, w, d: labels}));
+      const height = new Float64Array(sizes.length);
+      let ink = -Infinity;
+      for (let i = 0; i < h * w; i++) {
+        if (raised[i]) height[labels[i]] += opened.d[i] - paper.d[i];
+        ink = Math.max(ink, a.d[i] - paper.d[i]);
+      }
+      for (let i = 0; i < h * w; i++) {
+        const l = labels[i];
+        if (raised[i] && (!reaching.has(l) || height[l] / sizes[l] >= 0.5 * ink)) opened.d[i] = paper.d[i];
+      }
     }
     return image(h, w, opened.d.map((v, i) => Math.max(v, paper.d[i])));
   }
