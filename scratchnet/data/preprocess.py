@@ -13,7 +13,8 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            so ink is bright on dark like MNIST;
  4. flatten uneven paper, lighting and shadows: subtract a background estimate (the
            paper pixels' median in coarse blocks, or a grey-level opening wider than a
-           pen stroke where that is higher and reaches the picture's edge, as shadows do),
+           pen stroke where that is higher, reaches the picture's edge and is faint beside
+           the ink, as shadows are),
            then stretch contrast so the ink reaches 1;
  5. threshold (Otsu) to find the ink; drop faint noise, specks (connected pieces much
            smaller than the digit) and pieces entering from the border (shadows, page
