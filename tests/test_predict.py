@@ -105,15 +105,16 @@ def test_a_tightly_cropped_digit_is_preprocessed_as_one_with_paper_around_it(mni
 
 def test_a_marker_drawing_cropped_tight_keeps_its_blobs(mnist):
     """A marker's strokes wider than the opening's window that reach the edge of a tight crop
-    are as bright as ink, unlike a shadow, and stay (mean overlap with the framed picture
-    0.72 on these 40 digits; 0.24 when they were subtracted as shadows)."""
+    are as bright as ink, unlike a shadow, and stay (overlap with the framed picture 0.74 on
+    average over these 40 digits, 0.44 at worst; 0.24 and 0.002 when they were subtracted
+    as shadows)."""
     from PIL import ImageFilter
     overlap = []
     for digit in mnist.test_images[:40]:
         marker = np.asarray(Image.fromarray(digit).filter(ImageFilter.MaxFilter(5)))
         tight, framed = to_mnist(cropped_to_ink(marker)), to_mnist(cropped_to_ink(marker, margin=15))
         overlap.append(np.minimum(tight, framed).sum() / np.maximum(tight, framed).sum())
-    assert np.mean(overlap) > 0.6
+    assert np.mean(overlap) > 0.6 and min(overlap) > 0.3
 
 
 def test_tightly_cropped_digits_are_named_right(model_file, mnist):

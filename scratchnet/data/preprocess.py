@@ -147,17 +147,19 @@ def _background(a):
     opened = _opening_background(a)
     # A stroke wider than the opening's window (a felt-tip marker's blob) survives it and
     # would be subtracted as if it were a shadow. Shadows and lighting reach the picture's
-    # edge and are faint beside the ink (under 0.3 of its contrast in the photo styles, a
-    # marker's blob in a tightly cropped drawing over 0.85); a raised patch that stays
-    # inside, or is at least half as bright as the ink, is ink: it keeps the paper level.
+    # edge and are faint beside the ink (at most a third of its contrast in the photo
+    # styles, a marker's blob in a tightly cropped drawing over 0.85); a raised patch that
+    # stays inside, or is at least half as bright as the ink (on average or at a pixel: the
+    # opening of a picture that is nearly all ink has plateaus of both), is ink: it keeps
+    # the paper level.
     raised = opened > paper + RAISED
     if raised.any():
         labels = _components(raised)
         reaching = np.unique(_border(np.where(raised, labels, -1)))
         ids, inverse = np.unique(labels[raised], return_inverse=True)
         height = np.bincount(inverse, (opened - paper)[raised]) / np.bincount(inverse)
-        ink = ids[height >= INKY * float((a - paper).max())]
-        raised &= ~np.isin(labels, reaching) | np.isin(labels, ink)
+        inky = INKY * float((a - paper).max())
+        raised &= ~np.isin(labels, reaching) | np.isin(labels, ids[height >= inky]) | (opened - paper >= inky)
         opened = np.where(raised, paper, opened)
     return np.maximum(paper, opened)
 

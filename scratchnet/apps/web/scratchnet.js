@@ -341,9 +341,12 @@
         if (raised[i]) height[labels[i]] += opened.d[i] - paper.d[i];
         ink = Math.max(ink, a.d[i] - paper.d[i]);
       }
+      const inky = 0.5 * ink;
       for (let i = 0; i < h * w; i++) {
         const l = labels[i];
-        if (raised[i] && (!reaching.has(l) || height[l] / sizes[l] >= 0.5 * ink)) opened.d[i] = paper.d[i];
+        if (raised[i] && (!reaching.has(l) || height[l] / sizes[l] >= inky || opened.d[i] - paper.d[i] >= inky)) {
+          opened.d[i] = paper.d[i];
+        }
       }
     }
     return image(h, w, opened.d.map((v, i) => Math.max(v, paper.d[i])));
