@@ -92,14 +92,21 @@ def test_felt_tip_stroke_wider_than_the_shadow_filter_is_kept_as_ink():
     assert np.abs(shadowed - clean).max() < 0.05
 
 
+def tight_vs_framed_overlap(digits):
+    """Each digit cropped to its ink and with 15 px of paper around it, both preprocessed: the
+    overlap of the two results, as a share of their union."""
+    overlap = []
+    for digit in digits:
+        tight, framed = to_mnist(cropped_to_ink(digit)), to_mnist(cropped_to_ink(digit, margin=15))
+        overlap.append(np.minimum(tight, framed).sum() / np.maximum(tight, framed).sum())
+    return np.array(overlap)
+
+
 def test_a_tightly_cropped_digit_is_preprocessed_as_one_with_paper_around_it(mnist):
     """Strokes that touch the picture's edge, or a "1" hardly wider than its stroke, are ink,
     not shadows for the background to take away (the overlap of the two results, as a
     share of their union: ~0.78 on average; 0.58, and a few below 0.3, when they were)."""
-    overlap = []
-    for digit in mnist.test_images[:40]:
-        tight, framed = to_mnist(cropped_to_ink(digit)), to_mnist(cropped_to_ink(digit, margin=15))
-        overlap.append(np.minimum(tight, framed).sum() / np.maximum(tight, framed).sum())
+    overlap = tight_vs_framed_overlap(mnist.test_images[:40])
     assert np.mean(overlap) > 0.7 and min(overlap) > 0.3
 
 
@@ -109,11 +116,8 @@ def test_a_marker_drawing_cropped_tight_keeps_its_blobs(mnist):
     average over these 40 digits, 0.44 at worst; 0.24 and 0.002 when they were subtracted
     as shadows)."""
     from PIL import ImageFilter
-    overlap = []
-    for digit in mnist.test_images[:40]:
-        marker = np.asarray(Image.fromarray(digit).filter(ImageFilter.MaxFilter(5)))
-        tight, framed = to_mnist(cropped_to_ink(marker)), to_mnist(cropped_to_ink(marker, margin=15))
-        overlap.append(np.minimum(tight, framed).sum() / np.maximum(tight, framed).sum())
+    markers = [np.asarray(Image.fromarray(d).filter(ImageFilter.MaxFilter(5))) for d in mnist.test_images[:40]]
+    overlap = tight_vs_framed_overlap(markers)
     assert np.mean(overlap) > 0.6 and min(overlap) > 0.3
 
 

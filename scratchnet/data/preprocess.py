@@ -41,7 +41,7 @@ WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
 DIGIT_BOX, FRAME = 20, 28
 NOISE_FLOOR = 0.06        # after contrast stretching, weaker values are paper noise
 RAISED = 0.05             # the opening above the paper level by more: a shadow or a blob
-INKY = 0.5                # a raised patch at least this share of the ink's contrast is ink
+INKY = 0.5                # raised by this share of the ink's contrast (a patch's mean, a pixel): ink
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -152,14 +152,15 @@ def _background(a):
     # stays inside, or is at least half as bright as the ink (on average or at a pixel: the
     # opening of a picture that is nearly all ink has plateaus of both), is ink: it keeps
     # the paper level.
-    raised = opened > paper + RAISED
+    height = opened - paper
+    raised = height > RAISED
     if raised.any():
         labels = _components(raised)
         reaching = np.unique(_border(np.where(raised, labels, -1)))
         ids, inverse = np.unique(labels[raised], return_inverse=True)
-        height = np.bincount(inverse, (opened - paper)[raised]) / np.bincount(inverse)
+        mean_height = np.bincount(inverse, height[raised]) / np.bincount(inverse)
         inky = INKY * float((a - paper).max())
-        raised &= ~np.isin(labels, reaching) | np.isin(labels, ids[height >= inky]) | (opened - paper >= inky)
+        raised &= ~np.isin(labels, reaching) | np.isin(labels, ids[mean_height >= inky]) | (height >= inky)
         opened = np.where(raised, paper, opened)
     return np.maximum(paper, opened)
 
