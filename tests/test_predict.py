@@ -92,6 +92,47 @@ def test_felt_tip_stroke_wider_than_the_shadow_filter_is_kept_as_ink():
     assert np.abs(shadowed - clean).max() < 0.05
 
 
+def pen_drawing(dots=(), specks=()):
+    """A 1-px-wide pen's bar on a 280 px canvas (a "1", or the stem of a "!"), with round
+    pen dots (centre, radius) and square specks (centre, side)."""
+    from PIL import ImageDraw
+    img = Image.new("L", (280, 280), 255)
+    draw = ImageDraw.Draw(img)
+    draw.line([(140, 50), (140, 170)], fill=0, width=3)
+    for (y, x), r in dots:
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=0)
+    for (y, x), side in specks:
+        draw.rectangle([x, y, x + side - 1, y + side - 1], fill=0)
+    return img
+
+
+def pieces(out):
+    from scratchnet.data.preprocess import _components
+    mask = out > 0.3
+    return len(np.unique(_components(mask)[mask]))
+
+
+def test_the_dot_of_an_exclamation_mark_is_kept():
+    """A pen's dot is a few pixels beside a long stroke, under the share of the drawing that
+    specks are; dropped, a "!" becomes a "1"."""
+    bang = to_mnist(pen_drawing(dots=[((205, 140), 2)]))
+    assert pieces(bang) == 2
+    rows = np.flatnonzero(bang.max(axis=1) > 0.3)
+    assert bang[rows[-1]].max() > 0.5 and np.diff(rows).max() > 1      # the dot, below a gap
+    umlaut = to_mnist(pen_drawing(dots=[((30, 120), 2), ((30, 160), 2)]))
+    assert pieces(umlaut) == 3
+
+
+def test_specks_far_away_fainter_than_ink_or_many_are_dropped():
+    one = to_mnist(pen_drawing())
+    far = pen_drawing(specks=[((140, 230), 4)])                  # 90 px from a 120 px stroke
+    faint = np.asarray(pen_drawing(), np.uint8).copy()
+    faint[200:204, 138:142] = 140                                # a grey smudge below it
+    speckled = pen_drawing(specks=[((60 + 25 * i, 120 + 8 * (i % 2)), 4) for i in range(5)])
+    for picture in (far, Image.fromarray(faint), speckled):
+        assert np.array_equal(to_mnist(picture), one)
+
+
 def tight_vs_framed_overlap(digits):
     """Each digit cropped to its ink and with 15 px of paper around it, both preprocessed: the
     overlap of the two results, as a share of their union."""

@@ -20,7 +20,7 @@ from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.core import kernels
 from scratchnet.core.losses import softmax
 from scratchnet.data.mnist import to_input
-from scratchnet.data.preprocess import to_mnist
+from scratchnet.data.preprocess import _components, to_mnist
 from test_browser import wait_for_state
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -207,6 +207,25 @@ def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser,
         page = np.array(values, np.float32).reshape(28, 28)
         close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
     assert min(close) >= 0.98, close
+
+
+def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
+    """Handwritten ! ? and umlauts: their dots are small beside the strokes, and kept."""
+    from synthetic.drawstyles import DEJAVU, handwritten
+    open_static(browser, static_url)
+    rng = np.random.default_rng(3)
+    pictures = [handwritten(c, DEJAVU / "DejaVuSans.ttf", rng) for c in "!?äöü!?ÄÖÜ"]
+    outputs = [to_mnist(p) for p in pictures]
+    assert sum(len(np.unique(_components(o > 0.3)[o > 0.3])) > 1 for o in outputs) >= 8
+    for picture, ours in zip(pictures, outputs):
+        rgba = base64.b64encode(np.asarray(picture.convert("RGBA")).tobytes()).decode()
+        values = browser.execute_script(
+            "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
+            "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
+            "return Array.from(scratchnet.preprocess(new ImageData(a, arguments[1], arguments[2])));",
+            rgba, picture.width, picture.height)
+        page = np.array(values, np.float32).reshape(28, 28)
+        assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98
 
 
 def test_the_detector_decides_as_in_python_on_50_non_digits(browser, static_url, model_file):

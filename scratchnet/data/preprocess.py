@@ -17,8 +17,9 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            the ink, as shadows are),
            then stretch contrast so the ink reaches 1;
  5. threshold (Otsu) to find the ink; drop faint noise, specks (connected pieces much
-           smaller than the digit) and pieces entering from the border (shadows, page
-           edges) and take the bounding box of what is left;
+           smaller than the digit, unless a pen's dot beside it: the dot of a !) and
+           pieces entering from the border (shadows, page edges) and take the bounding
+           box of what is left;
  6. stroke width: measure the pen's width and, if it is outside MNIST's range once
            scaled (a 1-px paint tool, a fat marker), thicken or thin the strokes to MNIST's
            typical width (strokes.py);
@@ -42,6 +43,9 @@ DIGIT_BOX, FRAME = 20, 28
 NOISE_FLOOR = 0.06        # after contrast stretching, weaker values are paper noise
 RAISED = 0.05             # the opening above the paper level by more: a shadow or a blob
 INKY = 0.5                # raised by this share of the ink's contrast (a patch's mean, a pixel): ink
+DOT_REACH = 0.6           # a pen's dot lies within this share of the drawing's size from it
+DOT_BRIGHT = 0.6          # and is as bright as ink (the ink's level is 1)
+MAX_DOTS = 3              # an umlaut has two; more small pieces are speckle
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -250,14 +254,44 @@ def ink_mask(a):
         return mask
     labels = _components(mask)
     ids, counts = np.unique(labels[mask], return_counts=True)
-    keep = ids[counts >= max(2, 0.08 * counts.max())]  # pieces of the digit, not specks
+    pieces = counts >= max(2, 0.08 * counts.max())       # pieces of the digit, not specks
+    keep = ids[pieces]
     # Shadows, page edges and fingers enter from the border; a digit rarely touches it.
     # Drop pieces that touch the border when some piece does not.
     on_border = np.unique(_border(np.where(mask, labels, -1)))
     inner = keep[~np.isin(keep, on_border)]
     if len(inner):
         keep = inner
-    return np.isin(labels, keep) & mask
+    drawing = np.isin(labels, keep) & mask
+    return drawing | _pen_dots(a, labels, ids[~pieces], counts[~pieces], drawing, on_border)
+
+
+def _pen_dots(a, labels, ids, counts, drawing, on_border):
+    """The dots a pen leaves beside a drawing (of ! ? i j, an umlaut), small beside its strokes
+    but not specks: each at least as wide as the pen, as bright as ink, within
+    DOT_REACH of the drawing's size from it, and at most MAX_DOTS of them (more is speckle).
+    Without them a ! is a 1 and an o with an umlaut a 0."""
+    m = np.pad(drawing, 1)
+    edge = drawing & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
+    pen = 2 * drawing.sum() / max(edge.sum(), 1)         # a stroke's area over half its outline
+    wide = (counts >= max(2, 0.5 * pen * pen)) & ~np.isin(ids, on_border)
+    ids = ids[wide]
+    if not 0 < len(ids) <= 4 * MAX_DOTS:
+        return np.zeros_like(drawing)
+    top, bottom, left, right = _box(drawing)
+    reach = DOT_REACH * max(bottom - top, right - left)
+    ys, xs = np.nonzero(np.isin(labels, ids))
+    which = np.searchsorted(ids, labels[ys, xs])
+    low_y, low_x = np.full(len(ids), ys.max()), np.full(len(ids), xs.max())
+    high_y, high_x, bright = np.zeros(len(ids), int), np.zeros(len(ids), int), np.zeros(len(ids))
+    np.minimum.at(low_y, which, ys); np.maximum.at(high_y, which, ys)
+    np.minimum.at(low_x, which, xs); np.maximum.at(high_x, which, xs)
+    np.maximum.at(bright, which, a[ys, xs])
+    dots = ids[(low_y >= top - reach) & (high_y < bottom + reach) & (low_x >= left - reach)
+               & (high_x < right + reach) & (bright > DOT_BRIGHT)]
+    if len(dots) > MAX_DOTS:
+        return np.zeros_like(drawing)
+    return np.isin(labels, dots)
 
 
 def to_mnist(img, normalise_strokes=True):

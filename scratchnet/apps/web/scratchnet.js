@@ -179,6 +179,7 @@
   }
 
   const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
+  const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
 
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
@@ -370,9 +371,36 @@
     const inner = [...keep].filter(id => !onBorder.has(id));
     if (inner.length) keep = new Set(inner);
     const kept = labels.map(id => (keep.has(id) ? 1 : 0));
+    for (const id of penDots(a, labels, sizes, largest, kept, onBorder, h, w)) labels.forEach((l, i) => { if (l === id) kept[i] = 1; });
     if (kept.reduce((s, v) => s + v, 0) < 3) throw new Error("no digit found: the image is blank (no ink stands out)");
     const near = rankFilter(kept, h, w, 5, Math.max);
     return image(h, w, a.map((v, i) => (near[i] && v > NOISE_FLOOR ? v : 0)));
+  }
+
+  function penDots(a, labels, sizes, largest, drawing, onBorder, h, w) {   // preprocess._pen_dots
+    const at = (y, x) => (y >= 0 && y < h && x >= 0 && x < w ? drawing[y * w + x] : 0);
+    let area = 0, edge = 0;
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (drawing[y * w + x]) {
+      area++;
+      if (!(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1))) edge++;
+    }
+    const pen = 2 * area / Math.max(edge, 1);
+    const ids = sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] < Math.max(2, 0.08 * largest)
+      && sizes[id] >= Math.max(2, 0.5 * pen * pen) && !onBorder.has(id));
+    if (ids.length === 0 || ids.length > 4 * MAX_DOTS) return [];
+    const [top, bottom, left, right] = box({h, w, d: drawing});
+    const reach = DOT_REACH * Math.max(bottom - top, right - left);
+    const dots = ids.filter(id => {
+      let low_y = h, high_y = -1, low_x = w, high_x = -1, bright = 0;
+      labels.forEach((l, i) => {
+        if (l !== id) return;
+        const y = Math.floor(i / w), x = i % w;
+        low_y = Math.min(low_y, y); high_y = Math.max(high_y, y); low_x = Math.min(low_x, x); high_x = Math.max(high_x, x);
+        bright = Math.max(bright, a[i]);
+      });
+      return low_y >= top - reach && high_y < bottom + reach && low_x >= left - reach && high_x < right + reach && bright > DOT_BRIGHT;
+    });
+    return dots.length > MAX_DOTS ? [] : dots;
   }
 
   function box(img) {                                   // preprocess._box: [top, bottom, left, right)
