@@ -74,8 +74,7 @@ ALPHABETS = {"greek": "αβγεηθλμξπρτυφχψωΓΔΘΛΞΠΣΦΨΩ",
              "hebrew": "אבגדהחטכלמנעפצקרשתךםףץ"}
 ALPHABET_FONTS = tuple(f for f in FONTS if f != "DejaVuSans.ttf") + (
     "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf", "DejaVuSerif-Bold.ttf", "STIXGeneralBol.ttf")
-# (no "!" drawn by hand: preprocessing takes its dot for a speck, and what is left is a 1)
-CHARACTERS = {"letters": LETTERS, "symbols": SYMBOLS.replace("!", ""), "signs": SIGNS,
+CHARACTERS = {"letters": LETTERS, "symbols": SYMBOLS, "signs": SIGNS,
               "pictographs": PICTOGRAPHS, **ALPHABETS}
 DIGIT_STYLES = ("plain", "canvas", "traced", "low resolution", "drawn")
 FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "doodles", "shapes",
