@@ -13,8 +13,9 @@ dataset-fashion-mnist); the digit-shaped letters are reported apart. None of the
 come from the code or seeds the detector was trained on (scratchnet/data/nondigits.py). A
 picture preprocessing refuses as blank counts as refused.
 
-Writes docs/openset_refused_digits.png and docs/openset_accepted_nondigits.png: what "none"
-means, at a glance.
+For a kind of characters refused under 90%, the characters that fail, one by one. Writes
+docs/openset_refused_digits.png and docs/openset_accepted_nondigits.png: what "none" means,
+at a glance.
 """
 import argparse
 import sys
@@ -42,6 +43,8 @@ def main():
     p.add_argument("--fashion", default=str(FASHION), help="folder with Fashion-MNIST's IDX files")
     p.add_argument("--per-kind", type=int, default=200, help="pictures of each kind of non-digit")
     p.add_argument("--per-style", type=int, default=300, help="digits drawn in each pen style")
+    p.add_argument("--per-character", type=int, default=20,
+                   help="drawings of each character of a kind of characters refused under 90%%")
     p.add_argument("--grids", default=str(ROOT / "docs"), help="where to write the picture grids")
     args = p.parse_args()
     import numpy as np
@@ -128,6 +131,25 @@ def main():
     mnist = results["MNIST test (as PNGs)"][0]
     print(f"\nAUROC, drawn digits ({len(drawn):,}) vs non-digits but the digit-shaped letters "
           f"({len(others):,}): {auroc(drawn, others):.4f}; MNIST test vs the same: {auroc(mnist, others):.4f}")
+
+    # where a kind of characters refused under 90% fails: its characters one by one
+    rows = []
+    per_char = np.random.default_rng(2027)
+    for kind, (make, available) in nondigit_kinds().items():
+        if not available or not hasattr(make, "characters") or kind == "digit-shaped letters" \
+                or (nondigits[kind][0] < t).mean() >= 0.9:
+            continue
+        cells = []
+        for char in make.characters:
+            scores, named, _ = judge(make(per_char, char) for _ in range(args.per_character))
+            taken = named[scores >= t]
+            cells.append((np.mean(scores < t), char, np.bincount(taken, minlength=10).argmax() if len(taken) else None))
+        rows.append(f"{kind:12s} " + "  ".join(f"{c} {r:.0%}" + ("" if d is None else f" ({d})")
+                                               for r, c, d in sorted(cells) if r < 0.9))
+    if rows:
+        print(f"\nkinds refused under 90%: their characters refused under 90% ({args.per_character} drawings "
+              f"each; in brackets the digit most taken for)")
+        print("\n".join(rows))
 
     # the grids: refused digits (per suite), accepted non-digits (per kind)
     def grid(rows, path):

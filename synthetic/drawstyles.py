@@ -253,20 +253,26 @@ def blankish(rng):
 
 
 def _latin(chars):
-    def make(rng):
+    def make(rng, char=None):
         font = DEJAVU / LATIN_FONTS[int(rng.integers(0, len(LATIN_FONTS)))]
-        return handwritten(chars[int(rng.integers(0, len(chars)))], font, rng)
+        return handwritten(char or chars[int(rng.integers(0, len(chars)))], font, rng)
+    make.characters = chars
     return make, font_available(DEJAVU / LATIN_FONTS[0])
 
 
 def _script(name):
     path, chars = SCRIPTS[name]
-    return (lambda rng: handwritten(chars[int(rng.integers(0, len(chars)))], path, rng)), font_available(path)
+
+    def make(rng, char=None):
+        return handwritten(char or chars[int(rng.integers(0, len(chars)))], path, rng)
+    make.characters = chars
+    return make, font_available(path)
 
 
 def nondigit_kinds():
     """{kind: (make(rng) -> PIL picture, available)}: the benchmark's non-digits. The
-    digit-shaped letters are a kind of their own, reported apart."""
+    digit-shaped letters are a kind of their own, reported apart. A kind of characters has
+    make(rng, char) for one of them too, and make.characters."""
     kinds = {"letters (upper case)": _latin(UPPER), "letters (lower case)": _latin(LOWER),
              "symbols": _latin(SYMBOLS)}
     kinds.update({name: _script(name) for name in SCRIPTS})
