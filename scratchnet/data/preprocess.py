@@ -267,28 +267,25 @@ def ink_mask(a):
 
 
 def _pen_dots(a, labels, ids, counts, drawing, on_border):
-    """The dots a pen leaves beside a drawing (of ! ? i j, an umlaut), small beside its strokes
-    but not specks: each at least as wide as the pen, as bright as ink, within
-    DOT_REACH of the drawing's size from it, and at most MAX_DOTS of them (more is speckle).
-    Without them a ! is a 1 and an o with an umlaut a 0."""
+    """The dots a pen leaves beside a drawing (of ! ? i j, an umlaut): pieces too small to
+    be strokes, yet no specks: each covers half a pen-wide square or more, is as bright as
+    ink, lies within DOT_REACH of the drawing's size from it, and there are at most MAX_DOTS
+    of them (more is speckle). Without them a ! is a 1 and an o with an umlaut a 0."""
     m = np.pad(drawing, 1)
     edge = drawing & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
     pen = 2 * drawing.sum() / max(edge.sum(), 1)         # a stroke's area over half its outline
-    wide = (counts >= max(2, 0.5 * pen * pen)) & ~np.isin(ids, on_border)
-    ids = ids[wide]
-    if not 0 < len(ids) <= 4 * MAX_DOTS:
+    ids = ids[(counts >= max(2, 0.5 * pen * pen)) & ~np.isin(ids, on_border)]
+    if not 0 < len(ids) <= 4 * MAX_DOTS:                  # none, or a speckled picture
         return np.zeros_like(drawing)
     top, bottom, left, right = _box(drawing)
     reach = DOT_REACH * max(bottom - top, right - left)
-    ys, xs = np.nonzero(np.isin(labels, ids))
-    which = np.searchsorted(ids, labels[ys, xs])
-    low_y, low_x = np.full(len(ids), ys.max()), np.full(len(ids), xs.max())
-    high_y, high_x, bright = np.zeros(len(ids), int), np.zeros(len(ids), int), np.zeros(len(ids))
-    np.minimum.at(low_y, which, ys); np.maximum.at(high_y, which, ys)
-    np.minimum.at(low_x, which, xs); np.maximum.at(high_x, which, xs)
-    np.maximum.at(bright, which, a[ys, xs])
-    dots = ids[(low_y >= top - reach) & (high_y < bottom + reach) & (low_x >= left - reach)
-               & (high_x < right + reach) & (bright > DOT_BRIGHT)]
+    dots = []
+    for i in ids:
+        ys, xs = np.nonzero(labels == i)
+        near = (ys.min() >= top - reach and ys.max() < bottom + reach
+                and xs.min() >= left - reach and xs.max() < right + reach)
+        if near and a[ys, xs].max() > DOT_BRIGHT:
+            dots.append(i)
     if len(dots) > MAX_DOTS:
         return np.zeros_like(drawing)
     return np.isin(labels, dots)
