@@ -188,6 +188,18 @@ def test_the_page_preprocesses_drawings_as_preprocess_py(browser, static_url, mo
     assert np.mean(close) >= 0.99
 
 
+def page_preprocess(browser, picture):
+    """What the page's preprocessing makes of an uploaded picture (its pixels as base64: a JSON
+    list of numbers is slow)."""
+    rgba = np.asarray(picture.convert("RGBA"))
+    values = browser.execute_script(
+        "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
+        "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
+        "return Array.from(scratchnet.preprocess(new ImageData(a, arguments[1], arguments[2])));",
+        base64.b64encode(rgba.tobytes()).decode(), picture.width, picture.height)
+    return np.array(values, np.float32).reshape(28, 28)
+
+
 def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser, static_url, mnist):
     """Pictures that are not square and whose strokes touch the edge (the opening's window
     and what lies outside the picture are where a port goes wrong)."""
@@ -198,13 +210,7 @@ def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser,
     markers = [np.asarray(Image.fromarray(d).filter(ImageFilter.MaxFilter(5))) for d in mnist.test_images[12:18]]
     for digit in [*mnist.test_images[:12], *markers]:          # (markers: blobs wider than the window)
         picture = cropped_to_ink(digit, 112).convert("RGBA")
-        rgba = base64.b64encode(np.asarray(picture).tobytes()).decode()
-        values = browser.execute_script(
-            "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
-            "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
-            "return Array.from(scratchnet.preprocess(new ImageData(a, arguments[1], arguments[2])));",
-            rgba, picture.width, picture.height)
-        page = np.array(values, np.float32).reshape(28, 28)
+        page = page_preprocess(browser, picture)
         close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
     assert min(close) >= 0.98, close
 
@@ -218,13 +224,7 @@ def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
     outputs = [to_mnist(p) for p in pictures]
     assert sum(len(np.unique(_components(o > 0.3)[o > 0.3])) > 1 for o in outputs) >= 8
     for picture, ours in zip(pictures, outputs):
-        rgba = base64.b64encode(np.asarray(picture.convert("RGBA")).tobytes()).decode()
-        values = browser.execute_script(
-            "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
-            "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
-            "return Array.from(scratchnet.preprocess(new ImageData(a, arguments[1], arguments[2])));",
-            rgba, picture.width, picture.height)
-        page = np.array(values, np.float32).reshape(28, 28)
+        page = page_preprocess(browser, picture)
         assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98
 
 
