@@ -46,11 +46,12 @@ def test_dilate_and_erode_change_the_width_by_2r():
     assert stroke_width(erode(dilate(ink, 3), 2) > 0.5) == pytest.approx(7, rel=0.15)
 
 
-def test_width_change_brings_widths_outside_mnists_range_to_its_median():
+def test_width_change_brings_thin_lines_to_mnists_median_and_fat_markers_to_half():
     assert width_change(2.0, 20, 20) == 0 and width_change(LOW, 20, 20) == 0 and width_change(HIGH, 20, 20) == 0
-    for width, box in ((1, 120), (1, 28), (60, 200), (0.3, 20)):
-        d = width_change(width, box, 20)
-        assert (width + d) / (box + d) * 20 == pytest.approx(TARGET)
+    for width, box, target in ((1, 120, TARGET), (1, 28, TARGET), (0.3, 20, TARGET),
+                               (42, 200, TARGET), (60, 200, 3.0), (150, 200, HIGH)):
+        d = width_change(width, box, 20)          # (42 px in 200: 4.2 px at 28x28, halved under TARGET)
+        assert (width + d) / (box + d) * 20 == pytest.approx(target)
 
 
 def _width_at_28(digit):
@@ -67,11 +68,13 @@ def test_a_digit_drawn_with_any_pen_comes_out_with_mnists_width(pen):
 
 
 def test_thin_and_fat_drawings_of_one_digit_come_out_alike():
+    """Closer than as drawn, though not equal: the fat pen is thinned to half its width, at
+    most MNIST's 4 px, not to the thin pen's 2.2 px."""
     thin = to_mnist(Image.fromarray(np.where(_seven(1), 0, 255).astype(np.uint8)))
     fat = to_mnist(Image.fromarray(np.where(_seven(60), 0, 255).astype(np.uint8)))
     raw_thin = to_mnist(Image.fromarray(np.where(_seven(1), 0, 255).astype(np.uint8)), normalise_strokes=False)
     raw_fat = to_mnist(Image.fromarray(np.where(_seven(60), 0, 255).astype(np.uint8)), normalise_strokes=False)
-    assert np.abs(thin - fat).mean() < 0.5 * np.abs(raw_thin - raw_fat).mean()
+    assert np.abs(thin - fat).mean() < 0.6 * np.abs(raw_thin - raw_fat).mean()
 
 
 def test_mnist_digits_pass_through_nearly_unchanged(mnist):

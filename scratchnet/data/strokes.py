@@ -2,8 +2,8 @@
 
 MNIST's digits were written with a pen about 2-3 px wide at 28x28; people draw with 1-px paint
 tools, fine pens and fat markers. preprocess.to_mnist measures the ink's stroke width and, when
-it is outside MNIST's usual range, thickens or thins the strokes to MNIST's typical width before
-the digit is scaled into place.
+it is outside MNIST's usual range, thickens or thins the strokes to MNIST's typical width (a
+fat marker to half its width, within MNIST's range) before the digit is scaled into place.
 
   width      ink area / stroke length (a stroke of length L and width w covers L*w pixels)
   skeleton   the ink thinned to 1-px lines (Zhang & Suen, 1984), each sweep over the whole
@@ -15,7 +15,7 @@ the digit is scaled into place.
 
 MNIST's own widths (binarised at half intensity, 2,000 test digits, benchmarks/bench_openset.py
 prints them): median 2.2 px, 5th-95th percentile 1.4-3.7 px, 1st-99th 1.15-4.4 px. Widths inside [LOW, HIGH] are
-left alone, and so is a change that would not halve the distance to TARGET (at MNIST's own
+left alone, and so is a change that would not halve the distance to its target (at MNIST's own
 resolution one pixel is a big step): an MNIST digit passes through unchanged, or nearly.
 Speckle is left alone (but not a thin line that scaling broke into pieces), and so is a
 blurred picture that would be thinned.
@@ -120,18 +120,25 @@ def erode(a, r):
     return _grow(a, r, np.minimum)
 
 
+def target_width(final):
+    """The width (px at 28x28) to bring strokes `final` px wide at 28x28 to: TARGET for a thin
+    line; for a fat marker half its width, within [TARGET, HIGH]: its strokes merge where they
+    meet, and thinned all the way they lose the digit's shape (docs/openset.md)."""
+    return TARGET if final < LOW else min(HIGH, max(TARGET, final / 2))
+
+
 def width_change(width, box, final_box):
     """The change in pixels of the stroke width of a drawing whose ink is `width` px wide in a
-    box whose longer side is `box` px, so that scaled to `final_box` px it is TARGET wide; 0 if
-    it would already be within [LOW, HIGH] x final_box / 20 (MNIST's range at 28x28).
+    box whose longer side is `box` px, so that scaled to `final_box` px it is target_width
+    wide; 0 if it is already within [LOW, HIGH] x final_box / 20 (MNIST's range at 28x28).
 
     Changing the width by d also changes the box by d: (width + d) / (box + d) * final_box =
-    TARGET gives d."""
+    target gives d."""
     scale = final_box / 20                         # LOW, HIGH, TARGET are for a 20 px box
     final = width * final_box / box
     if LOW * scale <= final <= HIGH * scale:
         return 0.0
-    target = TARGET * scale
+    target = target_width(final / scale) * scale
     return (target * box - final_box * width) / (final_box - target)
 
 
@@ -154,7 +161,7 @@ def normalise_width(crop, final_box=20, level=0.5):
         r = max(r, -int((width - 1) // 2))
     box = max(crop.shape)
     before, after = width * final_box / box, (width + 2 * r) * final_box / (box + 2 * r)
-    target = TARGET * final_box / 20
+    target = target_width(before * 20 / final_box) * final_box / 20
     if r == 0 or abs(after - target) > abs(before - target) / 2:
         return crop, width
     if r > 0:

@@ -534,11 +534,12 @@
     }
     const size = Math.max(img.h, img.w), final = width * DIGIT_BOX / size;
     if (final >= LOW && final <= HIGH) return img;
-    const d = (TARGET * size - DIGIT_BOX * width) / (DIGIT_BOX - TARGET);
+    const target = final < LOW ? TARGET : Math.min(HIGH, Math.max(TARGET, final / 2));   // strokes.target_width
+    const d = (target * size - DIGIT_BOX * width) / (DIGIT_BOX - target);
     let r = pyRound(d / 2);
     if (r < 0) r = Math.max(r, -Math.floor((width - 1) / 2));
     const after = (width + 2 * r) * DIGIT_BOX / (size + 2 * r);
-    if (r === 0 || Math.abs(after - TARGET) > Math.abs(final - TARGET) / 2) return img;
+    if (r === 0 || Math.abs(after - target) > Math.abs(final - target) / 2) return img;
     if (r > 0) return grow(padTo(img, r), r, Math.max);  // strokes.dilate: room to grow, then grow
     let ink = 0, soft = 0;                              // a blurred picture is not thinned
     for (const v of img.d) if (v > 0.05 * top) { ink++; if (v > 0.1 * top && v < 0.9 * top) soft++; }
