@@ -20,8 +20,9 @@ from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.core import kernels
 from scratchnet.core.losses import softmax
 from scratchnet.data.mnist import to_input
-from scratchnet.data.preprocess import _components, to_mnist
+from scratchnet.data.preprocess import to_mnist
 from test_browser import wait_for_state
+from test_predict import pieces
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -222,7 +223,7 @@ def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
     rng = np.random.default_rng(3)
     pictures = [handwritten(c, DEJAVU / "DejaVuSans.ttf", rng) for c in "!?äöü!?ÄÖÜ"]
     outputs = [to_mnist(p) for p in pictures]
-    assert sum(len(np.unique(_components(o > 0.3)[o > 0.3])) > 1 for o in outputs) >= 8
+    assert sum(pieces(o) > 1 for o in outputs) >= 8
     for picture, ours in zip(pictures, outputs):
         page = page_preprocess(browser, picture)
         assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98

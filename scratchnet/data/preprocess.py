@@ -271,10 +271,16 @@ def _pen_dots(a, labels, ids, counts, drawing, on_border):
     be strokes, yet no specks: each covers half a pen-wide square or more, is as bright as
     ink, lies within DOT_REACH of the drawing's size from it, and there are at most MAX_DOTS
     of them (more is speckle). Without them a ! is a 1 and an o with an umlaut a 0."""
+    inside = ~np.isin(ids, on_border)
+    ids, counts = ids[inside], counts[inside]
+    if not len(ids):                                      # most pictures: no small piece
+        return np.zeros_like(drawing)
+    # the pen: a stroke's area over half its outline (strokes.stroke_width's skeleton would
+    # cost more, and telling a dot from a speck needs no better)
     m = np.pad(drawing, 1)
     edge = drawing & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
-    pen = 2 * drawing.sum() / max(edge.sum(), 1)         # a stroke's area over half its outline
-    ids = ids[(counts >= max(2, 0.5 * pen * pen)) & ~np.isin(ids, on_border)]
+    pen = 2 * drawing.sum() / max(edge.sum(), 1)
+    ids = ids[counts >= max(2, 0.5 * pen * pen)]
     if not 0 < len(ids) <= 4 * MAX_DOTS:                  # none, or a speckled picture
         return np.zeros_like(drawing)
     top, bottom, left, right = _box(drawing)

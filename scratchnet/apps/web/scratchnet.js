@@ -378,6 +378,8 @@
   }
 
   function penDots(a, labels, sizes, largest, drawing, onBorder, h, w) {   // preprocess._pen_dots
+    const small = sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] < Math.max(2, 0.08 * largest) && !onBorder.has(id));
+    if (small.length === 0) return [];
     const at = (y, x) => (y >= 0 && y < h && x >= 0 && x < w ? drawing[y * w + x] : 0);
     let area = 0, edge = 0;
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (drawing[y * w + x]) {
@@ -385,8 +387,7 @@
       if (!(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1))) edge++;
     }
     const pen = 2 * area / Math.max(edge, 1);
-    const ids = sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] < Math.max(2, 0.08 * largest)
-      && sizes[id] >= Math.max(2, 0.5 * pen * pen) && !onBorder.has(id));
+    const ids = small.filter(id => sizes[id] >= Math.max(2, 0.5 * pen * pen));
     if (ids.length === 0 || ids.length > 4 * MAX_DOTS) return [];
     const [top, bottom, left, right] = box({h, w, d: drawing});
     const reach = DOT_REACH * Math.max(bottom - top, right - left);
