@@ -98,6 +98,41 @@ def gemm_rate(np):
     return 3 * 2 * 64 * 5408 * 100 / t / 1e9
 
 
+def limit_in_turns(np, model, images, labels, rounds=20, steps=50):
+    """Training steps against their arithmetic limit, taking turns: `steps` steps (batches
+    gathered and converted as fit does), then the same FLOPs as sgemm at the network's three
+    big batch-64 shapes, `rounds` times, the first mover alternating, so a busy spell of the
+    host slows both. Returns each round's step time / limit time. The model trains on."""
+    from scratchnet import SGD
+    from scratchnet.core.training import Batches, train_step
+    from scratchnet.data.mnist import to_input
+    take, opt = Batches(model, images, labels, 64, to_input).take, SGD(0.01, 0.9)
+    a = np.random.rand(64, 5408).astype(np.float32)
+    w = np.random.rand(5408, 100).astype(np.float32)
+    g = np.random.rand(64, 100).astype(np.float32)
+    calls = round(steps * 64 * flops_per_image(model) / (3 * 2 * 64 * 5408 * 100))
+    order = np.random.default_rng(1).permutation(len(images))
+
+    def train(r):
+        for k in range(steps):
+            train_step(model, opt, *take(order[(r * steps + k) % (len(images) // 64) * 64:][:64]))
+
+    def products():
+        for _ in range(calls):
+            a @ w, a.T @ g, g @ w.T
+    train(0), products()                                   # warm
+    ratios = []
+    for r in range(rounds):
+        seconds = {}
+        for name, fn in ((("steps", train), ("limit", products)) if r % 2 == 0
+                         else (("limit", products), ("steps", train))):
+            start = time.perf_counter()
+            fn(r) if name == "steps" else fn()
+            seconds[name] = time.perf_counter() - start
+        ratios.append(seconds["steps"] / seconds["limit"])
+    return ratios
+
+
 def stage_times(np, model, images, labels, batches=200):
     """Median milliseconds per batch of each stage of the training step, in place."""
     from scratchnet import SGD, softmax_cross_entropy
@@ -265,7 +300,13 @@ def main():
     print(f"\nwork: {flops_per_image(model) / 1e6:.2f} MFLOP per image, {flops / 1e9:.0f} GFLOP per epoch")
     print(f"BLAS sgemm at the network's batch-64 shapes: {rate:.0f} GFLOP/s "
           f"-> arithmetic limit {limit:.2f} s per epoch")
-    print(f"steady-state epoch / limit = {steady / limit:.3f}x")
+    print(f"steady-state epoch / limit = {steady / limit:.3f}x (the sgemm rate the best of 5 runs, "
+          f"the epochs' a median: see the turns below)")
+    with kernels.active().pinned():
+        ratios = limit_in_turns(np, model, *train)
+    print(f"training steps / limit, taking turns ({len(ratios)} rounds of 50 steps and the same FLOPs "
+          f"as sgemm at those shapes): median {np.median(ratios):.3f}x, "
+          f"{min(ratios):.3f}-{max(ratios):.3f}x")
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 
