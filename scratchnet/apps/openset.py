@@ -11,7 +11,7 @@ from a small detector trained after the network, on what the network computes fo
             framework's own fit() (so its backward pass is the gradient-checked Dense and
             softmax cross-entropy) on MNIST training digits (as MNIST drew them, drawn as
             canvas pictures, traced with pens of any width, at low resolution, by a wobbling
-            hand) against non-digits of 25 families (data/nondigits.py), all preprocessed as
+            hand) against non-digits of 26 families (data/nondigits.py), all preprocessed as
             predict.py does. DETECTORS of them, from different seeds, are averaged into one
             Dense(183, 192) -> ReLU -> Dense(192, 2) (average())
   outliers  a copy of the network with an eleventh output, "not a digit", fine-tuned on the

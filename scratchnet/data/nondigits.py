@@ -6,18 +6,21 @@ AFTER preprocessing, which is all the network ever sees.
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
 low-resolution scans, and drawn by a wobbling hand at any size on a canvas. Non-digits come
-in twenty-five families: letters (not the digit-like ones) typed and traced by hand, symbols,
+in twenty-six families: letters (not the digit-like ones) typed and traced by hand, symbols,
 letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
 textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
 digits; the Greek, Cyrillic and Hebrew alphabets typed and drawn; scribbles drawn with a
-paint tool's pen; and things seen in small photos (garments, bags, shoes, filled and
-shaded). Traced and hand-drawn pictures are on both sides, so that the pen tells nothing.
+paint tool's pen; things seen in small photos (garments, bags, shoes, filled and shaded);
+and letters of ten scripts no matplotlib font has (South Indian and other Indic scripts,
+Ethiopic, Hangul), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
+hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
 code, seeds and fonts: its Greek, Cyrillic and Hebrew are DejaVu Sans, which ALPHABET_FONTS
 leaves out; its Devanagari and CJK are in no script here (Armenian, Georgian, Tifinagh,
-Arabic, N'Ko, Lao, Canadian syllabics, from matplotlib's own fonts: no system fonts needed).
+Arabic, N'Ko, Lao, Canadian syllabics, from matplotlib's own fonts; the atlas's ten, from
+Debian's fonts once, stored in the package: no system fonts needed).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
 and preprocesses them (~33,000, about two minutes on 2 cores), the next ones read them.
@@ -39,6 +42,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 from ..core.kernels import available_cpus
 from ..errors import DataError, ImageError
 from ..fileio import atomic_write
+from . import atlas
 from .mnist import cache_root
 from .preprocess import _crop, to_mnist
 from .strokes import dilate, skeleton
@@ -47,7 +51,7 @@ VERSION = 8   # of these pictures (with the source of this module, preprocess an
               # the cache key)
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 1000        # pictures drawn, then preprocessed, at a time
-NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (25 families)
+NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (26 families)
 
 SIZE = 64
 PEN_SIZE = 112       # the canvas of the traced pictures
@@ -81,7 +85,7 @@ FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "d
             "scribbles", "blobs", "noise", "textures", "paper",
             "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
             "typed letters", "typed signs", "typed pictographs", "typed scripts",
-            "drawn alphabets", "typed alphabets", "pen scribbles", "things")
+            "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas")
 
 
 @functools.lru_cache(maxsize=None)
@@ -192,13 +196,17 @@ def _drawn(bright, rng, sizes=(50, 160), room=1.5):
 
 def _kinds_of(kind):
     """The kinds of CHARACTERS a family of `kind` draws ("alphabets": each of ALPHABETS),
-    those that some font draws."""
+    those that some font draws ("atlas": the letters atlas.py stores, if any)."""
+    if kind == "atlas":
+        return ["atlas"] if atlas.letters() else []
     return [k for k in (ALPHABETS if kind == "alphabets" else (kind,)) if _characters(k)]
 
 
 def _character(kind, rng):
     """A random character of `kind` (of _kinds_of(kind), each as often) in a random font that
     draws it, bright on dark."""
+    if kind == "atlas":
+        return atlas.random_letter(rng)
     kinds = _kinds_of(kind)
     if len(kinds) > 1:
         kind = kinds[int(rng.integers(len(kinds)))]
@@ -660,12 +668,13 @@ def make_digit_pictures(digits, seed, style="canvas"):
 
 
 def _source_hash():
-    """What the pictures are made by: this module, preprocessing and strokes, byte for byte
+    """What the pictures are made by: this module, preprocessing, strokes and the letter atlas, byte for byte
     (an edited generator never reads pictures an older one cached)."""
     from . import preprocess, strokes
     h = hashlib.sha256()
-    for module in (__file__, preprocess.__file__, strokes.__file__):
-        h.update(Path(module).read_bytes())
+    for module in (__file__, preprocess.__file__, strokes.__file__, atlas.__file__, atlas.PATH):
+        if Path(module).is_file():
+            h.update(Path(module).read_bytes())
     return h.hexdigest()
 
 

@@ -1,0 +1,129 @@
+"""Letters of ten scripts that none of matplotlib's fonts draws, kept as small bitmaps
+(atlas.npz beside this file), so that the "not a digit" detector learns from them on a
+machine with no system fonts: Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada,
+Malayalam, Ethiopic and Hangul (300 of its syllables). People try the letters of their own
+script on a digit reader; matplotlib's fonts cover the Latin, Greek, Cyrillic, Hebrew,
+Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
+Asia's or Ethiopia's, nor Korean.
+
+Each letter is rendered once, at 150 px, cropped to its ink and scaled so that its longer
+side is SIDE px, a bool bitmap. The letters that look like a digit (a 0, a 2, a 3 under a
+bar, a 6, a 7, a 9: DIGIT_LIKE) are left out. The file is made by
+
+    python -m scratchnet.data.atlas --build      # needs Debian's fonts below installed
+
+from fonts under the SIL Open Font License (Debian's fonts-lohit-beng-bengali, -guru, -gujr,
+-orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum). Not Devanagari (the
+benchmark's Lohit Devanagari) nor Chinese: synthetic/drawstyles.py draws those, and the
+detector's pictures come from other code and other fonts than the benchmark's.
+"""
+import functools
+import sys
+from pathlib import Path
+
+import numpy as np
+
+PATH = Path(__file__).with_name("atlas.npz")
+SIDE = 72          # px, the longer side of a stored letter
+FONTS = "/usr/share/fonts/truetype/"
+# script: (font file under FONTS, ranges of code points: letters, not the script's digits)
+SCRIPTS = {
+    "bengali": ("lohit-bengali/Lohit-Bengali.ttf", [(0x985, 0x9B9)]),
+    "gurmukhi": ("lohit-punjabi/Lohit-Gurmukhi.ttf", [(0xA05, 0xA39)]),
+    "gujarati": ("lohit-gujarati/Lohit-Gujarati.ttf", [(0xA85, 0xAB9)]),
+    "oriya": ("lohit-oriya/Lohit-Odia.ttf", [(0xB05, 0xB39)]),
+    "tamil": ("lohit-tamil/Lohit-Tamil.ttf", [(0xB85, 0xBB9)]),
+    "telugu": ("lohit-telugu/Lohit-Telugu.ttf", [(0xC05, 0xC39)]),
+    "kannada": ("lohit-kannada/Lohit-Kannada.ttf", [(0xC85, 0xCB9)]),
+    "malayalam": ("lohit-malayalam/Lohit-Malayalam.ttf", [(0xD05, 0xD39)]),
+    "ethiopic": ("abyssinica/AbyssinicaSIL-Regular.ttf", [(0x1200, 0x1357)]),
+    "hangul": ("nanum/NanumGothic.ttf", [(0xAC00, 0xD7A3)]),
+}
+HANGUL_SYLLABLES = 300     # of its 11,172, drawn at random (seeded)
+DIGIT_LIKE = ("ঌওড" "ਉਊਓ" "ઇઈઉઊઙઠડઢરવહ" "ଌଓଔଠଡ" "உஒஓர" "ఒఠర" "ಒಠರ" "ഉടഠഡധഭരള"
+              # Ethiopic: whole orders of a consonant shaped like a 2, 7, 0, 9 or P
+              + "".join(chr(c) for a, b in [(0x1228, 0x122F), (0x1280, 0x128D), (0x1290, 0x1297),
+                                            (0x12D0, 0x12D6), (0x12E8, 0x12EF), (0x1308, 0x130F),
+                                            (0x1340, 0x1346)] for c in range(a, b + 1)))
+
+
+def _letters(script):
+    """The code points of `script` its font draws (and not DIGIT_LIKE)."""
+    from fontTools.ttLib import TTFont     # matplotlib's dependency; only to build the file
+    path, ranges = SCRIPTS[script]
+    cmap = TTFont(FONTS + path).getBestCmap()
+    found = [c for a, b in ranges for c in range(a, b + 1) if c in cmap and chr(c) not in DIGIT_LIKE]
+    if script == "hangul":
+        found = sorted(np.random.default_rng(2048).choice(found, HANGUL_SYLLABLES, replace=False).tolist())
+    return found
+
+
+def render(char, font):
+    """One character -> (h, w) bool, its ink cropped and scaled so the longer side is SIDE."""
+    from PIL import Image, ImageDraw
+    img = Image.new("L", (300, 300), 0)
+    ImageDraw.Draw(img).text((150, 150), char, font=font, fill=255, anchor="mm")
+    a = np.asarray(img)
+    rows, cols = np.flatnonzero(a.any(axis=1)), np.flatnonzero(a.any(axis=0))
+    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    s = SIDE / max(a.shape)
+    size = (max(1, round(a.shape[1] * s)), max(1, round(a.shape[0] * s)))
+    return np.asarray(Image.fromarray(a).resize(size, Image.Resampling.BILINEAR)) > 110
+
+
+def pack(bitmaps, scripts, chars):
+    """Bitmaps (list of (h, w) bool) -> the arrays atlas.npz holds (no objects: loads
+    without pickle)."""
+    shapes = np.array([b.shape for b in bitmaps], np.int32).reshape(-1, 2)
+    return {"bits": np.packbits(np.concatenate([b.ravel() for b in bitmaps])) if bitmaps else np.zeros(0, np.uint8),
+            "shapes": shapes, "chars": np.array([ord(c) for c in chars], np.int32),
+            "script": np.array(scripts, np.int32), "names": np.array(list(SCRIPTS))}
+
+
+def unpack(arrays):
+    """The arrays of pack -> [(h, w) bool], the scripts' names, each bitmap's script index."""
+    shapes = arrays["shapes"]
+    flat = np.unpackbits(arrays["bits"], count=int(np.prod(shapes, axis=1).sum())).astype(bool)
+    ends = np.cumsum(np.prod(shapes, axis=1))
+    bitmaps = [flat[e - h * w:e].reshape(h, w) for (h, w), e in zip(shapes, ends)]
+    return bitmaps, [str(n) for n in arrays["names"]], arrays["script"]
+
+
+def build(path=PATH):
+    """Render every script's letters from the system fonts into `path`."""
+    from PIL import ImageFont
+    from ..fileio import atomic_write
+    bitmaps, scripts, chars = [], [], []
+    for i, (script, (font_file, _)) in enumerate(SCRIPTS.items()):
+        font = ImageFont.truetype(FONTS + font_file, 150)
+        for c in _letters(script):
+            bitmaps.append(render(chr(c), font))
+            scripts.append(i)
+            chars.append(chr(c))
+    with atomic_write(path) as f:
+        np.savez_compressed(f, **pack(bitmaps, scripts, chars))
+    return len(bitmaps)
+
+
+@functools.lru_cache(maxsize=None)
+def letters():
+    """{script: [(h, w) bool]} of the stored letters ({} if atlas.npz is missing)."""
+    if not PATH.is_file():
+        return {}
+    with np.load(PATH, allow_pickle=False) as z:
+        bitmaps, names, script = unpack(z)
+    return {name: [b for b, s in zip(bitmaps, script) if s == i] for i, name in enumerate(names)}
+
+
+def random_letter(rng):
+    """A stored letter, bright on dark (h, w) uint8: a script at random (each as often:
+    Hangul's and Ethiopic's many letters do not crowd out the others), then one of its letters."""
+    stored = list(letters().values())
+    script = stored[int(rng.integers(len(stored)))]
+    return np.where(script[int(rng.integers(len(script)))], 255, 0).astype(np.uint8)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--build"]:
+        sys.exit("usage: python -m scratchnet.data.atlas --build")
+    print(f"{build()} letters written to {PATH}")

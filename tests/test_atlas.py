@@ -1,0 +1,74 @@
+"""The letter atlas: letters of scripts no matplotlib font draws, stored as bitmaps for the
+"not a digit" detector's training pictures."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scratchnet.data import atlas, nondigits
+
+
+def test_bitmaps_come_back_from_their_packed_arrays_exactly():
+    rng = np.random.default_rng(0)
+    bitmaps = [rng.random((h, w)) > 0.5 for h, w in [(72, 31), (5, 72), (1, 1), (72, 72)]]
+    arrays = atlas.pack(bitmaps, [0, 3, 3, 9], "abcd")
+    assert all(a.dtype != object for a in arrays.values())
+    back, names, script = atlas.unpack(arrays)
+    assert names == list(atlas.SCRIPTS) and script.tolist() == [0, 3, 3, 9]
+    for a, b in zip(bitmaps, back):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_stored_atlas_holds_every_script_without_its_digit_like_letters():
+    with np.load(atlas.PATH, allow_pickle=False) as z:       # no objects: never pickle
+        chars = "".join(chr(c) for c in z["chars"])
+        shapes = z["shapes"]
+    letters = atlas.letters()
+    assert list(letters) == list(atlas.SCRIPTS)
+    assert all(len(v) >= 30 for v in letters.values())
+    assert len(chars) == sum(len(v) for v in letters.values()) == len(shapes)
+    assert shapes.max(axis=1).tolist() == [atlas.SIDE] * len(shapes)
+    assert not set(chars) & set(atlas.DIGIT_LIKE)
+    assert not set(chars) & set("0123456789")
+    # each script's own digits are not letters: Bengali's, Gujarati's, Ethiopic's numerals
+    assert not any(0x9E6 <= ord(c) <= 0x9EF or 0xAE6 <= ord(c) <= 0xAEF or 0x1369 <= ord(c) <= 0x137C
+                   for c in chars)
+
+
+def test_an_atlas_letter_drawn_by_hand_is_a_picture_with_ink():
+    from scratchnet.data.preprocess import to_mnist
+    rng = np.random.default_rng(3)
+    letter = atlas.random_letter(rng)
+    assert letter.dtype == np.uint8 and set(np.unique(letter)) == {0, 255}
+    assert "drawn atlas" in nondigits.FAMILIES
+    assert to_mnist(nondigits.nondigit_picture("drawn atlas", rng)).max() > 0.5
+
+
+def test_scripts_are_drawn_equally_often_whatever_their_number_of_letters():
+    rng = np.random.default_rng(5)
+    owner = {}
+    for name, bitmaps in atlas.letters().items():
+        for b in bitmaps:
+            owner.setdefault(b.tobytes() + bytes(b.shape), name)
+    drawn = [owner[(letter > 0).tobytes() + bytes(letter.shape)] for letter in
+             (atlas.random_letter(rng) for _ in range(2000))]
+    counts = np.array([drawn.count(name) for name in atlas.SCRIPTS])
+    assert counts.min() > 0.6 * 200 and counts.max() < 1.4 * 200      # 200 each on average
+
+
+def test_the_training_pictures_are_made_again_when_the_atlas_changes(tmp_path, monkeypatch):
+    before = nondigits._source_hash()
+    copy = tmp_path / "atlas.npz"
+    copy.write_bytes(atlas.PATH.read_bytes() + b"\0")
+    monkeypatch.setattr(atlas, "PATH", copy)
+    assert nondigits._source_hash() != before
+
+
+@pytest.mark.skipif(not all(Path(atlas.FONTS + f).is_file() for f, _ in atlas.SCRIPTS.values()),
+                    reason="rebuilding the atlas needs Debian's fonts-lohit-*, fonts-sil-abyssinica "
+                           "and fonts-nanum")
+def test_the_stored_atlas_is_what_the_fonts_make(tmp_path):
+    atlas.build(tmp_path / "atlas.npz")
+    with np.load(tmp_path / "atlas.npz") as new, np.load(atlas.PATH) as stored:
+        for key in stored.files:
+            np.testing.assert_array_equal(new[key], stored[key])
