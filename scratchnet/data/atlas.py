@@ -59,24 +59,18 @@ def _letters(script):
 
 
 def render(char, font):
-    """One character -> (h, w) bool, its ink cropped and scaled so the longer side is SIDE."""
-    from PIL import Image, ImageDraw
-    img = Image.new("L", (300, 300), 0)
-    ImageDraw.Draw(img).text((150, 150), char, font=font, fill=255, anchor="mm")
-    a = np.asarray(img)
-    rows, cols = np.flatnonzero(a.any(axis=1)), np.flatnonzero(a.any(axis=0))
-    a = a[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    s = SIDE / max(a.shape)
-    size = (max(1, round(a.shape[1] * s)), max(1, round(a.shape[0] * s)))
-    return np.asarray(Image.fromarray(a).resize(size, Image.Resampling.BILINEAR)) > 110
+    """One character -> (h, w) bool, its ink cropped and scaled so the longer side is SIDE
+    (as the detector's typed characters: nondigits._glyph, then nondigits._scaled)."""
+    from .nondigits import _glyph, _scaled     # (nondigits imports this module)
+    return _scaled(_glyph(char, font), SIDE)
 
 
 def pack(bitmaps, scripts, chars):
     """Bitmaps (list of (h, w) bool) -> the arrays atlas.npz holds (no objects: loads
     without pickle)."""
-    shapes = np.array([b.shape for b in bitmaps], np.int32).reshape(-1, 2)
-    return {"bits": np.packbits(np.concatenate([b.ravel() for b in bitmaps])) if bitmaps else np.zeros(0, np.uint8),
-            "shapes": shapes, "chars": np.array([ord(c) for c in chars], np.int32),
+    return {"bits": np.packbits(np.concatenate([b.ravel() for b in bitmaps])),
+            "shapes": np.array([b.shape for b in bitmaps], np.int32),
+            "chars": np.array([ord(c) for c in chars], np.int32),
             "script": np.array(scripts, np.int32), "names": np.array(list(SCRIPTS))}
 
 

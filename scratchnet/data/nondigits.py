@@ -668,8 +668,8 @@ def make_digit_pictures(digits, seed, style="canvas"):
 
 
 def _source_hash():
-    """What the pictures are made by: this module, preprocessing, strokes and the letter atlas, byte for byte
-    (an edited generator never reads pictures an older one cached)."""
+    """What the pictures are made by: this module, preprocessing, strokes and the letter
+    atlas, byte for byte (an edited generator never reads pictures an older one cached)."""
     from . import preprocess, strokes
     h = hashlib.sha256()
     for module in (__file__, preprocess.__file__, strokes.__file__, atlas.__file__, atlas.PATH):

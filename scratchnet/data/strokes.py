@@ -127,6 +127,13 @@ def target_width(final):
     return TARGET if final < LOW else min(HIGH, max(TARGET, final / 2))
 
 
+def _target_in(final, final_box):
+    """target_width for strokes `final` px wide in a box of `final_box` px, in those px (the
+    widths of this module are for MNIST's 20 px box)."""
+    scale = final_box / 20
+    return target_width(final / scale) * scale
+
+
 def width_change(width, box, final_box):
     """The change in pixels of the stroke width of a drawing whose ink is `width` px wide in a
     box whose longer side is `box` px, so that scaled to `final_box` px it is target_width
@@ -138,7 +145,7 @@ def width_change(width, box, final_box):
     final = width * final_box / box
     if LOW * scale <= final <= HIGH * scale:
         return 0.0
-    target = target_width(final / scale) * scale
+    target = _target_in(final, final_box)
     return (target * box - final_box * width) / (final_box - target)
 
 
@@ -161,7 +168,7 @@ def normalise_width(crop, final_box=20, level=0.5):
         r = max(r, -int((width - 1) // 2))
     box = max(crop.shape)
     before, after = width * final_box / box, (width + 2 * r) * final_box / (box + 2 * r)
-    target = target_width(before * 20 / final_box) * final_box / 20
+    target = _target_in(before, final_box)
     if r == 0 or abs(after - target) > abs(before - target) / 2:
         return crop, width
     if r > 0:
