@@ -89,13 +89,21 @@ def flops_per_image(model):
     return 2 * macs
 
 
-def gemm_rate(np):
-    """GFLOP/s of float32 BLAS at the network's three big GEMM shapes (batch 64)."""
+PRODUCTS_FLOP = 3 * 2 * 64 * 5408 * 100   # one call of dense_products
+
+
+def dense_products(np):
+    """A function running float32 BLAS once at each of the network's three big GEMM shapes
+    (batch 64: the dense layer's forward, weight gradient and input gradient)."""
     a = np.random.rand(64, 5408).astype(np.float32)
     w = np.random.rand(5408, 100).astype(np.float32)
     g = np.random.rand(64, 100).astype(np.float32)
-    t = best_of(lambda: (a @ w, a.T @ g, g @ w.T), repeat=5, number=50)
-    return 3 * 2 * 64 * 5408 * 100 / t / 1e9
+    return lambda: (a @ w, a.T @ g, g @ w.T)
+
+
+def gemm_rate(np):
+    """GFLOP/s of float32 BLAS at the network's three big GEMM shapes (batch 64)."""
+    return PRODUCTS_FLOP / best_of(dense_products(np), repeat=5, number=50) / 1e9
 
 
 def limit_in_turns(np, model, images, labels, rounds=20, steps=50):
@@ -107,10 +115,7 @@ def limit_in_turns(np, model, images, labels, rounds=20, steps=50):
     from scratchnet.core.training import Batches, train_step
     from scratchnet.data.mnist import to_input
     take, opt = Batches(model, images, labels, 64, to_input).take, SGD(0.01, 0.9)
-    a = np.random.rand(64, 5408).astype(np.float32)
-    w = np.random.rand(5408, 100).astype(np.float32)
-    g = np.random.rand(64, 100).astype(np.float32)
-    calls = round(steps * 64 * flops_per_image(model) / (3 * 2 * 64 * 5408 * 100))
+    run, calls = dense_products(np), round(steps * 64 * flops_per_image(model) / PRODUCTS_FLOP)
     order, batches = np.random.default_rng(1).permutation(len(images)), len(images) // 64
 
     def train(r):
@@ -120,7 +125,7 @@ def limit_in_turns(np, model, images, labels, rounds=20, steps=50):
 
     def products(_):
         for _ in range(calls):
-            a @ w, a.T @ g, g @ w.T
+            run()
     train(0)                                               # warm
     products(0)
     ratios = []
