@@ -1,7 +1,5 @@
 """The letter atlas: letters of scripts no matplotlib font draws, stored as bitmaps for the
 "not a digit" detector's training pictures."""
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -64,7 +62,18 @@ def test_the_training_pictures_are_made_again_when_the_atlas_changes(tmp_path, m
     assert nondigits._source_hash() != before
 
 
-@pytest.mark.skipif(not all(Path(atlas.FONTS + f).is_file() for f, _ in atlas.SCRIPTS.values()),
+def test_building_without_the_argument_or_a_font_is_a_one_line_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(atlas, "PATH", tmp_path / "atlas.npz")
+    with pytest.raises(SystemExit, match="^usage: python -m scratchnet.data.atlas --build$"):
+        atlas.main([])
+    monkeypatch.setattr(atlas, "FONTS", str(tmp_path) + "/")
+    with pytest.raises(SystemExit) as e:
+        atlas.main(["--build"])
+    assert str(e.value).startswith(f"error: {tmp_path}/lohit-bengali/Lohit-Bengali.ttf is missing (Debian: ")
+    assert "\n" not in str(e.value) and not (tmp_path / "atlas.npz").exists()
+
+
+@pytest.mark.skipif(bool(atlas.missing_fonts()),
                     reason="rebuilding the atlas needs Debian's fonts-lohit-*, fonts-sil-abyssinica "
                            "and fonts-nanum")
 def test_the_stored_atlas_is_what_the_fonts_make(tmp_path):

@@ -117,7 +117,22 @@ def random_letter(rng):
     return np.where(script[int(rng.integers(len(script)))], 255, 0).astype(np.uint8)
 
 
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--build"]:
+def missing_fonts():
+    """The font files build() needs that this machine lacks."""
+    return [FONTS + f for f, _ in SCRIPTS.values() if not Path(FONTS + f).is_file()]
+
+
+def main(argv):
+    """python -m scratchnet.data.atlas --build; a one-line error without the argument or a
+    font (and atlas.npz untouched)."""
+    if argv != ["--build"]:
         sys.exit("usage: python -m scratchnet.data.atlas --build")
+    if missing_fonts():
+        sys.exit(f"error: {missing_fonts()[0]} is missing (Debian: apt-get install fonts-lohit-beng-bengali "
+                 "fonts-lohit-guru fonts-lohit-gujr fonts-lohit-orya fonts-lohit-taml fonts-lohit-telu "
+                 "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum)")
     print(f"{build()} letters written to {PATH}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
