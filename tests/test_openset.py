@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from scratchnet.apps.inference import Predictor
-from scratchnet.apps.openset import (DETECTORS, EXAMPLES, OpenSet, detectors_for, examples_for, features,
-                                     from_int8, outlier_log_odds, outlier_network, outlier_network_pays, to_int8)
+from scratchnet.apps.openset import (DETECTORS, EXAMPLES, SHIFTS, OpenSet, detectors_for, examples_for, features,
+                                     from_int8, mean_over_shifts, outlier_log_odds, outlier_network, outlier_network_pays,
+                                     shifted, to_int8)
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.data.mnist import to_input
@@ -131,7 +132,7 @@ def test_a_model_file_from_before_the_outlier_network_scores_with_the_detector_a
                                                                                       mnist):
     model, meta = load_model(model_file, return_metadata=True)
     with_net = OpenSet.of(model, meta)
-    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "scales")}
+    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "scales", "shifts")}   # (after it)
     model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
     model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))
     again = Predictor.load(tmp_path / "older.npz")
@@ -142,6 +143,36 @@ def test_a_model_file_from_before_the_outlier_network_scores_with_the_detector_a
     np.testing.assert_allclose(again.openset.scores(again.model, x), alone[:, 1] - alone[:, 0], rtol=1e-5)
 
 
+def test_shifted_moves_every_picture_by_one_pixel_each_way():
+    x = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 1, 3, 4) + 1
+    moved = shifted(x)
+    assert moved.shape == (len(SHIFTS) * 2, 1, 3, 4)
+    for k, (dy, dx) in enumerate(SHIFTS):
+        for n in range(2):
+            want = np.zeros((3, 4), np.float32)
+            for r in range(3):
+                for c in range(4):
+                    if 0 <= r + dy < 3 and 0 <= c + dx < 4:
+                        want[r + dy, c + dx] = x[n, 0, r, c]
+            np.testing.assert_array_equal(moved[k * 2 + n, 0], want)
+    np.testing.assert_array_equal(mean_over_shifts(np.arange(10.0)), [4, 5])
+
+
+def test_scores_are_means_over_the_shifted_copies(model_file, mnist):
+    """The score of a picture is the mean of what each of its moved copies would score alone:
+    the detector's and the outlier network's log-odds, each in units of its spread."""
+    model, meta = load_model(model_file, return_metadata=True)
+    openset = OpenSet.of(model, meta)
+    assert openset.shifts and openset.net is not None
+    x = to_input(mnist.test_images[:6])
+    scores, logits = openset.scores(model, x, with_logits=True)
+    alone = OpenSet(openset.mean, openset.std, openset.detector, openset.threshold, openset.pixels,
+                    openset.shape, openset.net, openset.scales, shifts=False)
+    each = [alone.scores(model, shifted(x, [shift])) for shift in SHIFTS]
+    np.testing.assert_allclose(scores, np.mean(each, axis=0), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logits, model.forward(x), rtol=1e-5, atol=1e-5)   # of the pictures as they are
+
+
 def test_a_model_file_from_before_the_shape_features_reads_without_them(model_file, tmp_path, mnist):
     """An older file's detector was trained on 175 features: it must be given 175, and say so."""
     model, meta = load_model(model_file, return_metadata=True)
@@ -149,7 +180,7 @@ def test_a_model_file_from_before_the_shape_features_reads_without_them(model_fi
     F = len(openset.mean) - 8
     older = Sequential([Dense(F, 4), ReLU(), Dense(4, 2)], input_shape=(F,))
     info = dict(meta["openset"], features=F, hidden=4)
-    for key in ("shape", "net", "scales"):      # (written before them)
+    for key in ("shape", "net", "scales", "shifts"):      # (written before them)
         info.pop(key, None)
     model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
     model.extras.update({"openset.mean": openset.mean[:F], "openset.std": openset.std[:F]})

@@ -21,9 +21,11 @@ from a small detector trained after the network, on what the network computes fo
             fit_open_set is given the digits' labels)
   score     the detector's log-odds of "digit", plus the outlier network's (log-sum-exp of
             its ten digit logits minus its "not a digit" logit), each divided by its spread
-            over held-out digits; a picture is taken for a digit when its score reaches the
-            threshold that accepts ACCEPT (99.5%) of held-out digits in each of the
-            CALIBRATION styles
+            over held-out digits, and each the mean over the picture and its four copies
+            moved by one pixel (SHIFTS: a digit looks like a digit wherever it sits, while a
+            non-digit that happens to look like one in one place seldom does in all five); a
+            picture is taken for a digit when its score reaches the threshold that accepts
+            ACCEPT (99.5%) of held-out digits in each of the CALIBRATION styles
 
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits,
 and so did distances to training digits' features (docs/openset.md); the detector has the
@@ -36,8 +38,9 @@ arrays, the outlier network's weights and the threshold travel in the model file
 (model.extras, format version 2; the outlier network's layers in its metadata); a file
 without an outlier network scores with the detector alone, and a model without any of them
 (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
-Which features it reads is in the file's metadata ("shape", "pixels"): a file written before
-the shape features existed reads without them, as it was trained.
+Which features it reads is in the file's metadata ("shape", "pixels"), and whether its scores
+are means over SHIFTS ("shifts"): a file written before either existed scores without them, as
+it was calibrated.
 """
 from dataclasses import dataclass
 
@@ -54,6 +57,9 @@ HIDDEN = 64            # the detector's hidden units
 PIXELS = False
 SHAPE = True           # the drawing's topology among the features (data/topology.py)
 METHOD = "detector on conv statistics, hidden layer, logits, energy and the drawing's topology"
+SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))   # (rows, columns) a picture's copies move:
+                                     # their mean score refused 2-7 points more of most kinds of
+                                     # non-digits at the same share of digits kept (docs/openset.md)
 
 
 def features(model, x, batch_size=64, with_logits=False, pixels=False, shape=False):
@@ -92,6 +98,19 @@ def features(model, x, batch_size=64, with_logits=False, pixels=False, shape=Fal
         from ..data.topology import shape_features
         feats = np.hstack([feats, shape_features(x.reshape(len(x), *x.shape[-2:]))])
     return (feats, np.concatenate(logits)) if with_logits else feats
+
+
+def shifted(x, shifts=SHIFTS):
+    """(N, C, H, W) inputs -> (len(shifts) * N, C, H, W): all N moved by the first shift, then
+    all by the second, ...; what moves out of the picture is dropped, and zeros come in."""
+    N, _, H, W = x.shape
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    return np.concatenate([padded[:, :, 1 - dy:1 - dy + H, 1 - dx:1 - dx + W] for dy, dx in shifts])
+
+
+def mean_over_shifts(values, shifts=SHIFTS):
+    """(len(shifts) * N, ...) values of shifted(x) -> (N, ...): each picture's mean over its copies."""
+    return values.reshape(len(shifts), -1, *values.shape[1:]).mean(axis=0)
 
 
 def outlier_network(model):
@@ -151,17 +170,39 @@ class OpenSet:
     shape: bool = False     # the drawing's topology is among the features
     net: Sequential = None  # the outlier network (outlier_network), or None: the detector alone
     scales: tuple = (1.0, 1.0)   # the detector's and the outlier network's spread over digits
+    shifts: bool = False    # scores are means over the picture moved by SHIFTS
 
     def scores(self, model, x, with_logits=False):
         """(N, *input_shape) network inputs -> (N,) how much each picture looks like a digit
         (the detector's log-odds, plus the outlier network's, each in units of its spread over
-        held-out digits), and the network's logits (N, classes), computed on the way, if asked."""
-        feats, logits = features(model, x, with_logits=True, pixels=self.pixels, shape=self.shape)
-        out = self.detector.forward(((feats - self.mean) / self.std).astype(np.float32))
-        scores = (out[:, 1] - out[:, 0]).astype(np.float64)
+        held-out digits), and the network's logits (N, classes) for the pictures as they are,
+        computed on the way, if asked."""
+        scores, logits = self.detector_log_odds(model, x)
         if self.net is not None:
-            scores = scores / self.scales[0] + outlier_log_odds(self.net, x) / self.scales[1]
+            scores = scores / self.scales[0] + self.outlier_log_odds(x) / self.scales[1]
         return (scores, logits) if with_logits else scores
+
+    def detector_log_odds(self, model, x):
+        """(N,) the detector's log-odds of "a digit" (their mean over SHIFTS if self.shifts) and
+        the network's logits (N, classes) for the pictures as they are."""
+        moved = shifted(x) if self.shifts else x
+        feats, logits = features(model, moved, with_logits=True, pixels=self.pixels)
+        if self.shape and len(x):   # (the topology does not change when a picture moves: counted once)
+            from ..data.topology import shape_features
+            once = shape_features(x.reshape(len(x), *x.shape[-2:]))
+            feats = np.hstack([feats, np.tile(once, (len(moved) // len(x), 1))])
+        out = self.detector.forward(((feats - self.mean) / self.std).astype(np.float32))
+        log_odds = (out[:, 1] - out[:, 0]).astype(np.float64)
+        if self.shifts:
+            return mean_over_shifts(log_odds), logits[:len(x)]     # (SHIFTS[0]: not moved)
+        return log_odds, logits
+
+    def outlier_log_odds(self, x):
+        """(N,) the outlier network's log-odds (outlier_log_odds), their mean over SHIFTS if
+        self.shifts."""
+        if self.shifts:
+            return mean_over_shifts(outlier_log_odds(self.net, shifted(x)))
+        return outlier_log_odds(self.net, x)
 
     def save_into(self, model):
         """Attach to the model's extras and return the metadata entry for its file."""
@@ -169,7 +210,7 @@ class OpenSet:
         model.extras.update({f"openset.{k}": v for k, v in self.detector.parameters().items()})
         info = {"method": METHOD, "threshold": self.threshold, "accept": ACCEPT,
                 "features": int(len(self.mean)), "hidden": self.detector.layers[0].out_features,
-                "pixels": self.pixels, "shape": self.shape}
+                "pixels": self.pixels, "shape": self.shape, "shifts": self.shifts}
         if self.net is not None:
             model.extras.update(self.net_arrays())
             info.update(net=self.net.describe(), scales=[float(s) for s in self.scales])
@@ -209,7 +250,7 @@ class OpenSet:
             scales = tuple(float(s) for s in info["scales"])
         return cls(model.extras["openset.mean"], model.extras["openset.std"], detector,
                    float(info["threshold"]), bool(info.get("pixels", False)), bool(info.get("shape", False)),
-                   net, scales)
+                   net, scales, bool(info.get("shifts", False)))
 
 
 EXAMPLES = 9000   # training digits the detector learns from (against 24,000 non-digits)
@@ -353,17 +394,16 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
             schedule=cosine_decay)
         trained.append(detector)
     openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), average(trained), 0.0,
-                      pixels=PIXELS, shape=SHAPE)
+                      pixels=PIXELS, shape=SHAPE, net=net, shifts=True)
     held_out = calibration_examples(val_digits[:HELD_OUT], CALIBRATION)
 
     def on_held_out(fn):
         return {style: in_chunks(fn, held_out[style], prepare, model.input_shape) for style in CALIBRATION}
-    scores = on_held_out(lambda x: openset.scores(model, x))
+    scores = on_held_out(lambda x: openset.detector_log_odds(model, x)[0])
     if net is not None:       # the two log-odds in units of their spread over held-out digits
-        more_scores = on_held_out(lambda x: outlier_log_odds(net, x))
-        scales = (float(np.std(np.concatenate(list(scores.values())))),
-                  float(np.std(np.concatenate(list(more_scores.values())))))
-        scores = {s: scores[s] / scales[0] + more_scores[s] / scales[1] for s in CALIBRATION}
-        openset.net, openset.scales = net, scales
+        more_scores = on_held_out(openset.outlier_log_odds)
+        openset.scales = (float(np.std(np.concatenate(list(scores.values())))),
+                          float(np.std(np.concatenate(list(more_scores.values())))))
+        scores = {s: scores[s] / openset.scales[0] + more_scores[s] / openset.scales[1] for s in CALIBRATION}
     openset.threshold = float(min(np.quantile(scores[s], 1 - ACCEPT) for s in CALIBRATION))
     return openset

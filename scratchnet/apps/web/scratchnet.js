@@ -8,7 +8,7 @@
 //   scratchnet.predict(x)                      // -> {probabilities, digit, isDigit, digitScore}
 //
 // model.bin: a 4-byte little-endian header length, a JSON header {format, version,
-// model_version, threshold, shape_features, scales, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
+// model_version, threshold, shape_features, shifts, scales, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
 // then the arrays (float32, or int8 with a float32 scale a column, each 4-byte aligned); crc32 is that of their bytes. Written by `python -m scratchnet.export --web`.
 "use strict";
 (function () {
@@ -95,27 +95,51 @@
     return {maps, hidden, logits};
   }
 
-  function predict(pixels) {
-    const {maps, hidden, logits} = forward(pixels, "");
-    const lse = logSumExp(logits);
-    const probabilities = Array.from(logits, v => Math.exp(v - lse));
-    const digit = probabilities.indexOf(Math.max(...probabilities));
-    if (!net["openset.mean"]) return {probabilities, digit, isDigit: true, digitScore: null};
-    // the detector's features (apps/openset.py): each channel's mean and max, hidden, logits, energy
+  // the picture and its four copies moved by one pixel (apps/openset.py SHIFTS, shifted): the
+  // open-set score is the mean over them; what moves out is dropped, zeros come in
+  const SHIFTS = [[0, 0], [-1, 0], [1, 0], [0, -1], [0, 1]];
+  function shifted(x, dy, dx) {
+    const out = new Float32Array(28 * 28);
+    for (let r = Math.max(0, dy); r < Math.min(28, 28 + dy); r++)
+      for (let c = Math.max(0, dx); c < Math.min(28, 28 + dx); c++) out[r * 28 + c] = x[(r - dy) * 28 + c - dx];
+    return out;
+  }
+
+  // the detector's log-odds of "a digit" for one picture (apps/openset.py detector_log_odds):
+  // its features are each channel's mean and max, hidden, logits, energy, then the topology
+  function detectorLogOdds({maps, hidden, logits}, topology) {
     const F = net["0.W"].shape[0], P = maps.length / F, feats = [];
     for (let f = 0; f < F; f++) { let s = 0; for (let k = 0; k < P; k++) s += maps[f * P + k]; feats.push(s / P); }
     for (let f = 0; f < F; f++) { let m = -Infinity; for (let k = 0; k < P; k++) m = Math.max(m, maps[f * P + k]); feats.push(m); }
-    feats.push(...hidden, ...logits, lse);
-    if (header.shape_features) feats.push(...shapeFeatures(pixels, 28, 28));
+    feats.push(...hidden, ...logits, logSumExp(logits), ...topology);
     const mean = net["openset.mean"].data, std = net["openset.std"].data;
     const z = Float32Array.from(feats, (v, i) => (v - mean[i]) / std[i]);
     const out = dense(dense(z, "openset.0", true), "openset.2", false);
-    let digitScore = out[1] - out[0];
-    if (net["openset.net.0.W"]) {       // the outlier network: log P(a digit) - log P(not a digit)
-      const z = forward(pixels, "openset.net.").logits, none = z.length - 1;
-      const more = logSumExp(z.slice(0, none)) - z[none];
-      digitScore = digitScore / header.scales[0] + more / header.scales[1];
+    return out[1] - out[0];
+  }
+
+  function outlierLogOdds(pixels) {    // the outlier network: log P(a digit) - log P(not a digit)
+    const z = forward(pixels, "openset.net.").logits, none = z.length - 1;
+    return logSumExp(z.slice(0, none)) - z[none];
+  }
+
+  function predict(pixels) {
+    const seen = forward(pixels, "");
+    const lse = logSumExp(seen.logits);
+    const probabilities = Array.from(seen.logits, v => Math.exp(v - lse));
+    const digit = probabilities.indexOf(Math.max(...probabilities));
+    if (!net["openset.mean"]) return {probabilities, digit, isDigit: true, digitScore: null};
+    const topology = header.shape_features ? shapeFeatures(pixels, 28, 28) : [];   // (the same moved)
+    const copies = header.shifts ? SHIFTS.map(([dy, dx]) => shifted(pixels, dy, dx)) : [pixels];
+    const outlier = Boolean(net["openset.net.0.W"]);
+    let detector = 0, more = 0;
+    for (const [k, x] of copies.entries()) {
+      detector += detectorLogOdds(k === 0 ? seen : forward(x, ""), topology);   // (SHIFTS[0]: not moved)
+      if (outlier) more += outlierLogOdds(x);
     }
+    detector /= copies.length;
+    more /= copies.length;
+    const digitScore = outlier ? detector / header.scales[0] + more / header.scales[1] : detector;
     return {probabilities, digit, isDigit: digitScore >= header.threshold, digitScore};
   }
 
