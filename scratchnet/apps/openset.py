@@ -58,8 +58,8 @@ PIXELS = False
 SHAPE = True           # the drawing's topology among the features (data/topology.py)
 METHOD = "detector on conv statistics, hidden layer, logits, energy and the drawing's topology"
 SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))   # (rows, columns) a picture's copies move:
-                                     # their mean score refused 2-7 points more of most kinds of
-                                     # non-digits at the same share of digits kept (docs/openset.md)
+                                     # their mean score tells digits from non-digits better than
+                                     # the picture's alone (AUROC, docs/openset.md)
 
 
 def features(model, x, batch_size=64, with_logits=False, pixels=False, shape=False):

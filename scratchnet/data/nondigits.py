@@ -50,7 +50,8 @@ from .strokes import dilate, skeleton
 VERSION = 8   # of these pictures (with the source of this module, preprocess and strokes:
               # the cache key)
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
-BLOCK = 1000        # pictures drawn, then preprocessed, at a time
+BLOCK = 250         # pictures drawn, then preprocessed, at a time: two blocks and the copies on
+                    # their way to the workers are a first train.py's memory peak (80 MB less than 1000)
 NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (26 families)
 
 SIZE = 64
