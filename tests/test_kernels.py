@@ -113,7 +113,9 @@ FUSED_CASES = [
     (2, 3, 9, 8, 2, 3, 3, 1, 2),      # several channels: the general kernels
     (1, 2, 11, 11, 3, 3, 2, 1, 3),    # non-square kernel, 3x3 pool
     (2, 1, 7, 7, 2, 2, 2, 0, 1),      # 1x1 "pool": conv + ReLU
-    (2, 1, 8, 8, 3, 5, 5, 2, 2),      # 5x5 kernel, padding 2
+    (2, 1, 8, 8, 3, 5, 5, 2, 2),      # 5x5 kernel, padding 2: jit's unrolled 5x5 kernel
+    (3, 1, 28, 28, 6, 5, 5, 0, 2),    # the fast network's first block: the same kernel
+    (2, 1, 11, 10, 3, 5, 5, 0, 2),    # the same kernel: odd sizes
 ]
 
 
@@ -174,7 +176,7 @@ def test_fused_jit_matches_reference(case, dtype, planes_by, monkeypatch):
 
 
 @pytest.mark.parametrize("N", [1, 5, 8, 13, 64])
-@pytest.mark.parametrize("case", [FUSED_CASES[0], FUSED_CASES[2]])   # unrolled, general
+@pytest.mark.parametrize("case", [FUSED_CASES[0], FUSED_CASES[2], FUSED_CASES[6]])   # unrolled 3x3, general, 5x5
 def test_fused_jit_weight_gradient_does_not_depend_on_the_thread_count(case, N, monkeypatch):
     # each thread sums whole parts of the batch; the parts, and the order they are added in,
     # are fixed (DW_PARTS), so one, two or three threads give bitwise the same gradient

@@ -8,10 +8,11 @@ kernels/reference.py: conv_relu_pool_forward and _backward, readable NumPy; jit.
 same algorithm compiled. The maths is exactly the three layers': the tests compare both, and
 the model-level gradient check runs through this block.
 
-That direct kernel is tuned for one shape, the reference network's (one input channel, 3x3,
-pool 2). Any other Conv2D -> ReLU -> MaxPool2D runs as Im2rowConvReLUPool: the same maths as
-im2row, one matrix product for the batch, then bias, ReLU and pooling in one pass (the fast
-recipe's two conv layers; docs/backprop.md section 9). `plan` picks between them.
+That direct kernel is tuned for two shapes, the reference and the fast networks' first
+layers (one input channel, 3x3 or 5x5, pool 2). Any other Conv2D -> ReLU -> MaxPool2D runs as
+Im2rowConvReLUPool: the same maths as im2row, one matrix product for the batch, then bias,
+ReLU and pooling in one pass (the fast recipe's second conv layer; docs/backprop.md section
+9). `plan` picks between them.
 """
 import numpy as np
 
@@ -160,11 +161,12 @@ def channels_last(x):
 
 
 def direct(conv, relu, pool):
-    """Whether ConvReLUPool's direct kernel is the faster way: for its tuned shape, one input
-    channel, 3x3 kernel, pool 2 (the reference network's first layer). Any other shape runs
-    faster as im2row + GEMM (benchmarks/bench_kernels.py measures both)."""
+    """Whether ConvReLUPool's direct kernel is the faster way: for its tuned shapes, one input
+    channel, a 3x3 or 5x5 kernel, pool 2 (the first layers of the reference and the fast
+    networks). Any other shape runs faster as im2row + GEMM (benchmarks/bench_kernels.py
+    measures both)."""
     return (ConvReLUPool.fits(conv, relu, pool) and conv.in_channels == 1
-            and conv.kernel_size == (3, 3) and pool.size == 2)
+            and conv.kernel_size in ((3, 3), (5, 5)) and pool.size == 2)
 
 
 PATTERNS = [((Conv2D, ReLU, MaxPool2D), ConvReLUPool, direct),

@@ -198,8 +198,10 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 # the planes, max + ReLU + argmax on the fly. The reference network's block (one input
 # channel, 3x3 kernel, 2x2 pool) has a kernel of its own with everything unrolled: the four
 # conv outputs of a window are four expressions of nine products each, so a SIMD vector
-# computes 8 windows at once and the pooling needs no shuffles. Other shapes take the
-# general kernels, loops over taps and window elements around the same unit-stride sums.
+# computes 8 windows at once and the pooling needs no shuffles; so has the fast network's
+# first block (5x5: four expressions of 25 products).
+# Other shapes take the general kernels, loops over taps and window elements around the
+# same unit-stride sums.
 # Work is split over images. The weight gradient is summed in DW_PARTS partial sums, each over
 # a fixed slice of the batch, each thread a run of them, then added in order: the result does
 # not depend on the thread count.
@@ -416,6 +418,320 @@ def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
+def _forward_c1_k5_s2(planes, w, b, PW, out, argmax, n0, n1):
+    """The fast network's first block: C = 1, 5x5 kernel, 2x2 pool; planes (N, 12, length)
+    and w (F, 25) flattened by the wrapper. As _forward_c1_k3_s2, with three column shifts
+    and three row shifts: view X<r><c> is phase X (A: even row, even column; B: even, odd;
+    C: odd, even; D: odd, odd) shifted r rows and c columns, and x<r><c> its value at the
+    window p. Window element (a, e) and tap (i, j) read phase ((a+i)%2, (e+j)%2) shifted
+    ((a+i)//2, (e+j)//2). One line of each sum per kernel row."""
+    F = w.shape[0]
+    L = out.shape[2]
+    for n in range(n0, n1):
+        P = planes[n]
+        A00 = P[0]
+        A01 = P[1]
+        A02 = P[2]
+        A10 = P[0][1 * PW:]
+        A11 = P[1][1 * PW:]
+        A12 = P[2][1 * PW:]
+        A20 = P[0][2 * PW:]
+        A21 = P[1][2 * PW:]
+        A22 = P[2][2 * PW:]
+        B00 = P[3]
+        B01 = P[4]
+        B02 = P[5]
+        B10 = P[3][1 * PW:]
+        B11 = P[4][1 * PW:]
+        B12 = P[5][1 * PW:]
+        B20 = P[3][2 * PW:]
+        B21 = P[4][2 * PW:]
+        B22 = P[5][2 * PW:]
+        C00 = P[6]
+        C01 = P[7]
+        C02 = P[8]
+        C10 = P[6][1 * PW:]
+        C11 = P[7][1 * PW:]
+        C12 = P[8][1 * PW:]
+        C20 = P[6][2 * PW:]
+        C21 = P[7][2 * PW:]
+        C22 = P[8][2 * PW:]
+        D00 = P[9]
+        D01 = P[10]
+        D02 = P[11]
+        D10 = P[9][1 * PW:]
+        D11 = P[10][1 * PW:]
+        D12 = P[11][1 * PW:]
+        D20 = P[9][2 * PW:]
+        D21 = P[10][2 * PW:]
+        D22 = P[11][2 * PW:]
+        for f in range(F):
+            wf = w[f]
+            w0 = wf[0]
+            w1 = wf[1]
+            w2 = wf[2]
+            w3 = wf[3]
+            w4 = wf[4]
+            w5 = wf[5]
+            w6 = wf[6]
+            w7 = wf[7]
+            w8 = wf[8]
+            w9 = wf[9]
+            w10 = wf[10]
+            w11 = wf[11]
+            w12 = wf[12]
+            w13 = wf[13]
+            w14 = wf[14]
+            w15 = wf[15]
+            w16 = wf[16]
+            w17 = wf[17]
+            w18 = wf[18]
+            w19 = wf[19]
+            w20 = wf[20]
+            w21 = wf[21]
+            w22 = wf[22]
+            w23 = wf[23]
+            w24 = wf[24]
+            bf = b[f]
+            res = out[n, f]
+            win = argmax[n, f]
+            for p in range(np.uint64(L)):   # (unsigned: see _forward_c1_k3_s2)
+                a00 = A00[p]
+                a01 = A01[p]
+                a02 = A02[p]
+                a10 = A10[p]
+                a11 = A11[p]
+                a12 = A12[p]
+                a20 = A20[p]
+                a21 = A21[p]
+                a22 = A22[p]
+                b00 = B00[p]
+                b01 = B01[p]
+                b02 = B02[p]
+                b10 = B10[p]
+                b11 = B11[p]
+                b12 = B12[p]
+                b20 = B20[p]
+                b21 = B21[p]
+                b22 = B22[p]
+                c00 = C00[p]
+                c01 = C01[p]
+                c02 = C02[p]
+                c10 = C10[p]
+                c11 = C11[p]
+                c12 = C12[p]
+                c20 = C20[p]
+                c21 = C21[p]
+                c22 = C22[p]
+                d00 = D00[p]
+                d01 = D01[p]
+                d02 = D02[p]
+                d10 = D10[p]
+                d11 = D11[p]
+                d12 = D12[p]
+                d20 = D20[p]
+                d21 = D21[p]
+                d22 = D22[p]
+                v00 = (((w0 * a00 + w1 * b00) + (w2 * a01 + w3 * b01) + w4 * a02)
+                       + ((w5 * c00 + w6 * d00) + (w7 * c01 + w8 * d01) + w9 * c02)
+                       + ((w10 * a10 + w11 * b10) + (w12 * a11 + w13 * b11) + w14 * a12)
+                       + ((w15 * c10 + w16 * d10) + (w17 * c11 + w18 * d11) + w19 * c12)
+                       + ((w20 * a20 + w21 * b20) + (w22 * a21 + w23 * b21) + w24 * a22)
+                       + bf)
+                v01 = (((w0 * b00 + w1 * a01) + (w2 * b01 + w3 * a02) + w4 * b02)
+                       + ((w5 * d00 + w6 * c01) + (w7 * d01 + w8 * c02) + w9 * d02)
+                       + ((w10 * b10 + w11 * a11) + (w12 * b11 + w13 * a12) + w14 * b12)
+                       + ((w15 * d10 + w16 * c11) + (w17 * d11 + w18 * c12) + w19 * d12)
+                       + ((w20 * b20 + w21 * a21) + (w22 * b21 + w23 * a22) + w24 * b22)
+                       + bf)
+                v10 = (((w0 * c00 + w1 * d00) + (w2 * c01 + w3 * d01) + w4 * c02)
+                       + ((w5 * a10 + w6 * b10) + (w7 * a11 + w8 * b11) + w9 * a12)
+                       + ((w10 * c10 + w11 * d10) + (w12 * c11 + w13 * d11) + w14 * c12)
+                       + ((w15 * a20 + w16 * b20) + (w17 * a21 + w18 * b21) + w19 * a22)
+                       + ((w20 * c20 + w21 * d20) + (w22 * c21 + w23 * d21) + w24 * c22)
+                       + bf)
+                v11 = (((w0 * d00 + w1 * c01) + (w2 * d01 + w3 * c02) + w4 * d02)
+                       + ((w5 * b10 + w6 * a11) + (w7 * b11 + w8 * a12) + w9 * b12)
+                       + ((w10 * d10 + w11 * c11) + (w12 * d11 + w13 * c12) + w14 * d12)
+                       + ((w15 * b20 + w16 * a21) + (w17 * b21 + w18 * a22) + w19 * b22)
+                       + ((w20 * d20 + w21 * c21) + (w22 * d21 + w23 * c22) + w24 * d22)
+                       + bf)
+                best = v00
+                k = 0
+                if v01 > best:                     # strict >: the first maximum wins ties
+                    best = v01
+                    k = 1
+                if v10 > best:
+                    best = v10
+                    k = 2
+                if v11 > best:
+                    best = v11
+                    k = 3
+                if best > 0:                       # ReLU
+                    res[p] = best
+                    win[p] = k
+                else:
+                    res[p] = 0
+                    win[p] = -1
+
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _backward_c1_k5_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
+    """dw, db of the 5x5 block, cut into partials as _backward_c1_k3_s2 cuts them; planes
+    and values named as in _forward_c1_k5_s2; s<t>: tap t = 5i + j's sum."""
+    N = dout.shape[0]
+    F = dout.shape[1]
+    L = dout.shape[2]
+    parts = dw_parts.shape[0]
+    zero = dw_parts.dtype.type(0)
+    for part in range(k0, k1):
+        dw = dw_parts[part]
+        db = db_parts[part]
+        dw[:] = 0
+        db[:] = 0
+        for n in range(part * N // parts, (part + 1) * N // parts):
+            P = planes[n]
+            A00 = P[0]
+            A01 = P[1]
+            A02 = P[2]
+            A10 = P[0][1 * PW:]
+            A11 = P[1][1 * PW:]
+            A12 = P[2][1 * PW:]
+            A20 = P[0][2 * PW:]
+            A21 = P[1][2 * PW:]
+            A22 = P[2][2 * PW:]
+            B00 = P[3]
+            B01 = P[4]
+            B02 = P[5]
+            B10 = P[3][1 * PW:]
+            B11 = P[4][1 * PW:]
+            B12 = P[5][1 * PW:]
+            B20 = P[3][2 * PW:]
+            B21 = P[4][2 * PW:]
+            B22 = P[5][2 * PW:]
+            C00 = P[6]
+            C01 = P[7]
+            C02 = P[8]
+            C10 = P[6][1 * PW:]
+            C11 = P[7][1 * PW:]
+            C12 = P[8][1 * PW:]
+            C20 = P[6][2 * PW:]
+            C21 = P[7][2 * PW:]
+            C22 = P[8][2 * PW:]
+            D00 = P[9]
+            D01 = P[10]
+            D02 = P[11]
+            D10 = P[9][1 * PW:]
+            D11 = P[10][1 * PW:]
+            D12 = P[11][1 * PW:]
+            D20 = P[9][2 * PW:]
+            D21 = P[10][2 * PW:]
+            D22 = P[11][2 * PW:]
+            for f in range(F):
+                g_ = dout[n, f]
+                k_ = argmax[n, f]
+                s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = s8 = s9 = s10 = s11 = s12 = zero
+                s13 = s14 = s15 = s16 = s17 = s18 = s19 = s20 = s21 = s22 = s23 = s24 = sb = zero
+                for p in range(np.uint64(L)):
+                    g = g_[p]
+                    k = k_[p]
+                    g00 = g if k == 0 else zero        # as in _backward_c1_k3_s2
+                    g01 = g if k == 1 else zero
+                    g10 = g if k == 2 else zero
+                    g11 = g if k == 3 else zero
+                    a00 = A00[p]
+                    a01 = A01[p]
+                    a02 = A02[p]
+                    a10 = A10[p]
+                    a11 = A11[p]
+                    a12 = A12[p]
+                    a20 = A20[p]
+                    a21 = A21[p]
+                    a22 = A22[p]
+                    b00 = B00[p]
+                    b01 = B01[p]
+                    b02 = B02[p]
+                    b10 = B10[p]
+                    b11 = B11[p]
+                    b12 = B12[p]
+                    b20 = B20[p]
+                    b21 = B21[p]
+                    b22 = B22[p]
+                    c00 = C00[p]
+                    c01 = C01[p]
+                    c02 = C02[p]
+                    c10 = C10[p]
+                    c11 = C11[p]
+                    c12 = C12[p]
+                    c20 = C20[p]
+                    c21 = C21[p]
+                    c22 = C22[p]
+                    d00 = D00[p]
+                    d01 = D01[p]
+                    d02 = D02[p]
+                    d10 = D10[p]
+                    d11 = D11[p]
+                    d12 = D12[p]
+                    d20 = D20[p]
+                    d21 = D21[p]
+                    d22 = D22[p]
+                    sb += (g00 + g01) + (g10 + g11)
+                    s0 += (g00 * a00 + g01 * b00) + (g10 * c00 + g11 * d00)
+                    s1 += (g00 * b00 + g01 * a01) + (g10 * d00 + g11 * c01)
+                    s2 += (g00 * a01 + g01 * b01) + (g10 * c01 + g11 * d01)
+                    s3 += (g00 * b01 + g01 * a02) + (g10 * d01 + g11 * c02)
+                    s4 += (g00 * a02 + g01 * b02) + (g10 * c02 + g11 * d02)
+                    s5 += (g00 * c00 + g01 * d00) + (g10 * a10 + g11 * b10)
+                    s6 += (g00 * d00 + g01 * c01) + (g10 * b10 + g11 * a11)
+                    s7 += (g00 * c01 + g01 * d01) + (g10 * a11 + g11 * b11)
+                    s8 += (g00 * d01 + g01 * c02) + (g10 * b11 + g11 * a12)
+                    s9 += (g00 * c02 + g01 * d02) + (g10 * a12 + g11 * b12)
+                    s10 += (g00 * a10 + g01 * b10) + (g10 * c10 + g11 * d10)
+                    s11 += (g00 * b10 + g01 * a11) + (g10 * d10 + g11 * c11)
+                    s12 += (g00 * a11 + g01 * b11) + (g10 * c11 + g11 * d11)
+                    s13 += (g00 * b11 + g01 * a12) + (g10 * d11 + g11 * c12)
+                    s14 += (g00 * a12 + g01 * b12) + (g10 * c12 + g11 * d12)
+                    s15 += (g00 * c10 + g01 * d10) + (g10 * a20 + g11 * b20)
+                    s16 += (g00 * d10 + g01 * c11) + (g10 * b20 + g11 * a21)
+                    s17 += (g00 * c11 + g01 * d11) + (g10 * a21 + g11 * b21)
+                    s18 += (g00 * d11 + g01 * c12) + (g10 * b21 + g11 * a22)
+                    s19 += (g00 * c12 + g01 * d12) + (g10 * a22 + g11 * b22)
+                    s20 += (g00 * a20 + g01 * b20) + (g10 * c20 + g11 * d20)
+                    s21 += (g00 * b20 + g01 * a21) + (g10 * d20 + g11 * c21)
+                    s22 += (g00 * a21 + g01 * b21) + (g10 * c21 + g11 * d21)
+                    s23 += (g00 * b21 + g01 * a22) + (g10 * d21 + g11 * c22)
+                    s24 += (g00 * a22 + g01 * b22) + (g10 * c22 + g11 * d22)
+                dwf = dw[f]
+                dwf[0] += s0
+                dwf[1] += s1
+                dwf[2] += s2
+                dwf[3] += s3
+                dwf[4] += s4
+                dwf[5] += s5
+                dwf[6] += s6
+                dwf[7] += s7
+                dwf[8] += s8
+                dwf[9] += s9
+                dwf[10] += s10
+                dwf[11] += s11
+                dwf[12] += s12
+                dwf[13] += s13
+                dwf[14] += s14
+                dwf[15] += s15
+                dwf[16] += s16
+                dwf[17] += s17
+                dwf[18] += s18
+                dwf[19] += s19
+                dwf[20] += s20
+                dwf[21] += s21
+                dwf[22] += s22
+                dwf[23] += s23
+                dwf[24] += s24
+                db[f] += sb
+
+
+@njit(cache=True, nogil=True, fastmath=True)
 def _window_gradients(dout_nf, argmax_nf, G):
     """G[t] = the gradient of window element t for every window; returns their sum (db)."""
     G[:] = 0
@@ -496,8 +812,10 @@ def _input_gradient(dout, argmax, w, pad, PW, dplanes, dx, n0, n1):
                                         dx[n, c, y, col] += src[row * PW + pw]
 
 
-def _reference_block(C, KH, KW, S):
-    return C == 1 and KH == 3 and KW == 3 and S == 2
+# the blocks with kernels of their own: (C, KH, KW, S) -> (forward, weight gradient); they take
+# the planes and the taps flat, (N, S*S*CS, length) and (F, KH*KW)
+UNROLLED = {(1, 3, 3, 2): (_forward_c1_k3_s2, _backward_c1_k3_s2),
+            (1, 5, 5, 2): (_forward_c1_k5_s2, _backward_c1_k5_s2)}
 
 
 def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
@@ -509,8 +827,8 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
         argmax = np.empty((N, F, g.PH, g.PW), dtype=ARGMAX_DTYPE)
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
-    if _reference_block(C, KH, KW, S):   # its kernel takes the planes and taps flat
-        conv, args = _forward_c1_k3_s2, (_flat_planes(planes), w.reshape(F, -1))
+    if (C, KH, KW, S) in UNROLLED:
+        conv, args = UNROLLED[C, KH, KW, S][0], (_flat_planes(planes), w.reshape(F, -1))
     else:
         conv, args = _forward_general, (planes, w)
     args += (b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L))
@@ -618,8 +936,8 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     # needs the GIL, and on a VM waiting for it can mean waiting for the host to wake a
     # virtual CPU (one call instead of four: 0.06-0.13 ms less per training step, AMD EPYC).
     chunks = split(parts, team().size)
-    if _reference_block(C, KH, KW, S):
-        team().run(_backward_c1_k3_s2, (_flat_planes(planes), dout, argmax, PW,
+    if (C, KH, KW, S) in UNROLLED:
+        team().run(UNROLLED[C, KH, KW, S][1], (_flat_planes(planes), dout, argmax, PW,
                                         dw_parts.reshape(parts, F, -1), db_parts), chunks)
     else:
         team().run(_backward_general, (planes, dout, argmax, w, PW, dw_parts, db_parts), chunks)
