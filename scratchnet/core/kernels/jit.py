@@ -209,6 +209,26 @@ def maxpool_backward(dout, argmax, x_shape, size, stride):
 DW_PARTS = 8
 
 
+@njit(inline="always")
+def _relu_max(c00, c01, c10, c11, zero):
+    """A 2x2 window's max-pool and ReLU: (its largest conv output, which element a*2 + e it
+    is), or (zero, -1) where the ReLU lets nothing through."""
+    best = c00
+    k = 0
+    if c01 > best:                     # strict >: the first maximum wins ties
+        best = c01
+        k = 1
+    if c10 > best:
+        best = c10
+        k = 2
+    if c11 > best:
+        best = c11
+        k = 3
+    if best > 0:                       # ReLU
+        return best, k
+    return zero, -1
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
     """The reference block: C = 1, 3x3 kernel, 2x2 pool; planes (N, 8, length) and w (F, 9)
@@ -222,6 +242,7 @@ def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
     less time, to bitwise the same results."""
     F = w.shape[0]
     L = out.shape[2]
+    zero = out.dtype.type(0)
     for n in range(n0, n1):
         P = planes[n]
         A0 = P[0]
@@ -281,23 +302,9 @@ def _forward_c1_k3_s2(planes, w, b, PW, out, argmax, n0, n1):
                         + ((w4 * bq + w5 * aq1) + (w6 * cq + w7 * dq))) + (w8 * cq1 + bf))
                 c11 = ((((w0 * d0 + w1 * c1) + (w2 * d1 + w3 * bq))
                         + ((w4 * aq1 + w5 * bq1) + (w6 * dq + w7 * cq1))) + (w8 * dq1 + bf))
-                best = c00
-                k = 0
-                if c01 > best:                     # strict >: the first maximum wins ties
-                    best = c01
-                    k = 1
-                if c10 > best:
-                    best = c10
-                    k = 2
-                if c11 > best:
-                    best = c11
-                    k = 3
-                if best > 0:                       # ReLU
-                    res[p] = best
-                    win[p] = k
-                else:
-                    res[p] = 0
-                    win[p] = -1
+                best, k = _relu_max(c00, c01, c10, c11, zero)
+                res[p] = best
+                win[p] = k
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -417,54 +424,40 @@ def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
                 db[f] += sb
 
 
+@njit(inline="always")
+def _k5_views(P, PW):
+    """The 36 views of one image's planes (12, length) the 5x5 kernels read: phase X (A: even
+    row, even column; B: even, odd; C: odd, even; D: odd, odd) shifted r rows and c columns
+    (its plane 3 * phase + c, from row r on), in the order X = A..D, r = 0..2, c = 0..2."""
+    return (P[0], P[1], P[2], P[0][PW:], P[1][PW:], P[2][PW:], P[0][2 * PW:], P[1][2 * PW:],
+            P[2][2 * PW:], P[3], P[4], P[5], P[3][PW:], P[4][PW:], P[5][PW:], P[3][2 * PW:],
+            P[4][2 * PW:], P[5][2 * PW:], P[6], P[7], P[8], P[6][PW:], P[7][PW:], P[8][PW:],
+            P[6][2 * PW:], P[7][2 * PW:], P[8][2 * PW:], P[9], P[10], P[11], P[9][PW:],
+            P[10][PW:], P[11][PW:], P[9][2 * PW:], P[10][2 * PW:], P[11][2 * PW:])
+
+
+@njit(inline="always")
+def _k5_values(V, p):
+    """Window p's 36 pixels: each of _k5_views' views at p, in their order."""
+    return (V[0][p], V[1][p], V[2][p], V[3][p], V[4][p], V[5][p], V[6][p], V[7][p], V[8][p],
+            V[9][p], V[10][p], V[11][p], V[12][p], V[13][p], V[14][p], V[15][p], V[16][p],
+            V[17][p], V[18][p], V[19][p], V[20][p], V[21][p], V[22][p], V[23][p], V[24][p],
+            V[25][p], V[26][p], V[27][p], V[28][p], V[29][p], V[30][p], V[31][p], V[32][p],
+            V[33][p], V[34][p], V[35][p])
+
+
 @njit(cache=True, nogil=True, fastmath=True)
 def _forward_c1_k5_s2(planes, w, b, PW, out, argmax, n0, n1):
     """The fast network's first block: C = 1, 5x5 kernel, 2x2 pool; planes (N, 12, length)
-    and w (F, 25) flattened by the wrapper. As _forward_c1_k3_s2, with three column shifts
-    and three row shifts: view X<r><c> is phase X (A: even row, even column; B: even, odd;
-    C: odd, even; D: odd, odd) shifted r rows and c columns, and x<r><c> its value at the
-    window p. Window element (a, e) and tap (i, j) read phase ((a+i)%2, (e+j)%2) shifted
-    ((a+i)//2, (e+j)//2). One line of each sum per kernel row."""
+    and w (F, 25) flattened by the wrapper. As _forward_c1_k3_s2, with three row and three
+    column shifts: x<r><c> is phase x (a..d as A..D in _k5_views) shifted r rows and c
+    columns, at window p. Window element (a, e) and tap (i, j) read phase ((a+i)%2, (e+j)%2)
+    shifted ((a+i)//2, (e+j)//2). One line of each sum per kernel row."""
     F = w.shape[0]
     L = out.shape[2]
+    zero = out.dtype.type(0)
     for n in range(n0, n1):
-        P = planes[n]
-        A00 = P[0]
-        A01 = P[1]
-        A02 = P[2]
-        A10 = P[0][1 * PW:]
-        A11 = P[1][1 * PW:]
-        A12 = P[2][1 * PW:]
-        A20 = P[0][2 * PW:]
-        A21 = P[1][2 * PW:]
-        A22 = P[2][2 * PW:]
-        B00 = P[3]
-        B01 = P[4]
-        B02 = P[5]
-        B10 = P[3][1 * PW:]
-        B11 = P[4][1 * PW:]
-        B12 = P[5][1 * PW:]
-        B20 = P[3][2 * PW:]
-        B21 = P[4][2 * PW:]
-        B22 = P[5][2 * PW:]
-        C00 = P[6]
-        C01 = P[7]
-        C02 = P[8]
-        C10 = P[6][1 * PW:]
-        C11 = P[7][1 * PW:]
-        C12 = P[8][1 * PW:]
-        C20 = P[6][2 * PW:]
-        C21 = P[7][2 * PW:]
-        C22 = P[8][2 * PW:]
-        D00 = P[9]
-        D01 = P[10]
-        D02 = P[11]
-        D10 = P[9][1 * PW:]
-        D11 = P[10][1 * PW:]
-        D12 = P[11][1 * PW:]
-        D20 = P[9][2 * PW:]
-        D21 = P[10][2 * PW:]
-        D22 = P[11][2 * PW:]
+        V = _k5_views(planes[n], PW)
         for f in range(F):
             wf = w[f]
             w0 = wf[0]
@@ -496,42 +489,9 @@ def _forward_c1_k5_s2(planes, w, b, PW, out, argmax, n0, n1):
             res = out[n, f]
             win = argmax[n, f]
             for p in range(np.uint64(L)):   # (unsigned: see _forward_c1_k3_s2)
-                a00 = A00[p]
-                a01 = A01[p]
-                a02 = A02[p]
-                a10 = A10[p]
-                a11 = A11[p]
-                a12 = A12[p]
-                a20 = A20[p]
-                a21 = A21[p]
-                a22 = A22[p]
-                b00 = B00[p]
-                b01 = B01[p]
-                b02 = B02[p]
-                b10 = B10[p]
-                b11 = B11[p]
-                b12 = B12[p]
-                b20 = B20[p]
-                b21 = B21[p]
-                b22 = B22[p]
-                c00 = C00[p]
-                c01 = C01[p]
-                c02 = C02[p]
-                c10 = C10[p]
-                c11 = C11[p]
-                c12 = C12[p]
-                c20 = C20[p]
-                c21 = C21[p]
-                c22 = C22[p]
-                d00 = D00[p]
-                d01 = D01[p]
-                d02 = D02[p]
-                d10 = D10[p]
-                d11 = D11[p]
-                d12 = D12[p]
-                d20 = D20[p]
-                d21 = D21[p]
-                d22 = D22[p]
+                (a00, a01, a02, a10, a11, a12, a20, a21, a22, b00, b01, b02, b10, b11, b12, b20,
+                 b21, b22, c00, c01, c02, c10, c11, c12, c20, c21, c22, d00, d01, d02, d10, d11,
+                 d12, d20, d21, d22) = _k5_values(V, p)
                 v00 = (((w0 * a00 + w1 * b00) + (w2 * a01 + w3 * b01) + w4 * a02)
                        + ((w5 * c00 + w6 * d00) + (w7 * c01 + w8 * d01) + w9 * c02)
                        + ((w10 * a10 + w11 * b10) + (w12 * a11 + w13 * b11) + w14 * a12)
@@ -556,30 +516,15 @@ def _forward_c1_k5_s2(planes, w, b, PW, out, argmax, n0, n1):
                        + ((w15 * b20 + w16 * a21) + (w17 * b21 + w18 * a22) + w19 * b22)
                        + ((w20 * d20 + w21 * c21) + (w22 * d21 + w23 * c22) + w24 * d22)
                        + bf)
-                best = v00
-                k = 0
-                if v01 > best:                     # strict >: the first maximum wins ties
-                    best = v01
-                    k = 1
-                if v10 > best:
-                    best = v10
-                    k = 2
-                if v11 > best:
-                    best = v11
-                    k = 3
-                if best > 0:                       # ReLU
-                    res[p] = best
-                    win[p] = k
-                else:
-                    res[p] = 0
-                    win[p] = -1
-
+                best, k = _relu_max(v00, v01, v10, v11, zero)
+                res[p] = best
+                win[p] = k
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _backward_c1_k5_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
-    """dw, db of the 5x5 block, cut into partials as _backward_c1_k3_s2 cuts them; planes
-    and values named as in _forward_c1_k5_s2; s<t>: tap t = 5i + j's sum."""
+    """dw, db of the 5x5 block, cut into partials as _backward_c1_k3_s2 cuts them; pixels
+    named as in _forward_c1_k5_s2; s<t>: tap t = 5i + j's sum."""
     N = dout.shape[0]
     F = dout.shape[1]
     L = dout.shape[2]
@@ -591,43 +536,7 @@ def _backward_c1_k5_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
         dw[:] = 0
         db[:] = 0
         for n in range(part * N // parts, (part + 1) * N // parts):
-            P = planes[n]
-            A00 = P[0]
-            A01 = P[1]
-            A02 = P[2]
-            A10 = P[0][1 * PW:]
-            A11 = P[1][1 * PW:]
-            A12 = P[2][1 * PW:]
-            A20 = P[0][2 * PW:]
-            A21 = P[1][2 * PW:]
-            A22 = P[2][2 * PW:]
-            B00 = P[3]
-            B01 = P[4]
-            B02 = P[5]
-            B10 = P[3][1 * PW:]
-            B11 = P[4][1 * PW:]
-            B12 = P[5][1 * PW:]
-            B20 = P[3][2 * PW:]
-            B21 = P[4][2 * PW:]
-            B22 = P[5][2 * PW:]
-            C00 = P[6]
-            C01 = P[7]
-            C02 = P[8]
-            C10 = P[6][1 * PW:]
-            C11 = P[7][1 * PW:]
-            C12 = P[8][1 * PW:]
-            C20 = P[6][2 * PW:]
-            C21 = P[7][2 * PW:]
-            C22 = P[8][2 * PW:]
-            D00 = P[9]
-            D01 = P[10]
-            D02 = P[11]
-            D10 = P[9][1 * PW:]
-            D11 = P[10][1 * PW:]
-            D12 = P[11][1 * PW:]
-            D20 = P[9][2 * PW:]
-            D21 = P[10][2 * PW:]
-            D22 = P[11][2 * PW:]
+            V = _k5_views(planes[n], PW)
             for f in range(F):
                 g_ = dout[n, f]
                 k_ = argmax[n, f]
@@ -640,42 +549,9 @@ def _backward_c1_k5_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
                     g01 = g if k == 1 else zero
                     g10 = g if k == 2 else zero
                     g11 = g if k == 3 else zero
-                    a00 = A00[p]
-                    a01 = A01[p]
-                    a02 = A02[p]
-                    a10 = A10[p]
-                    a11 = A11[p]
-                    a12 = A12[p]
-                    a20 = A20[p]
-                    a21 = A21[p]
-                    a22 = A22[p]
-                    b00 = B00[p]
-                    b01 = B01[p]
-                    b02 = B02[p]
-                    b10 = B10[p]
-                    b11 = B11[p]
-                    b12 = B12[p]
-                    b20 = B20[p]
-                    b21 = B21[p]
-                    b22 = B22[p]
-                    c00 = C00[p]
-                    c01 = C01[p]
-                    c02 = C02[p]
-                    c10 = C10[p]
-                    c11 = C11[p]
-                    c12 = C12[p]
-                    c20 = C20[p]
-                    c21 = C21[p]
-                    c22 = C22[p]
-                    d00 = D00[p]
-                    d01 = D01[p]
-                    d02 = D02[p]
-                    d10 = D10[p]
-                    d11 = D11[p]
-                    d12 = D12[p]
-                    d20 = D20[p]
-                    d21 = D21[p]
-                    d22 = D22[p]
+                    (a00, a01, a02, a10, a11, a12, a20, a21, a22, b00, b01, b02, b10, b11, b12, b20,
+                     b21, b22, c00, c01, c02, c10, c11, c12, c20, c21, c22, d00, d01, d02, d10, d11,
+                     d12, d20, d21, d22) = _k5_values(V, p)
                     sb += (g00 + g01) + (g10 + g11)
                     s0 += (g00 * a00 + g01 * b00) + (g10 * c00 + g11 * d00)
                     s1 += (g00 * b00 + g01 * a01) + (g10 * d00 + g11 * c01)
