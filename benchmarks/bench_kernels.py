@@ -57,6 +57,48 @@ def main():
         t_ref = best_of(make(reference), repeat=3, number=5)
         t_jit = best_of(make(jit), repeat=5, number=20)
         print(f"{name:34s} {t_ref * 1e6:10.0f} {t_jit * 1e6:10.0f} {t_ref / t_jit:8.1f}x")
+    blocks_both_ways(np, rng)
+
+
+BLOCKS = [("reference network, 1->32 3x3", (64, 1, 28, 28), 32, 3, False),
+          ("fast network's first, 1->24 5x5", (64, 1, 28, 28), 24, 5, False),
+          ("fast network's second, 24->32 3x3", (64, 24, 12, 12), 32, 3, True)]
+
+
+def blocks_both_ways(np, rng, rounds=9, number=20):
+    """Each Conv2D -> ReLU -> MaxPool2D block of the networks as ConvReLUPool (the direct
+    kernels) and as Im2rowConvReLUPool (im2row + GEMM), forward and backward, the two taking
+    turns `rounds` times (the first mover alternating): what fused.direct's choice rests on."""
+    import statistics
+    import time
+
+    from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, direct
+    from scratchnet.core.layers import Conv2D, MaxPool2D, ReLU
+    print(f"\nConv2D -> ReLU -> MaxPool2D blocks, jit, forward + backward, {rounds} turns of {number} calls"
+          " (median ms a call; direct / im2row per turn: median, spread)")
+    for name, shape, filters, size, need_dx in BLOCKS:
+        conv, relu, pool = Conv2D(shape[1], filters, size, rng=rng), ReLU(), MaxPool2D(2, 2)
+        x = rng.random(shape, dtype=np.float32)
+        ways = {"direct": ConvReLUPool(conv, relu, pool), "im2row": Im2rowConvReLUPool(conv, relu, pool)}
+        dout = rng.standard_normal(ways["direct"].forward(x).shape).astype(np.float32)
+
+        def step(block):
+            block.forward(x)
+            block.backward(dout, need_dx=need_dx)
+        times = {way: [] for way in ways}
+        for block in ways.values():
+            step(block)
+        for r in range(rounds):
+            for way in (("direct", "im2row") if r % 2 == 0 else ("im2row", "direct")):
+                start = time.perf_counter()
+                for _ in range(number):
+                    step(ways[way])
+                times[way].append((time.perf_counter() - start) / number)
+        ratios = [d / i for d, i in zip(times["direct"], times["im2row"])]
+        chosen = "direct" if direct(conv, relu, pool) else "im2row"
+        print(f"{name:36s} direct {statistics.median(times['direct']) * 1e3:6.2f}  im2row "
+              f"{statistics.median(times['im2row']) * 1e3:6.2f}  ratio {statistics.median(ratios):.2f} "
+              f"({min(ratios):.2f}-{max(ratios):.2f}); plan picks {chosen}")
 
 
 if __name__ == "__main__":
