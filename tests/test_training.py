@@ -187,11 +187,10 @@ def test_augmentation_stops_after_augment_epochs():
     assert "as they are" in AUGMENTED.describe()
 
 
-def test_warm_up_compiles_the_augmentation_kernels_ahead_too(monkeypatch):
-    from scratchnet.apps.recipes import AUGMENTED
+def kernels_warm_up_compiles(monkeypatch, model, **settings):
+    """The kernels warm_up(model, 8, **settings) would have compile_ahead compile."""
     from scratchnet.core.kernels import jit
     from scratchnet.core.training import warm_up
-    from scratchnet.data import augment_jit
     recorded = []
 
     def record(run, on_compile=None):          # what compile_ahead would be asked to compile
@@ -201,10 +200,28 @@ def test_warm_up_compiles_the_augmentation_kernels_ahead_too(monkeypatch):
         return 0.0
 
     monkeypatch.setattr(jit, "compile_ahead", record)
+    warm_up(model, 8, **settings)
+    return recorded
+
+
+def test_warm_up_compiles_the_augmentation_kernels_ahead_too(monkeypatch):
+    from scratchnet.apps.recipes import AUGMENTED
+    from scratchnet.core.kernels import jit
+    from scratchnet.data import augment_jit
     model = mnist_cnn(seed=0)
     before = {k: v.copy() for k, v in model.parameters().items()}
-    warm_up(model, 8, augment=AUGMENTED.augmenter())
+    recorded = kernels_warm_up_compiles(monkeypatch, model, augment=AUGMENTED.augmenter())
     assert augment_jit._warp in recorded and augment_jit._thicken in recorded
     assert jit._forward_c1_k3_s2 in recorded and jit._sgd_momentum in recorded
     for k, v in model.parameters().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_the_fast_networks_first_block_runs_on_its_unrolled_kernels(monkeypatch):
+    # the 5x5 block is meant for jit's unrolled kernels: a dispatch that fell back to the
+    # general ones would still be right, only several times slower
+    from scratchnet.core.kernels import jit
+    from scratchnet.core.networks import mnist_fast_cnn
+    recorded = kernels_warm_up_compiles(monkeypatch, mnist_fast_cnn(seed=0))
+    assert jit._forward_c1_k5_s2 in recorded and jit._backward_c1_k5_s2 in recorded
+    assert jit._forward_general not in recorded and jit._backward_general not in recorded
