@@ -109,6 +109,9 @@ def test_plan_picks_the_direct_kernel_only_for_its_tuned_shapes():
     assert [type(s) for s in mnist_fast_cnn().stages()][:2] == [ConvReLUPool, Im2rowConvReLUPool]
     conv = Conv2D(1, 4, 3, stride=2)
     assert [type(s) for s in plan([conv, ReLU(), MaxPool2D(2, 2)])] == [Conv2D, ReLU, MaxPool2D]
+    from scratchnet.core import kernels
+    from scratchnet.core.kernels import jit
+    assert set(jit.UNROLLED) == set(kernels.UNROLLED_BLOCKS)      # the plan's list is jit's
 
 
 def test_fast_network_fused_and_unfused_agree_and_buffers_are_reused():

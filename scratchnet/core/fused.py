@@ -165,8 +165,8 @@ def direct(conv, relu, pool):
     channel, a 3x3 or 5x5 kernel, pool 2 (the first layers of the reference and the fast
     networks). Any other shape runs faster as im2row + GEMM (benchmarks/bench_kernels.py
     measures both)."""
-    return (ConvReLUPool.fits(conv, relu, pool) and conv.in_channels == 1
-            and conv.kernel_size in ((3, 3), (5, 5)) and pool.size == 2)
+    return (ConvReLUPool.fits(conv, relu, pool)
+            and (conv.in_channels, *conv.kernel_size, pool.size) in kernels.UNROLLED_BLOCKS)
 
 
 PATTERNS = [((Conv2D, ReLU, MaxPool2D), ConvReLUPool, direct),

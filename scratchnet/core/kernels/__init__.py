@@ -24,6 +24,9 @@ import os
 from ...errors import ScratchnetError
 
 BACKENDS = ("jit", "reference")
+# Conv2D -> ReLU -> MaxPool2D blocks, (in channels, kernel height, kernel width, pool size),
+# that the jit back end has unrolled kernels for (jit.UNROLLED); fused.direct runs them so
+UNROLLED_BLOCKS = ((1, 3, 3, 2), (1, 5, 5, 2))
 _selected = contextvars.ContextVar("scratchnet_kernels", default=os.environ.get("SCRATCHNET_KERNELS", "jit"))
 
 

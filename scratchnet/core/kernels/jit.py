@@ -688,8 +688,8 @@ def _input_gradient(dout, argmax, w, pad, PW, dplanes, dx, n0, n1):
                                         dx[n, c, y, col] += src[row * PW + pw]
 
 
-# the blocks with kernels of their own: (C, KH, KW, S) -> (forward, weight gradient); they take
-# the planes and the taps flat, (N, S*S*CS, length) and (F, KH*KW)
+# the blocks with kernels of their own (kernels.UNROLLED_BLOCKS): (C, KH, KW, S) -> (forward,
+# weight gradient); they take the planes and the taps flat, (N, S*S*CS, length) and (F, KH*KW)
 UNROLLED = {(1, 3, 3, 2): (_forward_c1_k3_s2, _backward_c1_k3_s2),
             (1, 5, 5, 2): (_forward_c1_k5_s2, _backward_c1_k5_s2)}
 
@@ -703,8 +703,9 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         out = np.empty((N, F, g.PH, g.PW), dtype=x.dtype)
         argmax = np.empty((N, F, g.PH, g.PW), dtype=ARGMAX_DTYPE)
         planes = np.empty((N, S, S, g.CS, C, g.length), dtype=x.dtype)
-    if (C, KH, KW, S) in UNROLLED:
-        conv, args = UNROLLED[C, KH, KW, S][0], (_flat_planes(planes), w.reshape(F, -1))
+    unrolled = UNROLLED.get((C, KH, KW, S))
+    if unrolled:
+        conv, args = unrolled[0], (_flat_planes(planes), w.reshape(F, -1))
     else:
         conv, args = _forward_general, (planes, w)
     args += (b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L))
@@ -812,9 +813,10 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
     # needs the GIL, and on a VM waiting for it can mean waiting for the host to wake a
     # virtual CPU (one call instead of four: 0.06-0.13 ms less per training step, AMD EPYC).
     chunks = split(parts, team().size)
-    if (C, KH, KW, S) in UNROLLED:
-        team().run(UNROLLED[C, KH, KW, S][1], (_flat_planes(planes), dout, argmax, PW,
-                                        dw_parts.reshape(parts, F, -1), db_parts), chunks)
+    unrolled = UNROLLED.get((C, KH, KW, S))
+    if unrolled:
+        team().run(unrolled[1], (_flat_planes(planes), dout, argmax, PW, dw_parts.reshape(parts, F, -1),
+                                 db_parts), chunks)
     else:
         team().run(_backward_general, (planes, dout, argmax, w, PW, dw_parts, db_parts), chunks)
     dw = np.zeros(w.shape, dtype=w.dtype) if dw is None else dw
