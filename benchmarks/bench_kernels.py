@@ -30,6 +30,8 @@ def main():
     fbuffers = (np.empty_like(fout), np.empty_like(farg), np.empty_like(fplanes))   # as training
     velocity, grad = np.zeros(540_800, np.float32), rng.standard_normal(540_800).astype(np.float32)
     weights = rng.standard_normal(540_800).astype(np.float32)
+    maps = rng.random((64, 12, 12, 24), dtype=np.float32)           # the fast network's, channels last
+    wplanes = np.empty((16, 64 * 25 * 24 + 16), np.float32)
 
     def conv_forward(k):
         return lambda: np.matmul(W.reshape(32, -1), k.im2col(x, 3, 3, 1, 0))
@@ -51,13 +53,15 @@ def main():
         ("fused conv+relu+pool bwd (dW)", lambda k: lambda: k.conv_relu_pool_backward(
             dfout, farg, fplanes, W, x.shape, 0, 2, False)),
         ("SGD update, 540,800 weights", lambda k: lambda: k.sgd_momentum(weights, velocity, grad, 1e-9, 0.9)),
+        ("winograd tiles (64,12,12,24)", lambda k: lambda: k.winograd_tiles(maps, 0, wplanes)),
+        ("winograd untiles -> (64,12,12,24)", lambda k: lambda: k.winograd_untiles(wplanes, maps.shape, 0)),
     ]
     print(f"{'kernel':34s} {'numpy µs':>10s} {'numba µs':>10s} {'speed-up':>9s}")
     for name, make in cases:
         t_ref = best_of(make(reference), repeat=3, number=5)
         t_jit = best_of(make(jit), repeat=5, number=20)
         print(f"{name:34s} {t_ref * 1e6:10.0f} {t_jit * 1e6:10.0f} {t_ref / t_jit:8.1f}x")
-    blocks_both_ways(np, rng)
+    blocks_every_way(np, rng)
 
 
 BLOCKS = [("reference network, 1->32 3x3", (64, 1, 28, 28), 32, 3, False),
@@ -65,22 +69,24 @@ BLOCKS = [("reference network, 1->32 3x3", (64, 1, 28, 28), 32, 3, False),
           ("fast network's second, 24->32 3x3", (64, 24, 12, 12), 32, 3, True)]
 
 
-def blocks_both_ways(np, rng, rounds=9, number=20):
+def blocks_every_way(np, rng, rounds=9, number=20):
     """Each Conv2D -> ReLU -> MaxPool2D block of the networks as ConvReLUPool (the direct
-    kernels) and as Im2rowConvReLUPool (im2row + GEMM), forward and backward, the two taking
-    turns `rounds` times (the first mover alternating): what fused.direct's choice rests on."""
+    kernels), as WinogradConvReLUPool where it fits (3x3, pool 2) and as Im2rowConvReLUPool
+    (im2row + GEMM), forward and backward, taking turns `rounds` times (the order rotating):
+    what fused.plan's choice rests on."""
     import statistics
     import time
 
-    from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, direct
+    from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, WinogradConvReLUPool, plan
     from scratchnet.core.layers import Conv2D, MaxPool2D, ReLU
     print(f"\nConv2D -> ReLU -> MaxPool2D blocks, jit, forward + backward, {rounds} turns of {number} calls"
-          " (median ms a call; direct / im2row per turn: median, spread)")
+          " (median ms a call; each way / im2row per turn: median, spread)")
+    names = {ConvReLUPool: "direct", WinogradConvReLUPool: "winograd", Im2rowConvReLUPool: "im2row"}
     for name, shape, filters, size, need_dx in BLOCKS:
         conv, relu, pool = Conv2D(shape[1], filters, size, rng=rng), ReLU(), MaxPool2D(2, 2)
         x = rng.random(shape, dtype=np.float32)
-        ways = {"direct": ConvReLUPool(conv, relu, pool), "im2row": Im2rowConvReLUPool(conv, relu, pool)}
-        dout = rng.standard_normal(ways["direct"].forward(x).shape).astype(np.float32)
+        ways = {names[kind]: kind(conv, relu, pool) for kind in names if kind.fits(conv, relu, pool)}
+        dout = rng.standard_normal(ways["im2row"].forward(x).shape).astype(np.float32)
 
         def step(block):
             block.forward(x)
@@ -88,17 +94,19 @@ def blocks_both_ways(np, rng, rounds=9, number=20):
         times = {way: [] for way in ways}
         for block in ways.values():
             step(block)
+        order = list(ways)
         for r in range(rounds):
-            for way in (("direct", "im2row") if r % 2 == 0 else ("im2row", "direct")):
+            for way in order[r % len(order):] + order[:r % len(order)]:
                 start = time.perf_counter()
                 for _ in range(number):
                     step(ways[way])
                 times[way].append((time.perf_counter() - start) / number)
-        ratios = [d / i for d, i in zip(times["direct"], times["im2row"])]
-        chosen = "direct" if direct(conv, relu, pool) else "im2row"
-        print(f"{name:36s} direct {statistics.median(times['direct']) * 1e3:6.2f}  im2row "
-              f"{statistics.median(times['im2row']) * 1e3:6.2f}  ratio {statistics.median(ratios):.2f} "
-              f"({min(ratios):.2f}-{max(ratios):.2f}); plan picks {chosen}")
+        chosen = names[type(plan([conv, relu, pool])[0])]
+        print(f"{name:36s} plan picks {chosen}")
+        for way in ways:
+            ratios = [t / i for t, i in zip(times[way], times["im2row"])]
+            print(f"    {way:9s} {statistics.median(times[way]) * 1e3:6.2f} ms  "
+                  f"{statistics.median(ratios):.2f} ({min(ratios):.2f}-{max(ratios):.2f})")
 
 
 if __name__ == "__main__":

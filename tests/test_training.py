@@ -217,7 +217,7 @@ def test_warm_up_compiles_the_augmentation_kernels_ahead_too(monkeypatch):
         np.testing.assert_array_equal(v, before[k])
 
 
-def test_the_fast_networks_first_block_runs_on_its_unrolled_kernels(monkeypatch):
+def test_the_fast_networks_blocks_run_on_their_own_kernels(monkeypatch):
     # the 5x5 block is meant for jit's unrolled kernels: a dispatch that fell back to the
     # general ones would still be right, only several times slower
     from scratchnet.core.kernels import jit
@@ -225,3 +225,7 @@ def test_the_fast_networks_first_block_runs_on_its_unrolled_kernels(monkeypatch)
     recorded = kernels_warm_up_compiles(monkeypatch, mnist_fast_cnn(seed=0))
     assert jit._forward_c1_k5_s2 in recorded and jit._backward_c1_k5_s2 in recorded
     assert jit._forward_general not in recorded and jit._backward_general not in recorded
+    # and its second block on Winograd's, all four compiled ahead, none of im2row's
+    assert {jit._winograd_tiles, jit._winograd_relu_pool, jit._winograd_relu_pool_backward,
+            jit._winograd_untiles} <= set(recorded)
+    assert jit._im2row not in recorded and jit._row2im not in recorded

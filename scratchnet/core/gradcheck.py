@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
-from .fused import ConvReLUPool, Im2rowConvReLUPool
+from .fused import ConvReLUPool, Im2rowConvReLUPool, WinogradConvReLUPool
 from .kernels import reference as reference_kernels
 from .layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from .losses import softmax_cross_entropy
@@ -206,7 +206,7 @@ def _check_fused(rng, h):
     return _check_blocks(rng, h, "fused", ConvReLUPool, FUSED_CASES)
 
 
-IM2ROW_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),    # the fast network's second block
+IM2ROW_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),    # the fast network's second block's shape
                 ("2x3x3 pad 1 pool 3", (2, 3, 3, 1, 3), (2, 2, 8, 7)),
                 ("1x3x5 pad 1 pool 2", (1, 3, 5, 1, 2), (2, 1, 9, 8))]   # one channel: tap planes
 
@@ -214,6 +214,15 @@ IM2ROW_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),    # the fas
 def _check_im2row(rng, h):
     """The im2row + GEMM block (its GEMM is NumPy's on both back ends)."""
     return _check_blocks(rng, h, "im2row block", Im2rowConvReLUPool, IM2ROW_CASES)
+
+
+WINOGRAD_CASES = [("24x3x3 pool 2", (24, 3, 3, 0, 2), (2, 24, 6, 6)),  # the fast network's second block
+                  ("2x3x3 pad 1 pool 2", (2, 3, 3, 1, 2), (2, 2, 9, 8))]  # odd: a conv row left out
+
+
+def _check_winograd(rng, h):
+    """The Winograd F(2x2, 3x3) block (its 16 products NumPy's on both back ends)."""
+    return _check_blocks(rng, h, "winograd block", WinogradConvReLUPool, WINOGRAD_CASES)
 
 
 def _check_loss(rng, h):
@@ -312,7 +321,8 @@ def _network_rows(model, rng, h, samples, label="network (mnist_cnn, fused) [jit
 CHECKS = {
     "dense": _check_dense, "relu": _check_relu, "flatten": _check_flatten,
     "maxpool": _check_maxpool, "maxpool-ties": lambda rng, h: maxpool_tie_rows(),
-    "conv": _check_conv, "fused": _check_fused, "im2row": _check_im2row, "loss": _check_loss,
+    "conv": _check_conv, "fused": _check_fused, "im2row": _check_im2row,
+    "winograd": _check_winograd, "loss": _check_loss,
     "sgd": _check_sgd, "adam": _check_adam, "network": _check_network, "fast-network": _check_fast_network,
 }
 
@@ -408,6 +418,18 @@ def _unpool_wrong_winner(original):
     return backward
 
 
+def _winograd_untiles_not_adjoint(original):
+    def untiles(dV, x_shape, pad, dx=None):
+        # dd = B^T dV B, the forward's transform again, where its adjoint B dV B^T belongs
+        BT = reference_kernels.WINOGRAD_BT
+        try:
+            reference_kernels.WINOGRAD_BT = BT.T.copy()
+            return original(dV, x_shape, pad, dx)
+        finally:
+            reference_kernels.WINOGRAD_BT = BT
+    return untiles
+
+
 PLANTED_BUGS = {
     "relu-mask-off-by-one": ("ReLU's backward uses the mask of the neighbouring element",
                              lambda: _patched(ReLU, "backward", _relu_mask_off_by_one)),
@@ -429,6 +451,9 @@ PLANTED_BUGS = {
     "im2row-wrong-winner": ("the im2row block's NumPy backward sends each window's gradient to the element "
                             "after the winner", lambda: _patched(reference_kernels, "relu_pool_backward",
                                                                  _unpool_wrong_winner)),
+    "winograd-not-adjoint": ("the Winograd block's NumPy backward applies the input transform B^T dV B "
+                             "where its adjoint B dV B^T belongs", lambda: _patched(
+                                 reference_kernels, "winograd_untiles", _winograd_untiles_not_adjoint)),
     "adam-uncorrected": ("Adam leaves out the bias corrections of its moments (which start at zero)",
                          lambda: _patched(Adam, "step", _adam_uncorrected)),
 }

@@ -19,6 +19,7 @@ from ..shapes import conv_output_size, phase_planes
 from . import compiling, split, threads
 from .compiling import EXACT_TWINS
 from .reference import ARGMAX_DTYPE, FLUSH, adam_scalars, check_same_shape, make_phase_planes
+from .reference import winograd_tile_grid, winograd_weights, winograd_weights_backward  # noqa: F401
 from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
@@ -1019,6 +1020,212 @@ def relu_pool_backward(dout, argmax, S, dconv, db):
                split(N, team().size))
     np.sum(db_rows, axis=0, out=db)
     return dconv, db
+
+
+# ------------------------------------------------------------------- Winograd F(2x2, 3x3)
+# reference.py's Winograd section, a tile at a time (read it first). B^T, B and A^T are
+# applied as the sums they are, along one axis of the tile and then the other; the weights'
+# transforms are reference's (small matrix products). Work is split over images.
+
+@njit(inline="always")
+def _bt(d0, d1, d2, d3):
+    """B^T (WINOGRAD_BT) applied to four values along one axis of a tile."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+@njit(inline="always")
+def _b(v0, v1, v2, v3):
+    """B, the adjoint of _bt."""
+    return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
+
+
+@njit(inline="always")
+def _at(m0, m1, m2, m3):
+    """A^T (WINOGRAD_AT): four values to two outputs."""
+    return m0 + m1 + m2, m1 - m2 - m3
+
+
+@njit(inline="always")
+def _tile(planes, o):
+    """The 16 planes' runs from offset o: tile entry p's channels are _tile(...)[p][:C]."""
+    P = planes
+    return (P[0, o:], P[1, o:], P[2, o:], P[3, o:], P[4, o:], P[5, o:], P[6, o:], P[7, o:],
+            P[8, o:], P[9, o:], P[10, o:], P[11, o:], P[12, o:], P[13, o:], P[14, o:], P[15, o:])
+
+
+@njit(inline="always")
+def _four_pixels(row, x0, C):
+    """Pixels x0 .. x0 + 3 of a flat channels-last pixel row."""
+    return row[x0:], row[x0 + C:], row[x0 + 2 * C:], row[x0 + 3 * C:]
+
+
+@njit(cache=True, nogil=True)
+def _winograd_tiles(xp, V, PH, PW, C, n0, n1):
+    """xp: the padded images (N, Hp, Wp*C), channels last, each pixel row flat."""
+    for n in range(n0, n1):
+        for ph in range(PH):
+            for pw in range(PW):
+                v = _tile(V, ((n * PH + ph) * PW + pw) * C)
+                x0 = 2 * pw * C
+                d0 = _four_pixels(xp[n, 2 * ph], x0, C)              # the tile's four rows
+                d1 = _four_pixels(xp[n, 2 * ph + 1], x0, C)
+                d2 = _four_pixels(xp[n, 2 * ph + 2], x0, C)
+                d3 = _four_pixels(xp[n, 2 * ph + 3], x0, C)
+                for c in range(C):                                   # B^T d: down each column,
+                    a0, b0, e0, h0 = _bt(d0[0][c], d1[0][c], d2[0][c], d3[0][c])
+                    a1, b1, e1, h1 = _bt(d0[1][c], d1[1][c], d2[1][c], d3[1][c])
+                    a2, b2, e2, h2 = _bt(d0[2][c], d1[2][c], d2[2][c], d3[2][c])
+                    a3, b3, e3, h3 = _bt(d0[3][c], d1[3][c], d2[3][c], d3[3][c])
+                    v[0][c], v[1][c], v[2][c], v[3][c] = _bt(a0, a1, a2, a3)      # then (.) B
+                    v[4][c], v[5][c], v[6][c], v[7][c] = _bt(b0, b1, b2, b3)      # along each row
+                    v[8][c], v[9][c], v[10][c], v[11][c] = _bt(e0, e1, e2, e3)
+                    v[12][c], v[13][c], v[14][c], v[15][c] = _bt(h0, h1, h2, h3)
+
+
+def winograd_tiles(x, pad, planes=None):
+    """Same as reference.winograd_tiles (the same sums; the tests allow rounding)."""
+    N, H, W, C = x.shape
+    PH, PW = winograd_tile_grid(H, W, pad)
+    if planes is None:
+        planes = np.empty((16, N * PH * PW * C), dtype=x.dtype)
+    _check_planes(planes, N * PH * PW * C)
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else np.ascontiguousarray(x)
+    team().run(_winograd_tiles, (_flat_rows(xp), planes, PH, PW, C), split(N, team().size))
+    return planes
+
+
+def _check_planes(planes, size):
+    if planes.ndim != 2 or planes.shape[0] != 16 or planes.shape[1] < size or not planes.flags.c_contiguous:
+        raise ValueError(f"planes {planes.shape} is not a C-contiguous (16, >= {size})")
+
+
+@njit(cache=True, nogil=True)
+def _winograd_relu_pool(M, b, out, argmax, n0, n1):
+    PH, PW, F = out.shape[1], out.shape[2], out.shape[3]
+    zero = M.dtype.type(0)
+    for n in range(n0, n1):
+        for ph in range(PH):
+            for pw in range(PW):
+                best, win = out[n, ph, pw], argmax[n, ph, pw]
+                m = _tile(M, ((n * PH + ph) * PW + pw) * F)
+                for f in range(F):                                   # A^T M down each column,
+                    u0, v0 = _at(m[0][f], m[4][f], m[8][f], m[12][f])
+                    u1, v1 = _at(m[1][f], m[5][f], m[9][f], m[13][f])
+                    u2, v2 = _at(m[2][f], m[6][f], m[10][f], m[14][f])
+                    u3, v3 = _at(m[3][f], m[7][f], m[11][f], m[15][f])
+                    y00, y01 = _at(u0, u1, u2, u3)                    # then (.) A along each row
+                    y10, y11 = _at(v0, v1, v2, v3)
+                    top, t = y00 + b[f], 0                           # window element t = 2i + j;
+                    y = y01 + b[f]                                   # strict: a tie keeps the
+                    t = 1 if y > top else t                          # earlier element
+                    top = y if y > top else top
+                    y = y10 + b[f]
+                    t = 2 if y > top else t
+                    top = y if y > top else top
+                    y = y11 + b[f]
+                    t = 3 if y > top else t
+                    top = y if y > top else top
+                    on = top > zero
+                    win[f] = t if on else -1
+                    best[f] = top if on else zero
+
+
+def winograd_relu_pool(M, b, out, argmax):
+    """Same as reference.winograd_relu_pool (the same sums; the tests allow rounding)."""
+    N, PH, PW, F = out.shape
+    _check_planes(M, N * PH * PW * F)
+    if argmax.shape != out.shape or not (out.flags.c_contiguous and argmax.flags.c_contiguous):
+        raise ValueError(f"out {out.shape} and argmax {argmax.shape} are not C-contiguous and alike")
+    team().run(_winograd_relu_pool, (M, b, out, argmax), split(N, team().size))
+    return out, argmax
+
+
+@njit(cache=True, nogil=True)
+def _winograd_relu_pool_backward(dout, argmax, dM, db_rows, n0, n1):
+    PH, PW, F = dout.shape[1], dout.shape[2], dout.shape[3]
+    zero, one = dout.dtype.type(0), dout.dtype.type(1)
+    for n in range(n0, n1):
+        db = db_rows[n]
+        db[:] = 0
+        for ph in range(PH):
+            for pw in range(PW):
+                g_row, w_row = dout[n, ph, pw], argmax[n, ph, pw]
+                m = _tile(dM, ((n * PH + ph) * PW + pw) * F)
+                for f in range(F):
+                    w = w_row[f]
+                    g = g_row[f] if w >= 0 else zero
+                    db[f] += g
+                    # dY is g at the winner (row w // 2, column w % 2), 0 elsewhere, so
+                    # dM = A dY A^T = g a a'^T, a and a' A's columns (1, 1, 1, 0) or (0, 1, -1, -1)
+                    top, left = (w & 2) == 0, (w & 1) == 0
+                    a0, a2, a3 = (g if top else zero), (g if top else -g), (zero if top else -g)
+                    e0, e2, e3 = (one if left else zero), (one if left else -one), (zero if left else -one)
+                    m[0][f], m[1][f], m[2][f], m[3][f] = a0 * e0, a0, a0 * e2, a0 * e3
+                    m[4][f], m[5][f], m[6][f], m[7][f] = g * e0, g, g * e2, g * e3
+                    m[8][f], m[9][f], m[10][f], m[11][f] = a2 * e0, a2, a2 * e2, a2 * e3
+                    m[12][f], m[13][f], m[14][f], m[15][f] = a3 * e0, a3, a3 * e2, a3 * e3
+
+
+def winograd_relu_pool_backward(dout, argmax, dM, db):
+    """Same as reference.winograd_relu_pool_backward (dM exactly: products of g and +-1). db is
+    summed per image, then over the batch in order: the same whatever the thread count."""
+    N, PH, PW, F = dout.shape
+    _check_planes(dM, N * PH * PW * F)
+    if argmax.shape != dout.shape:
+        raise ValueError(f"dout {dout.shape} and argmax {argmax.shape} do not match")
+    db_rows = np.empty((N, F), dtype=dout.dtype)
+    team().run(_winograd_relu_pool_backward, (np.ascontiguousarray(dout), argmax, dM, db_rows),
+               split(N, team().size))
+    np.sum(db_rows, axis=0, out=db)
+    return dM, db
+
+
+@njit(inline="always")
+def _add_to_pixels(pixels, c, values):
+    for k in range(4):
+        pixels[k][c] += values[k]
+
+
+@njit(cache=True, nogil=True)
+def _winograd_untiles(dV, dxp, PH, PW, C, n0, n1):
+    """dxp: the padded gradient (N, Hp, Wp*C), channels last, each pixel row flat."""
+    for n in range(n0, n1):
+        dxp[n] = 0
+        for ph in range(PH):
+            for pw in range(PW):
+                v = _tile(dV, ((n * PH + ph) * PW + pw) * C)
+                x0 = 2 * pw * C
+                d0 = _four_pixels(dxp[n, 2 * ph], x0, C)
+                d1 = _four_pixels(dxp[n, 2 * ph + 1], x0, C)
+                d2 = _four_pixels(dxp[n, 2 * ph + 2], x0, C)
+                d3 = _four_pixels(dxp[n, 2 * ph + 3], x0, C)
+                for c in range(C):                                   # B dV down each column,
+                    q00, q10, q20, q30 = _b(v[0][c], v[4][c], v[8][c], v[12][c])
+                    q01, q11, q21, q31 = _b(v[1][c], v[5][c], v[9][c], v[13][c])
+                    q02, q12, q22, q32 = _b(v[2][c], v[6][c], v[10][c], v[14][c])
+                    q03, q13, q23, q33 = _b(v[3][c], v[7][c], v[11][c], v[15][c])
+                    _add_to_pixels(d0, c, _b(q00, q01, q02, q03))    # then along each row,
+                    _add_to_pixels(d1, c, _b(q10, q11, q12, q13))    # added to the pixels
+                    _add_to_pixels(d2, c, _b(q20, q21, q22, q23))
+                    _add_to_pixels(d3, c, _b(q30, q31, q32, q33))
+
+
+def winograd_untiles(dV, x_shape, pad, dx=None):
+    """Same as reference.winograd_untiles (the same sums; the tests allow rounding)."""
+    N, H, W, C = x_shape
+    PH, PW = winograd_tile_grid(H, W, pad)
+    _check_planes(dV, N * PH * PW * C)
+    if dx is not None and (dx.shape != tuple(x_shape) or not dx.flags.c_contiguous):
+        raise ValueError(f"dx {dx.shape} is not a C-contiguous {tuple(x_shape)}")
+    direct = dx is not None and pad == 0          # no padding to cut off: summed in place
+    dxp = dx if direct else np.empty((N, H + 2 * pad, W + 2 * pad, C), dtype=dV.dtype)
+    team().run(_winograd_untiles, (dV, _flat_rows(dxp), PH, PW, C), split(N, team().size))
+    if direct:
+        return dx
+    if dx is None:
+        return dxp[:, pad:pad + H, pad:pad + W]
+    dx[...] = dxp[:, pad:pad + H, pad:pad + W]
+    return dx
 
 
 # ------------------------------------------------------------------- optimizer update

@@ -328,6 +328,108 @@ def relu_pool_backward(dout, argmax, S, dconv, db):
     return dconv, db
 
 
+# ------------------------------------------------------------------- Winograd F(2x2, 3x3)
+# A 3x3 convolution (stride 1) whose outputs a 2x2 max-pool takes in windows: each window's
+# four conv outputs, a 2x2 tile, come from a 4x4 tile of input pixels d (tiles overlap by two
+# pixels), and Winograd's minimal filtering F(2x2, 3x3) (Lavin & Gray, 2016) computes them with
+# 16 products per input/output channel pair instead of 36:
+#     Y = A^T [ (G g G^T) * (B^T d B) ] A        (* elementwise; g a 3x3 filter)
+# Summed over input channels, the 16 elementwise products become 16 matrix products,
+#     M[p] = V[p] @ U[p]     V (16, tiles, C) = B^T d B,   U (16, C, F) = G g G^T,
+# 2.25x fewer multiply-adds than im2row's one product. The backward pass is the adjoint of
+# each step: dM = A dY A^T, dU = V^T dM, dV = dM U^T, dd = B dV B^T (summed where tiles
+# overlap), dg = G^T dU G.
+#
+# V, M and their gradients are "planes": (16, >= tiles * channels) arrays, plane p = 4r + s
+# holding entry (r, s) of every tile's transform, tiles in (n, ph, pw) order, channels last.
+WINOGRAD_BT = np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]])
+WINOGRAD_G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
+WINOGRAD_AT = np.array([[1, 1, 1, 0], [0, 1, -1, -1]])
+_GG = np.kron(WINOGRAD_G, WINOGRAD_G)          # (16, 9): U[4r + s] = sum_ij G[r, i] G[s, j] g[i, j]
+
+
+def winograd_weights(w):
+    """w (F, C, 3, 3) -> U (16, C, F) = G g G^T for every filter g = w[f, c] (exact in float32:
+    G's entries are 0, 1 and 1/2)."""
+    F, C = w.shape[:2]
+    U = _GG.astype(w.dtype) @ w.reshape(F * C, 9).T                 # (16, F*C)
+    return np.ascontiguousarray(U.reshape(16, F, C).transpose(0, 2, 1))
+
+
+def winograd_weights_backward(dU):
+    """The adjoint of winograd_weights: dU (16, C, F) -> dw (F, C, 3, 3) = G^T dU G."""
+    C, F = dU.shape[1:]
+    dw = _GG.T.astype(dU.dtype) @ dU.transpose(0, 2, 1).reshape(16, F * C)   # (9, F*C)
+    return np.ascontiguousarray(dw.T.reshape(F, C, 3, 3))
+
+
+def winograd_tile_grid(H, W, pad):
+    """(PH, PW): the tiles of an (H, W) input, one per pool window (a last odd conv row or
+    column, which no window takes, is not computed)."""
+    return conv_output_size(H, 3, 1, pad) // 2, conv_output_size(W, 3, 1, pad) // 2
+
+
+def _winograd_tile_pixels(xp, PH, PW):
+    """The padded input's 4x4 tiles: d[i, j] (N, PH, PW, C) = pixel (i, j) of every tile."""
+    return np.stack([np.stack([xp[:, i:i + 2 * PH:2, j:j + 2 * PW:2] for j in range(4)]) for i in range(4)])
+
+
+def winograd_tiles(x, pad, planes=None):
+    """x (N, H, W, C), channels last -> planes V = B^T d B of every 4x4 input tile d, tile
+    (n, ph, pw) having its top-left pixel at (2ph - P, 2pw - P)."""
+    N, H, W, C = x.shape
+    PH, PW = winograd_tile_grid(H, W, pad)
+    xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    BT = WINOGRAD_BT.astype(x.dtype)
+    V = np.einsum("ri,sj,ijnhwc->rsnhwc", BT, BT, _winograd_tile_pixels(xp, PH, PW)).reshape(16, -1)
+    if planes is None:
+        planes = np.empty_like(V)
+    planes[:, :V.shape[1]] = V
+    return planes
+
+
+def winograd_relu_pool(M, b, out, argmax):
+    """Planes M (16, >= N*PH*PW*F) -> each tile's conv outputs Y = A^T M A, then
+    bias_relu_pool's maxpool_2(relu(Y + b)) and argmax into out, argmax (N, PH, PW, F)."""
+    N, PH, PW, F = out.shape
+    AT = WINOGRAD_AT.astype(M.dtype)
+    Y = np.einsum("ir,js,rsnhwf->ijnhwf", AT, AT, M[:, :N * PH * PW * F].reshape(4, 4, N, PH, PW, F))
+    conv = np.empty((N, 2 * PH, 2 * PW, F), dtype=M.dtype)
+    for i in range(2):
+        for j in range(2):
+            conv[:, i::2, j::2] = Y[i, j]
+    return bias_relu_pool(conv, b, 2, out, argmax)
+
+
+def winograd_relu_pool_backward(dout, argmax, dM, db):
+    """The adjoint of winograd_relu_pool: dout, argmax (N, PH, PW, F) -> planes dM = A dY A^T,
+    dY each window's gradient at its winner (relu_pool_backward), and db (F,), in place."""
+    N, PH, PW, F = dout.shape
+    dconv = np.empty((N, 2 * PH, 2 * PW, F), dtype=dout.dtype)
+    relu_pool_backward(dout, argmax, 2, dconv, db)
+    dY = np.stack([np.stack([dconv[:, i::2, j::2] for j in range(2)]) for i in range(2)])
+    AT = WINOGRAD_AT.astype(dout.dtype)
+    dM[:, :N * PH * PW * F] = np.einsum("ir,js,ijnhwf->rsnhwf", AT, AT, dY).reshape(16, -1)
+    return dM, db
+
+
+def winograd_untiles(dV, x_shape, pad, dx=None):
+    """The adjoint of winograd_tiles: planes dV -> dx (N, H, W, C) = x_shape, channels last
+    (written into dx if given): dd = B dV B^T of each tile, summed where tiles overlap."""
+    N, H, W, C = x_shape
+    PH, PW = winograd_tile_grid(H, W, pad)
+    BT = WINOGRAD_BT.astype(dV.dtype)
+    dd = np.einsum("ri,sj,rsnhwc->ijnhwc", BT, BT, dV[:, :N * PH * PW * C].reshape(4, 4, N, PH, PW, C))
+    dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dV.dtype)
+    for i in range(4):
+        for j in range(4):
+            dxp[:, i:i + 2 * PH:2, j:j + 2 * PW:2] += dd[i, j]
+    if dx is None:
+        return dxp[:, pad:pad + H, pad:pad + W]
+    dx[...] = dxp[:, pad:pad + H, pad:pad + W]
+    return dx
+
+
 # ------------------------------------------------------------------- optimizer update
 FLUSH = 1e-30
 """Velocities smaller than this are set to exactly 0. A weight whose gradient stays 0 (a pixel
