@@ -91,3 +91,39 @@ def test_one_cycle_rises_then_falls():
     f = np.array([one_cycle(x) for x in p])
     assert f[0] == pytest.approx(0.04) and f[250] == pytest.approx(1.0) and f[-1] == pytest.approx(4e-6)
     assert np.all(np.diff(f[:251]) > 0) and np.all(np.diff(f[250:]) < 0)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_adam_step_sum_is_summing_then_step_bitwise(parts, threads, monkeypatch):
+    """The data-parallel step's fused sum + update (each parameter cut into one piece per
+    kernel thread) gives the very weights of adding the parts, then step()."""
+    from scratchnet.core.kernels import jit
+    from scratchnet.core.kernels.team import Team
+    from scratchnet.core.optim import Adam
+    monkeypatch.setattr(jit, "_team", Team(threads))
+    rng = np.random.default_rng(2)
+    shapes = {"0.W": (7, 5), "0.b": (5,), "1.W": (3, 1, 3, 3), "1.b": (1,)}
+    params = {k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+    slices = [[{k: rng.standard_normal(s).astype(np.float32) for k, s in shapes.items()}
+               for _ in range(parts)] for _ in range(3)]
+    results = []
+    for fused in (False, True):
+        for backend in kernels.BACKENDS:
+            opt, w = Adam(0.003, (0.7, 0.9)), {k: v.copy() for k, v in params.items()}
+            grads = {k: np.full(s, 7, np.float32) for k, s in shapes.items()}
+            with kernels.using(backend):
+                for step_parts in slices:
+                    if fused:
+                        opt.step_sum(w, grads, step_parts)
+                    else:
+                        for k in grads:
+                            grads[k][...] = step_parts[0][k]
+                            for p in step_parts[1:]:
+                                grads[k] += p[k]
+                        opt.step(w, grads)
+            results.append((w, grads))
+    for w, grads in results[1:]:
+        for k in shapes:
+            np.testing.assert_array_equal(w[k], results[0][0][k])
+            np.testing.assert_array_equal(grads[k], results[0][1][k])      # grads hold the sum

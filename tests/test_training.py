@@ -229,3 +229,12 @@ def test_the_fast_networks_blocks_run_on_their_own_kernels(monkeypatch):
     assert {jit._winograd_tiles, jit._winograd_relu_pool, jit._winograd_relu_pool_backward,
             jit._winograd_untiles} <= set(recorded)
     assert jit._im2row not in recorded and jit._row2im not in recorded
+
+
+def test_warm_up_compiles_adams_data_parallel_update_ahead(monkeypatch):
+    # the fast recipe's steps update through Adam.step_sum: compiled before the clock starts
+    from scratchnet.core.kernels import jit
+    from scratchnet.core.networks import mnist_fast_cnn
+    from scratchnet.core.optim import Adam
+    recorded = kernels_warm_up_compiles(monkeypatch, mnist_fast_cnn(seed=0), optimizer=Adam())
+    assert jit._adam_sum in recorded and jit._adam in recorded

@@ -62,3 +62,17 @@ class Adam:
                 self.m[key], self.v[key] = np.zeros_like(w), np.zeros_like(w)
             kernels.active().adam(w, self.m[key], self.v[key], grads[key], self.lr, *self.betas,
                                   self.eps, self.steps)
+
+    def step_sum(self, params, grads, parts):
+        """step(params, grads) with `grads` first set to the sum of `parts` (dicts keyed like
+        grads, added in order: the data-parallel slices' gradients), in one pass over memory
+        shared by the kernel threads; the same weights as summing, then step()."""
+        self.steps += 1
+        keys = list(params)
+        for key in keys:
+            if key not in self.m:
+                self.m[key], self.v[key] = np.zeros_like(params[key]), np.zeros_like(params[key])
+        kernels.active().adam_sum([params[k] for k in keys], [self.m[k] for k in keys],
+                                  [self.v[k] for k in keys], [grads[k] for k in keys],
+                                  [[part[k] for k in keys] for part in parts],
+                                  self.lr, *self.betas, self.eps, self.steps)

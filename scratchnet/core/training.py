@@ -264,11 +264,14 @@ class DataParallel:
                 self._slice(*args)
         grads = self.model.gradients()
         parts = [r.gradients() for r in self.replicas[:len(work)]]
-        for key, g in grads.items():
-            np.copyto(g, parts[0][key])
-            for part in parts[1:]:
-                g += part[key]
-        opt.step(self.model.parameters(), grads)
+        if hasattr(opt, "step_sum"):          # the sum and the update in one pass (Adam)
+            opt.step_sum(self.model.parameters(), grads, parts)
+        else:
+            for key, g in grads.items():
+                np.copyto(g, parts[0][key])
+                for part in parts[1:]:
+                    g += part[key]
+            opt.step(self.model.parameters(), grads)
         results = self.results[:len(work)]
         return sum(r[0] for r in results) / n, sum(r[1] for r in results)
 
@@ -303,7 +306,10 @@ def warm_up(model, batch_size=64, on_compile=None, augment=None, optimizer=None)
         _, dlogits = softmax_cross_entropy(model.forward(inputs), y)
         model.backward(dlogits, need_dx=False)
         if update:   # only ever recorded by compile_ahead, never run: the weights stay as they are
-            (optimizer or SGD()).step(model.parameters(), model.gradients())
+            opt = optimizer or SGD()
+            opt.step(model.parameters(), model.gradients())
+            if hasattr(opt, "step_sum"):   # as DataParallel calls it, one part per thread
+                opt.step_sum(model.parameters(), model.gradients(), [model.gradients()] * kernels.threads())
 
     seconds = kernels.active().compile_ahead(lambda: step(update=True), on_compile)
     step(update=False)

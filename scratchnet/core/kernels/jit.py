@@ -1286,3 +1286,39 @@ def adam(w, m, v, g, lr, beta1, beta2, eps, step):
     w, m, v, g = w.reshape(-1), m.reshape(-1), v.reshape(-1), g.reshape(-1)
     team().run(_adam, (w, m, v, g, f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), f(eps),
                        step_size, root), [(0, w.size)])
+
+
+@njit(cache=True, nogil=True)
+def _adam_sum(ws, ms, vs, gs, parts, beta1, c1, beta2, c2, eps, step_size, root, k, n):
+    """Piece k of n of every parameter: its gradient summed from the parts, then updated
+    while that piece is still in cache."""
+    for i in range(len(ws)):
+        size = ws[i].size
+        lo, hi = k * size // n, (k + 1) * size // n
+        g, first = gs[i][lo:hi], parts[0][i][lo:hi]
+        for j in range(hi - lo):
+            g[j] = first[j]
+        for r in range(1, len(parts)):
+            part = parts[r][i][lo:hi]
+            for j in range(hi - lo):
+                g[j] += part[j]
+        _adam(ws[i], ms[i], vs[i], gs[i], beta1, c1, beta2, c2, eps, step_size, root, lo, hi)
+
+
+def adam_sum(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step):
+    """Same as reference.adam_sum (bitwise), every parameter cut into one piece per thread:
+    an element's sum and update do not depend on where the cuts fall."""
+    for arrays in zip(ws, ms, vs, gs, *parts):
+        for other in arrays[1:]:
+            check_same_shape(arrays[0], other, other)
+    f = ws[0].dtype.type
+    step_size, root = adam_scalars(f, lr, beta1, beta2, step)
+    n = team().size
+    team().run(_adam_sum, (_flat(ws), _flat(ms), _flat(vs), _flat(gs), tuple(_flat(p) for p in parts),
+                           f(beta1), f(1 - beta1), f(beta2), f(1 - beta2), f(eps), step_size, root),
+               [(k, n) for k in range(n)])
+
+
+def _flat(arrays):
+    """A tuple of the arrays as 1-D views (each must be C-contiguous)."""
+    return tuple(a.reshape(-1) for a in arrays)

@@ -478,6 +478,17 @@ def adam(w, m, v, g, lr, beta1, beta2, eps, step):
     w -= step_size * m / (np.sqrt(v) / root + f(eps))
 
 
+def adam_sum(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step):
+    """adam() on every parameter i, its gradient gs[i] first set to the sum of its parts
+    (parts[0][i] + parts[1][i] + ..., added in that order): the data-parallel step's slices'
+    gradients, summed and applied in one pass over memory (jit.adam_sum)."""
+    for i, (w, m, v, g) in enumerate(zip(ws, ms, vs, gs)):
+        np.copyto(g, parts[0][i])
+        for part in parts[1:]:
+            g += part[i]
+        adam(w, m, v, g, lr, beta1, beta2, eps, step)
+
+
 def adam_scalars(f, lr, beta1, beta2, step):
     """The step size lr / (1 - b1^step) and sqrt(1 - b2^step), computed in float64, then
     rounded to the arrays' type f (both back ends use these)."""
