@@ -20,6 +20,8 @@ from . import compiling, split, threads
 from .compiling import EXACT_TWINS
 from .reference import ARGMAX_DTYPE, FLUSH, adam_scalars, check_same_shape, make_phase_planes
 from .reference import winograd_tile_grid, winograd_weights, winograd_weights_backward  # noqa: F401
+from .reference import adam as adam_reference
+from .reference import adam_sum as adam_sum_reference
 from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
@@ -1276,9 +1278,14 @@ def _adam(w, m, v, g, beta1, c1, beta2, c2, eps, step_size, root, lo, hi):
         w[i] -= step_size * mi / (np.sqrt(vi) / root + eps)
 
 
+EXACT_TWINS.add(_adam)
+
+
 def adam(w, m, v, g, lr, beta1, beta2, eps, step):
     """Same as reference.adam (bitwise), in one pass over memory, on one thread (bound by
     memory, like sgd_momentum)."""
+    if _still_compiling(_adam):
+        return adam_reference(w, m, v, g, lr, beta1, beta2, eps, step)
     check_same_shape(w, m, g)
     check_same_shape(w, v, g)
     f = w.dtype.type
@@ -1305,9 +1312,14 @@ def _adam_sum(ws, ms, vs, gs, parts, beta1, c1, beta2, c2, eps, step_size, root,
         _adam(ws[i], ms[i], vs[i], gs[i], beta1, c1, beta2, c2, eps, step_size, root, lo, hi)
 
 
+EXACT_TWINS.add(_adam_sum)
+
+
 def adam_sum(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step):
     """Same as reference.adam_sum (bitwise), every parameter cut into one piece per thread:
     an element's sum and update do not depend on where the cuts fall."""
+    if _still_compiling(_adam_sum):
+        return adam_sum_reference(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step)
     for arrays in zip(ws, ms, vs, gs, *parts):
         for other in arrays[1:]:
             check_same_shape(arrays[0], other, other)
