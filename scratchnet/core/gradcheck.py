@@ -418,18 +418,6 @@ def _unpool_wrong_winner(original):
     return backward
 
 
-def _winograd_untiles_not_adjoint(original):
-    def untiles(dV, x_shape, pad, dx=None):
-        # dd = B^T dV B, the forward's transform again, where its adjoint B dV B^T belongs
-        BT = reference_kernels.WINOGRAD_BT
-        try:
-            reference_kernels.WINOGRAD_BT = BT.T.copy()
-            return original(dV, x_shape, pad, dx)
-        finally:
-            reference_kernels.WINOGRAD_BT = BT
-    return untiles
-
-
 PLANTED_BUGS = {
     "relu-mask-off-by-one": ("ReLU's backward uses the mask of the neighbouring element",
                              lambda: _patched(ReLU, "backward", _relu_mask_off_by_one)),
@@ -453,7 +441,7 @@ PLANTED_BUGS = {
                                                                  _unpool_wrong_winner)),
     "winograd-not-adjoint": ("the Winograd block's NumPy backward applies the input transform B^T dV B "
                              "where its adjoint B dV B^T belongs", lambda: _patched(
-                                 reference_kernels, "winograd_untiles", _winograd_untiles_not_adjoint)),
+                                 reference_kernels, "_b", lambda original: reference_kernels._bt)),
     "adam-uncorrected": ("Adam leaves out the bias corrections of its moments (which start at zero)",
                          lambda: _patched(Adam, "step", _adam_uncorrected)),
 }

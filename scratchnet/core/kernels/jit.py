@@ -1026,8 +1026,9 @@ def relu_pool_backward(dout, argmax, S, dconv, db):
 
 # ------------------------------------------------------------------- Winograd F(2x2, 3x3)
 # reference.py's Winograd section, a tile at a time (read it first). B^T, B and A^T are
-# applied as the sums they are, along one axis of the tile and then the other; the weights'
-# transforms are reference's (small matrix products). Work is split over images.
+# applied as the sums they are, along one axis of the tile and then the other, in reference's
+# order; the weights' transforms are reference's (small matrix products). Work is split over
+# images.
 
 @njit(inline="always")
 def _bt(d0, d1, d2, d3):
@@ -1085,7 +1086,7 @@ def _winograd_tiles(xp, V, PH, PW, C, n0, n1):
 
 
 def winograd_tiles(x, pad, planes=None):
-    """Same as reference.winograd_tiles (the same sums; the tests allow rounding)."""
+    """Same as reference.winograd_tiles (bitwise: the same sums in the same order)."""
     N, H, W, C = x.shape
     PH, PW = winograd_tile_grid(H, W, pad)
     if planes is None:
@@ -1133,7 +1134,7 @@ def _winograd_relu_pool(M, b, out, argmax, n0, n1):
 
 
 def winograd_relu_pool(M, b, out, argmax):
-    """Same as reference.winograd_relu_pool (the same sums; the tests allow rounding)."""
+    """Same as reference.winograd_relu_pool (bitwise)."""
     N, PH, PW, F = out.shape
     _check_planes(M, N * PH * PW * F)
     if argmax.shape != out.shape or not (out.flags.c_contiguous and argmax.flags.c_contiguous):
@@ -1169,8 +1170,8 @@ def _winograd_relu_pool_backward(dout, argmax, dM, db_rows, n0, n1):
 
 
 def winograd_relu_pool_backward(dout, argmax, dM, db):
-    """Same as reference.winograd_relu_pool_backward (dM exactly: products of g and +-1). db is
-    summed per image, then over the batch in order: the same whatever the thread count."""
+    """Same as reference.winograd_relu_pool_backward (bitwise). db is summed per image, then
+    over the batch in order: the same whatever the thread count."""
     N, PH, PW, F = dout.shape
     _check_planes(dM, N * PH * PW * F)
     if argmax.shape != dout.shape:
@@ -1213,7 +1214,7 @@ def _winograd_untiles(dV, dxp, PH, PW, C, n0, n1):
 
 
 def winograd_untiles(dV, x_shape, pad, dx=None):
-    """Same as reference.winograd_untiles (the same sums; the tests allow rounding)."""
+    """Same as reference.winograd_untiles (bitwise: each pixel's sum in the same order)."""
     N, H, W, C = x_shape
     PH, PW = winograd_tile_grid(H, W, pad)
     _check_planes(dV, N * PH * PW * C)
@@ -1228,6 +1229,11 @@ def winograd_untiles(dV, x_shape, pad, dx=None):
         return dxp[:, pad:pad + H, pad:pad + W]
     dx[...] = dxp[:, pad:pad + H, pad:pad + W]
     return dx
+
+
+# Bitwise twins of reference's (tested), yet compiled before training starts, not in the
+# background as EXACT_TWINS are: on the NumPy twins a first fast-recipe run trained for 9-10 s
+# instead of 4.5 (the twins take 11.5 ms a 64-image slice, these 2.8).
 
 
 # ------------------------------------------------------------------- optimizer update

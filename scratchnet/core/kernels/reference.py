@@ -374,17 +374,39 @@ def _winograd_tile_pixels(xp, PH, PW):
     return np.stack([np.stack([xp[:, i:i + 2 * PH:2, j:j + 2 * PW:2] for j in range(4)]) for i in range(4)])
 
 
+def _bt(d0, d1, d2, d3):
+    """B^T applied along one axis of the tiles: rows (or columns) 0-3 to the transform's."""
+    return d0 - d2, d1 + d2, d2 - d1, d1 - d3
+
+
+def _b(v0, v1, v2, v3):
+    """B, the adjoint of _bt."""
+    return v0, v1 - v2 + v3, v1 + v2 - v0, -v3
+
+
+def _at(m0, m1, m2, m3):
+    """A^T: four rows (or columns) to two outputs."""
+    return m0 + m1 + m2, m1 - m2 - m3
+
+
+# The sums below are written out, not left to einsum, so that they run in jit's order and
+# round as jit's do: the twins are bitwise the same.
+
 def winograd_tiles(x, pad, planes=None):
     """x (N, H, W, C), channels last -> planes V = B^T d B of every 4x4 input tile d, tile
     (n, ph, pw) having its top-left pixel at (2ph - P, 2pw - P)."""
     N, H, W, C = x.shape
     PH, PW = winograd_tile_grid(H, W, pad)
     xp = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
-    BT = WINOGRAD_BT.astype(x.dtype)
-    V = np.einsum("ri,sj,ijnhwc->rsnhwc", BT, BT, _winograd_tile_pixels(xp, PH, PW)).reshape(16, -1)
+    d = _winograd_tile_pixels(xp, PH, PW)                        # d[i, j]: (N, PH, PW, C)
+    columns = [_bt(d[0, j], d[1, j], d[2, j], d[3, j]) for j in range(4)]     # B^T d
+    size = N * PH * PW * C
     if planes is None:
-        planes = np.empty_like(V)
-    planes[:, :V.shape[1]] = V
+        planes = np.empty((16, size), dtype=x.dtype)
+    for r in range(4):                                                        # (B^T d) B
+        row = _bt(columns[0][r], columns[1][r], columns[2][r], columns[3][r])
+        for s in range(4):
+            planes[4 * r + s, :size] = row[s].reshape(-1)
     return planes
 
 
@@ -392,24 +414,39 @@ def winograd_relu_pool(M, b, out, argmax):
     """Planes M (16, >= N*PH*PW*F) -> each tile's conv outputs Y = A^T M A, then
     bias_relu_pool's maxpool_2(relu(Y + b)) and argmax into out, argmax (N, PH, PW, F)."""
     N, PH, PW, F = out.shape
-    AT = WINOGRAD_AT.astype(M.dtype)
-    Y = np.einsum("ir,js,rsnhwf->ijnhwf", AT, AT, M[:, :N * PH * PW * F].reshape(4, 4, N, PH, PW, F))
-    conv = np.empty((N, 2 * PH, 2 * PW, F), dtype=M.dtype)
-    for i in range(2):
-        for j in range(2):
-            conv[:, i::2, j::2] = Y[i, j]
-    return bias_relu_pool(conv, b, 2, out, argmax)
+    m = M[:, :N * PH * PW * F].reshape(16, N, PH, PW, F)
+    u, v = zip(*(_at(m[s], m[4 + s], m[8 + s], m[12 + s]) for s in range(4)))   # A^T M
+    y = _at(*u) + _at(*v)                                         # (A^T M) A: y00, y01, y10, y11
+    top, winner = y[0] + b, np.zeros(out.shape, dtype=ARGMAX_DTYPE)
+    for t in range(1, 4):             # window element t = 2i + j; a tie keeps the earlier one
+        value = y[t] + b
+        on = value > top
+        winner[on], top = t, np.where(on, value, top)
+    relu_on = top > 0
+    out[...], argmax[...] = np.where(relu_on, top, 0), np.where(relu_on, winner, -1)
+    return out, argmax
 
 
 def winograd_relu_pool_backward(dout, argmax, dM, db):
     """The adjoint of winograd_relu_pool: dout, argmax (N, PH, PW, F) -> planes dM = A dY A^T,
-    dY each window's gradient at its winner (relu_pool_backward), and db (F,), in place."""
+    dY the window's gradient at its winner (row w // 2, column w % 2) where the ReLU was on,
+    0 elsewhere; and db (F,), in place."""
     N, PH, PW, F = dout.shape
-    dconv = np.empty((N, 2 * PH, 2 * PW, F), dtype=dout.dtype)
-    relu_pool_backward(dout, argmax, 2, dconv, db)
-    dY = np.stack([np.stack([dconv[:, i::2, j::2] for j in range(2)]) for i in range(2)])
-    AT = WINOGRAD_AT.astype(dout.dtype)
-    dM[:, :N * PH * PW * F] = np.einsum("ir,js,ijnhwf->rsnhwf", AT, AT, dY).reshape(16, -1)
+    zero, one = dout.dtype.type(0), dout.dtype.type(1)
+    g = np.where(argmax >= 0, dout, zero)
+    db_rows = np.zeros((N, F), dtype=dout.dtype)
+    for ph in range(PH):                                          # each image's sum in jit's order
+        for pw in range(PW):
+            db_rows += g[:, ph, pw]
+    np.sum(db_rows, axis=0, out=db)
+    top, left = (argmax & 2) == 0, (argmax & 1) == 0
+    # dM = g a a'^T, a and a' A's columns for the winner's row and column
+    a = (np.where(top, g, zero), g, np.where(top, g, -g), np.where(top, zero, -g))
+    e = (np.where(left, one, zero), None, np.where(left, one, -one), np.where(left, zero, -one))
+    m = dM[:, :N * PH * PW * F].reshape(16, N, PH, PW, F)
+    for r in range(4):
+        for s in range(4):
+            m[4 * r + s] = a[r] if s == 1 else a[r] * e[s]
     return dM, db
 
 
@@ -418,12 +455,13 @@ def winograd_untiles(dV, x_shape, pad, dx=None):
     (written into dx if given): dd = B dV B^T of each tile, summed where tiles overlap."""
     N, H, W, C = x_shape
     PH, PW = winograd_tile_grid(H, W, pad)
-    BT = WINOGRAD_BT.astype(dV.dtype)
-    dd = np.einsum("ri,sj,rsnhwc->ijnhwc", BT, BT, dV[:, :N * PH * PW * C].reshape(4, 4, N, PH, PW, C))
+    v = dV[:, :N * PH * PW * C].reshape(16, N, PH, PW, C)
+    q = [_b(v[s], v[4 + s], v[8 + s], v[12 + s]) for s in range(4)]          # B dV
+    dd = [_b(q[0][i], q[1][i], q[2][i], q[3][i]) for i in range(4)]          # (B dV) B^T
     dxp = np.zeros((N, H + 2 * pad, W + 2 * pad, C), dtype=dV.dtype)
-    for i in range(4):
-        for j in range(4):
-            dxp[:, i:i + 2 * PH:2, j:j + 2 * PW:2] += dd[i, j]
+    for i in (3, 2, 1, 0):          # a pixel's tiles added top-left first, as jit adds them
+        for j in (3, 2, 1, 0):
+            dxp[:, i:i + 2 * PH:2, j:j + 2 * PW:2] += dd[i][j]
     if dx is None:
         return dxp[:, pad:pad + H, pad:pad + W]
     dx[...] = dxp[:, pad:pad + H, pad:pad + W]
