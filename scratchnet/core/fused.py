@@ -18,6 +18,7 @@ bias, ReLU and pooling in one pass (section 9). `plan` picks between them.
 import numpy as np
 
 from . import kernels
+from .kernels import blas
 from .kernels.reference import ARGMAX_DTYPE
 from .layers import Conv2D, Layer, MaxPool2D, ReLU
 from .shapes import conv_output_size, phase_planes
@@ -164,7 +165,9 @@ class WinogradConvReLUPool(Layer):
 
     The batch is taken CHUNK images at a time, so that a chunk's transformed tiles V and
     products M stay in the core's own cache from one step to the next (the products ran
-    twice as fast as on the whole batch's planes). Cache: V of every chunk (the weight
+    twice as fast as on the whole batch's planes), and the chunks are shared out over the
+    kernel threads, each thread's with BLAS on one thread (inside a data-parallel step, a
+    slice's chunks all run on its own thread). Cache: V of every chunk (the weight
     gradient's left factor) and the argmax (N, PH, PW, F).
     """
     CHUNK = 32
@@ -186,16 +189,21 @@ class WinogradConvReLUPool(Layer):
                 and pool.size == pool.stride == 2)
 
     def _chunks(self, N, tiles_per_image, C, F, dt):
-        """[(n0, n1, V planes, V matrices, M planes, M matrices)] for each chunk of images."""
+        """Chunks of images, in pieces: [[(n0, n1, V planes, V matrices, M planes, M
+        matrices), ...] for each piece], a piece for each kernel thread (one M for each)."""
         n = min(self.CHUNK, N)
         starts = range(0, N, n)
+        pieces = kernels.split(len(starts), _threads())
         V = self._buffer("V", (len(starts), 16, n * tiles_per_image * C + self.PLANE_PAD), dt)
-        M = self._buffer("M", (16, n * tiles_per_image * F + self.PLANE_PAD), dt)
+        M = self._buffer("M", (len(pieces), 16, n * tiles_per_image * F + self.PLANE_PAD), dt)
         chunks = []
-        for k, n0 in enumerate(starts):
-            n1 = min(N, n0 + n)
-            T = (n1 - n0) * tiles_per_image
-            chunks.append((n0, n1, V[k], V[k, :, :T * C].reshape(16, T, C), M, M[:, :T * F].reshape(16, T, F)))
+        for p, (lo, hi) in enumerate(pieces):
+            chunks.append([])
+            for k in range(lo, hi):
+                n0, n1 = starts[k], min(N, starts[k] + n)
+                T = (n1 - n0) * tiles_per_image
+                chunks[-1].append((n0, n1, V[k], V[k, :, :T * C].reshape(16, T, C),
+                                   M[p], M[p, :, :T * F].reshape(16, T, F)))
         return chunks
 
     def forward(self, x):
@@ -209,10 +217,13 @@ class WinogradConvReLUPool(Layer):
         images = channels_last(x).astype(dt, copy=False)
         out = self._buffer("out", (N, PH, PW, F), dt)
         argmax = self._buffer("argmax", out.shape, ARGMAX_DTYPE)
-        for n0, n1, V, V_m, M, M_m in self._chunks(N, PH * PW, C, F, dt):
-            k.winograd_tiles(images[n0:n1], c.padding, V)               # B^T d B
-            np.matmul(V_m, U, out=M_m)                                  # 16 x (T, C) @ (C, F)
-            k.winograd_relu_pool(M, c.params["b"], out[n0:n1], argmax[n0:n1])   # A^T M A, pool
+
+        def piece(p, chunks):
+            for n0, n1, V, V_m, M, M_m in chunks:
+                k.winograd_tiles(images[n0:n1], c.padding, V)           # B^T d B
+                np.matmul(V_m, U, out=M_m)                              # 16 x (T, C) @ (C, F)
+                k.winograd_relu_pool(M, c.params["b"], out[n0:n1], argmax[n0:n1])   # A^T M A, pool
+        _each(piece, self._chunks(N, PH * PW, C, F, dt))
         self.cache = (x.shape, argmax)
         return out.transpose(0, 3, 1, 2)                                # (N, F, PH, PW), a view
 
@@ -223,26 +234,48 @@ class WinogradConvReLUPool(Layer):
         c, k = self.conv, kernels.active()
         F, PH, PW, dt = c.out_channels, argmax.shape[1], argmax.shape[2], dout.dtype
         U = self._buffer("U", (16, C, F), dt)
-        dU, dU_part = self._buffer("dU", (16, C, F), dt), self._buffer("dU_part", (16, C, F), dt)
-        db_part = self._buffer("db_part", (F,), dt)
+        pieces = self._chunks(N, PH * PW, C, F, dt)
+        dU = self._buffer("dU", (len(pieces), 16, C, F), dt)           # each piece's sums
+        db = self._buffer("db", (len(pieces), F), dt)
+        dU_part, db_part = self._buffer("dU_part", dU.shape, dt), self._buffer("db_part", db.shape, dt)
         dout = channels_last(dout)
         dx = self._buffer("dx", (N, H, W, C), dt) if need_dx else None
-        # M is dead once pooled, and V once its part of dU is made: their gradients are
-        # written over them.
-        for i, (n0, n1, V, V_m, dM, dM_m) in enumerate(self._chunks(N, PH * PW, C, F, dt)):
-            k.winograd_relu_pool_backward(dout[n0:n1], argmax[n0:n1], dM, db_part)
-            np.matmul(V_m.transpose(0, 2, 1), dM_m, out=dU if i == 0 else dU_part)   # V^T dM
-            if i == 0:
-                c.grads["b"][...] = db_part
-            else:
-                dU += dU_part
-                c.grads["b"] += db_part
-            if need_dx:
-                np.matmul(dM_m, U.transpose(0, 2, 1), out=V_m)                        # dV = dM U^T
-                k.winograd_untiles(V, (n1 - n0, H, W, C), c.padding, dx[n0:n1])
-        c.grads["W"][...] = k.winograd_weights_backward(dU)                          # G^T dU G
+
+        def piece(p, chunks):
+            for i, (n0, n1, V, V_m, dM, dM_m) in enumerate(chunks):
+                # M is dead once pooled, and V once its part of dU is made: their gradients
+                # are written over them.
+                k.winograd_relu_pool_backward(dout[n0:n1], argmax[n0:n1], dM, db[p] if i == 0 else db_part[p])
+                np.matmul(V_m.transpose(0, 2, 1), dM_m, out=dU[p] if i == 0 else dU_part[p])   # V^T dM
+                if i > 0:
+                    dU[p] += dU_part[p]
+                    db[p] += db_part[p]
+                if need_dx:
+                    np.matmul(dM_m, U.transpose(0, 2, 1), out=V_m)                    # dV = dM U^T
+                    k.winograd_untiles(V, (n1 - n0, H, W, C), c.padding, dx[n0:n1])
+        _each(piece, pieces)
+        c.grads["b"][...] = db.sum(axis=0) if len(pieces) > 1 else db[0]
+        c.grads["W"][...] = k.winograd_weights_backward(dU.sum(axis=0) if len(pieces) > 1 else dU[0])
         self.cache = None
         return dx.transpose(0, 3, 1, 2) if need_dx else None
+
+
+def _threads():
+    """How many threads the active back end's kernels run on (1 for NumPy's)."""
+    k = kernels.active()
+    return k.team().size if hasattr(k, "team") else 1
+
+
+def _each(fn, pieces):
+    """fn(p, pieces[p]) for each piece, each on its own kernel thread with BLAS on one thread
+    (all on this thread if the team is busy, as in a data-parallel step, or recording a step)."""
+    k = kernels.active()
+    if len(pieces) == 1 or not hasattr(k, "team") or k.team().is_recording or k.team().busy():
+        for p, piece in enumerate(pieces):
+            fn(p, piece)
+        return
+    with blas.single_threaded():
+        k.team().run(fn, (), list(enumerate(pieces)))
 
 
 def channels_last(x):

@@ -38,6 +38,11 @@ class Team:
             threading.Thread(target=self._serve, args=(i,), daemon=True,
                              name=f"scratchnet-kernels-{i + 1}").start()
 
+    def busy(self):
+        """Whether a run() is under way (a run() called meanwhile does all its chunks on its
+        own thread, as a data-parallel step's slices do)."""
+        return self._busy.locked()
+
     def run(self, fn, args, chunks):
         """Call fn(*args, *chunk) for every chunk; chunk k runs on thread k % size (thread 0
         is the caller). Returns when all are done; re-raises the first error of any thread.
