@@ -2,7 +2,7 @@
 computes exactly what Conv2D -> ReLU -> MaxPool2D compute as three layers."""
 import numpy as np
 import pytest
-from test_kernels import FUSED_CASES, fused_inputs, layer_by_layer
+from test_kernels import FUSED_CASES, assert_block_is_the_three_layers, fused_inputs
 
 from scratchnet.core import kernels
 from scratchnet.core.fused import ConvReLUPool, Im2rowConvReLUPool, channels_last, plan
@@ -24,18 +24,7 @@ def block(w, b, pad, S):
 @pytest.mark.parametrize("backend", kernels.BACKENDS)
 @pytest.mark.parametrize("case", CASES)
 def test_block_equals_the_three_layers(case, backend):
-    x, w, b, pad, S, rng = fused_inputs(case, np.float64)
-    fused = block(w, b, pad, S)
-    with kernels.using(backend):
-        out = fused.forward(x).copy()
-        dout = rng.standard_normal(out.shape)
-        dx = fused.backward(dout)
-    out_l, (dw_l, db_l, dx_l) = layer_by_layer(x, w, b, pad, S, dout)
-    assert out.shape == out_l.shape and dx.shape == x.shape
-    np.testing.assert_allclose(out, out_l, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(fused.grads["W"], dw_l, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(fused.grads["b"], db_l, rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(dx, dx_l, rtol=1e-10, atol=1e-12)
+    assert_block_is_the_three_layers(block, case, backend)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -130,6 +130,24 @@ def layer_by_layer(x, w, b, pad, S, dout):
     return out.copy(), (conv.grads["W"].copy(), conv.grads["b"].copy(), dx.copy())
 
 
+def assert_block_is_the_three_layers(make_block, case, backend):
+    """make_block(w, b, pad, S), a fused Conv2D -> ReLU -> MaxPool2D block, computes in float64
+    on `backend`'s kernels what the three layers compute: output, dW, db and dx."""
+    from scratchnet.core import kernels
+    x, w, b, pad, S, rng = fused_inputs(case, np.float64)
+    fused = make_block(w, b, pad, S)
+    with kernels.using(backend):
+        out = fused.forward(x).copy()
+        dout = rng.standard_normal(out.shape)
+        dx = fused.backward(dout)
+    out_l, (dw_l, db_l, dx_l) = layer_by_layer(x, w, b, pad, S, dout)
+    assert out.shape == out_l.shape and dx.shape == x.shape
+    np.testing.assert_allclose(out, out_l, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fused.grads["W"], dw_l, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(fused.grads["b"], db_l, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dx, dx_l, rtol=1e-10, atol=1e-12)
+
+
 def fused_inputs(case, dtype):
     N, C, H, W, F, KH, KW, pad, S = case
     rng = np.random.default_rng(sum(case))
