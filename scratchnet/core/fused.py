@@ -168,7 +168,7 @@ class WinogradConvReLUPool(Layer):
     twice as fast as on the whole batch's planes), and the chunks are shared out over the
     kernel threads, each thread's with BLAS on one thread (inside a data-parallel step, a
     slice's chunks all run on its own thread). Cache: V of every chunk (the weight
-    gradient's left factor) and the argmax (N, PH, PW, F).
+    gradient's left factor), the argmax (N, PH, PW, F) and the chunks' views.
     """
     CHUNK = 32
     # Each plane is padded by a cache line: planes a multiple of 4 KB apart would share L1
@@ -193,7 +193,7 @@ class WinogradConvReLUPool(Layer):
         matrices), ...] for each piece], a piece for each kernel thread (one M for each)."""
         n = min(self.CHUNK, N)
         starts = range(0, N, n)
-        pieces = kernels.split(len(starts), _threads())
+        pieces = kernels.split(len(starts), kernels.threads())
         V = self._buffer("V", (len(starts), 16, n * tiles_per_image * C + self.PLANE_PAD), dt)
         M = self._buffer("M", (len(pieces), 16, n * tiles_per_image * F + self.PLANE_PAD), dt)
         chunks = []
@@ -223,18 +223,18 @@ class WinogradConvReLUPool(Layer):
                 k.winograd_tiles(images[n0:n1], c.padding, V)           # B^T d B
                 np.matmul(V_m, U, out=M_m)                              # 16 x (T, C) @ (C, F)
                 k.winograd_relu_pool(M, c.params["b"], out[n0:n1], argmax[n0:n1])   # A^T M A, pool
-        _each(piece, self._chunks(N, PH * PW, C, F, dt))
-        self.cache = (x.shape, argmax)
+        pieces = self._chunks(N, PH * PW, C, F, dt)
+        _each(piece, pieces)
+        self.cache = (x.shape, argmax, pieces)
         return out.transpose(0, 3, 1, 2)                                # (N, F, PH, PW), a view
 
     def backward(self, dout, need_dx=True):
         if self.cache is None:
             raise RuntimeError("backward needs a forward first (each forward allows one backward)")
-        (N, C, H, W), argmax = self.cache
+        (N, C, H, W), argmax, pieces = self.cache
         c, k = self.conv, kernels.active()
-        F, PH, PW, dt = c.out_channels, argmax.shape[1], argmax.shape[2], dout.dtype
+        F, dt = c.out_channels, dout.dtype
         U = self._buffer("U", (16, C, F), dt)
-        pieces = self._chunks(N, PH * PW, C, F, dt)
         dU = self._buffer("dU", (len(pieces), 16, C, F), dt)           # each piece's sums
         db = self._buffer("db", (len(pieces), F), dt)
         dU_part, db_part = self._buffer("dU_part", dU.shape, dt), self._buffer("db_part", db.shape, dt)
@@ -254,16 +254,10 @@ class WinogradConvReLUPool(Layer):
                     np.matmul(dM_m, U.transpose(0, 2, 1), out=V_m)                    # dV = dM U^T
                     k.winograd_untiles(V, (n1 - n0, H, W, C), c.padding, dx[n0:n1])
         _each(piece, pieces)
-        c.grads["b"][...] = db.sum(axis=0) if len(pieces) > 1 else db[0]
-        c.grads["W"][...] = k.winograd_weights_backward(dU.sum(axis=0) if len(pieces) > 1 else dU[0])
+        c.grads["b"][...] = db.sum(axis=0)                                           # pieces in order
+        c.grads["W"][...] = k.winograd_weights_backward(dU.sum(axis=0))
         self.cache = None
         return dx.transpose(0, 3, 1, 2) if need_dx else None
-
-
-def _threads():
-    """How many threads the active back end's kernels run on (1 for NumPy's)."""
-    k = kernels.active()
-    return k.team().size if hasattr(k, "team") else 1
 
 
 def _each(fn, pieces):

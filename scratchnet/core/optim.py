@@ -54,12 +54,17 @@ class Adam:
         self.lr, self.betas, self.eps = float(lr), tuple(float(b) for b in betas), float(eps)
         self.m, self.v, self.steps = {}, {}, 0
 
-    def step(self, params, grads):
-        """Update every array in `params` in place from the gradient of the same key."""
-        self.steps += 1
+    def _start_moments(self, params):
+        """Zero moments for any parameter seen for the first time."""
         for key, w in params.items():
             if key not in self.m:
                 self.m[key], self.v[key] = np.zeros_like(w), np.zeros_like(w)
+
+    def step(self, params, grads):
+        """Update every array in `params` in place from the gradient of the same key."""
+        self.steps += 1
+        self._start_moments(params)
+        for key, w in params.items():
             kernels.active().adam(w, self.m[key], self.v[key], grads[key], self.lr, *self.betas,
                                   self.eps, self.steps)
 
@@ -68,10 +73,8 @@ class Adam:
         grads, added in order: the data-parallel slices' gradients), in one pass over memory
         shared by the kernel threads; the same weights as summing, then step()."""
         self.steps += 1
+        self._start_moments(params)
         keys = list(params)
-        for key in keys:
-            if key not in self.m:
-                self.m[key], self.v[key] = np.zeros_like(params[key]), np.zeros_like(params[key])
         kernels.active().adam_sum([params[k] for k in keys], [self.m[k] for k in keys],
                                   [self.v[k] for k in keys], [grads[k] for k in keys],
                                   [[part[k] for k in keys] for part in parts],

@@ -1017,18 +1017,25 @@ def relu_pool_backward(dout, argmax, S, dconv, db):
     if dout.shape != argmax.shape or dconv.shape[0] != N or dconv.shape[3] != F \
             or dconv.shape[1] // S != PH or dconv.shape[2] // S != PW or not dconv.flags.c_contiguous:
         raise ValueError(f"dout {dout.shape}, argmax {argmax.shape} and dconv {dconv.shape} do not match")
-    db_rows = np.empty((N, F), dtype=dconv.dtype)
-    team().run(_relu_pool_backward, (np.ascontiguousarray(dout), argmax, S, dconv, db_rows),
-               split(N, team().size))
-    np.sum(db_rows, axis=0, out=db)
+    _run_summing_bias(_relu_pool_backward, (np.ascontiguousarray(dout), argmax, S, dconv), db, N)
     return dconv, db
+
+
+def _run_summing_bias(kernel, args, db, N):
+    """kernel(*args, db_rows, n0, n1) over the team, each image's bias gradient a row of
+    db_rows (N, F); db their sum in image order: the same whatever the thread count."""
+    db_rows = np.empty((N, db.shape[0]), dtype=db.dtype)
+    team().run(kernel, (*args, db_rows), split(N, team().size))
+    np.sum(db_rows, axis=0, out=db)
 
 
 # ------------------------------------------------------------------- Winograd F(2x2, 3x3)
 # reference.py's Winograd section, a tile at a time (read it first). B^T, B and A^T are
 # applied as the sums they are, along one axis of the tile and then the other, in reference's
 # order; the weights' transforms are reference's (small matrix products). Work is split over
-# images.
+# images. Bitwise twins of reference's (tested), yet compiled before training starts, not in
+# the background as EXACT_TWINS are: on the NumPy twins a first fast-recipe run trained for
+# 9-10 s instead of 4.5 (the twins take 11.5 ms a 64-image slice, these 2.8).
 
 @njit(inline="always")
 def _bt(d0, d1, d2, d3):
@@ -1176,10 +1183,7 @@ def winograd_relu_pool_backward(dout, argmax, dM, db):
     _check_planes(dM, N * PH * PW * F)
     if argmax.shape != dout.shape:
         raise ValueError(f"dout {dout.shape} and argmax {argmax.shape} do not match")
-    db_rows = np.empty((N, F), dtype=dout.dtype)
-    team().run(_winograd_relu_pool_backward, (np.ascontiguousarray(dout), argmax, dM, db_rows),
-               split(N, team().size))
-    np.sum(db_rows, axis=0, out=db)
+    _run_summing_bias(_winograd_relu_pool_backward, (np.ascontiguousarray(dout), argmax, dM), db, N)
     return dM, db
 
 
@@ -1229,11 +1233,6 @@ def winograd_untiles(dV, x_shape, pad, dx=None):
         return dxp[:, pad:pad + H, pad:pad + W]
     dx[...] = dxp[:, pad:pad + H, pad:pad + W]
     return dx
-
-
-# Bitwise twins of reference's (tested), yet compiled before training starts, not in the
-# background as EXACT_TWINS are: on the NumPy twins a first fast-recipe run trained for 9-10 s
-# instead of 4.5 (the twins take 11.5 ms a 64-image slice, these 2.8).
 
 
 # ------------------------------------------------------------------- optimizer update

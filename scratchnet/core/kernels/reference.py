@@ -417,14 +417,10 @@ def winograd_relu_pool(M, b, out, argmax):
     m = M[:, :N * PH * PW * F].reshape(16, N, PH, PW, F)
     u, v = zip(*(_at(m[s], m[4 + s], m[8 + s], m[12 + s]) for s in range(4)))   # A^T M
     y = _at(*u) + _at(*v)                                         # (A^T M) A: y00, y01, y10, y11
-    top, winner = y[0] + b, np.zeros(out.shape, dtype=ARGMAX_DTYPE)
-    for t in range(1, 4):             # window element t = 2i + j; a tie keeps the earlier one
-        value = y[t] + b
-        on = value > top
-        winner[on], top = t, np.where(on, value, top)
-    relu_on = top > 0
-    out[...], argmax[...] = np.where(relu_on, top, 0), np.where(relu_on, winner, -1)
-    return out, argmax
+    conv = np.empty((N, 2 * PH, 2 * PW, F), dtype=M.dtype)        # the tiles as conv outputs
+    for t in range(4):
+        conv[:, t // 2::2, t % 2::2] = y[t]
+    return bias_relu_pool(conv, b, 2, out, argmax)
 
 
 def winograd_relu_pool_backward(dout, argmax, dM, db):
