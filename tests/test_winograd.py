@@ -121,3 +121,25 @@ def test_plan_picks_winograd_for_3x3_blocks_with_a_2x2_pool_and_im2row_for_the_r
     assert [type(s) for s in mnist_cnn().stages()][:1] == [ConvReLUPool]          # its direct kernel
     for conv, pool in [(Conv2D(2, 4, 5), MaxPool2D(2, 2)), (Conv2D(2, 4, 3), MaxPool2D(3, 3))]:
         assert [type(s) for s in plan([conv, ReLU(), pool])] == [Im2rowConvReLUPool]
+
+
+def test_jit_kernels_refuse_arrays_they_would_index_past_the_end_of():
+    # the compiled loops index planes and dx by the tiles of the shapes given, without bounds
+    # checks: a smaller or non-contiguous array would be read or written past its end
+    x, w, b, pad, S, rng = fused_inputs(CASES[0], np.float32)
+    images = channels_last(x)
+    N, H, W, C = images.shape
+    T = N * 5 * 5
+    with pytest.raises(ValueError, match="planes"):
+        jit.winograd_tiles(images, pad, np.empty((16, T * C - 1), np.float32))
+    with pytest.raises(ValueError, match="planes"):
+        jit.winograd_tiles(images, pad, np.empty((16, 2 * T * C), np.float32)[:, ::2])
+    out, argmax = np.empty((N, 5, 5, 32), np.float32), np.empty((N, 5, 5, 32), reference.ARGMAX_DTYPE)
+    with pytest.raises(ValueError, match="planes"):
+        jit.winograd_relu_pool(np.empty((15, T * 32), np.float32), b, out, argmax)
+    with pytest.raises(ValueError, match="argmax"):
+        jit.winograd_relu_pool(planes(T * 32, np.float32), b, out, argmax[:1])
+    with pytest.raises(ValueError, match="argmax"):
+        jit.winograd_relu_pool_backward(out, argmax[:1], planes(T * 32, np.float32), np.empty(32, np.float32))
+    with pytest.raises(ValueError, match="dx"):
+        jit.winograd_untiles(planes(T * C, np.float32), images.shape, pad, np.empty((N, H, W - 1, C), np.float32))
