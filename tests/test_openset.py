@@ -15,6 +15,7 @@ from scratchnet.apps.openset import (DETECTORS, EXAMPLES, SHIFTS, OpenSet, detec
                                      shifted, to_int8)
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
+from scratchnet.core.networks import mnist_cnn, mnist_fast_cnn
 from scratchnet.data.mnist import to_input
 from scratchnet.errors import DataError
 from synthetic.nondigits import KINDS, generate, once_named_digits
@@ -72,29 +73,50 @@ def test_the_detector_travels_in_the_model_file(model_file, tmp_path, mnist):
     np.testing.assert_array_equal(OpenSet.of(again, meta2).scores(again, x), openset.scores(model, x))
     assert features(model, x).shape == (50, 32 + 32 + 100 + 10 + 1)
     assert openset.shape and features(model, x, shape=True).shape == (50, 32 + 32 + 100 + 10 + 1 + 8)
-    assert openset.net is not None and set(model.extras) >= {"openset.net.0.W", "openset.net.6.b"}
-    assert model.extras["openset.net.4.W"].dtype == np.int8                  # a quarter of the bytes
+    assert openset.net is not None and set(model.extras) >= {"openset.net.0.W", "openset.net.3.W", "openset.net.9.b"}
+    assert model.extras["openset.net.7.W"].dtype == np.int8                  # a quarter of the bytes
     assert openset.net.layers[-1].out_features == 11 and model.layers[-1].out_features == 10
 
 
-def test_the_outlier_network_starts_as_the_classifier_and_scores_log_odds(model_file, mnist):
-    """Before fine-tuning its ten digit logits are the classifier's and "not a digit" scores 0,
-    so its log-odds are the classifier's log-sum-exp, computed without overflow."""
-    model = load_model(model_file)
-    net = outlier_network(model)
+def test_the_outlier_network_has_two_conv_blocks_and_scores_log_odds(mnist):
+    """The fast recipe's network with an eleventh output; its log-odds are the log-sum-exp of
+    the ten digit logits less the eleventh, computed without overflow."""
+    net = outlier_network(seed=0)
+    assert [type(l).__name__ for l in net.layers] == [type(l).__name__ for l in mnist_fast_cnn().layers]
+    assert net.layers[-1].out_features == 11 and outlier_network(seed=0).describe() == net.describe()
     x = to_input(mnist.test_images[:20])
-    z, z11 = model.forward(x).astype(np.float64), net.forward(x).astype(np.float64)
-    np.testing.assert_allclose(z11[:, :10], z, rtol=1e-6, atol=1e-5)
-    np.testing.assert_array_equal(z11[:, 10], 0)
-    np.testing.assert_allclose(outlier_log_odds(net, x), np.log(np.exp(z).sum(axis=1)), rtol=1e-5)
-    assert model.layers[-1].out_features == 10          # the classifier itself untouched
+    z = net.forward(x).astype(np.float64)
+    np.testing.assert_allclose(outlier_log_odds(net, x), np.log(np.exp(z[:, :10]).sum(axis=1)) - z[:, 10], rtol=1e-5)
     net.layers[-1].params["b"][10] = 1000.0             # "not a digit", surely: large, finite odds
     assert np.all(np.isfinite(outlier_log_odds(net, x))) and np.all(outlier_log_odds(net, x) < -900)
 
 
+def legacy_model_file(model_file, path):
+    """model_file as a file from before the two-block outlier network holds it: the outlier
+    network shaped as the reference CNN, with an eleventh output (weights of another seed)."""
+    model, meta = load_model(model_file, return_metadata=True)
+    openset = OpenSet.of(model, meta)
+    net = mnist_cnn(seed=1)
+    net.layers[-1] = Dense(100, 11, rng=np.random.default_rng(1))
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
+    openset.net = net
+    model.save(path, metadata=dict(meta, openset=openset.save_into(model)))
+    return path
+
+
+def test_a_model_file_with_an_outlier_network_of_the_reference_shape_still_scores(model_file, tmp_path, mnist):
+    predictor = Predictor.load(legacy_model_file(model_file, tmp_path / "legacy.npz"))
+    net = predictor.openset.net
+    assert [type(l).__name__ for l in net.layers] == [type(l).__name__ for l in mnist_cnn().layers]
+    x = to_input(mnist.test_images[:10])
+    d, _ = predictor.openset.detector_log_odds(predictor.model, x)
+    want = d / predictor.openset.scales[0] + mean_over_shifts(outlier_log_odds(net, shifted(x))) / predictor.openset.scales[1]
+    np.testing.assert_allclose(predictor.openset.scores(predictor.model, x), want, rtol=1e-6)
+
+
 def test_a_model_file_missing_its_outlier_networks_weights_is_a_one_line_error(model_file, tmp_path):
     model, meta = load_model(model_file, return_metadata=True)
-    del model.extras["openset.net.4.W"]
+    del model.extras["openset.net.7.W"]
     model.save(tmp_path / "broken.npz", metadata=meta)
     proc = predict("--image", str(ROOT / "docs" / "five_photo.png"), "--model", str(tmp_path / "broken.npz"))
     assert proc.returncode != 0 and "outlier network lacks its weights" in proc.stderr

@@ -57,9 +57,10 @@ def test_the_folder_holds_the_page_its_script_and_the_weights(site, model_file):
     np.testing.assert_array_equal(arrays["openset.std"], predictor.openset.std)
     # the outlier network: its large matrix as int8 and a scale a column, the very weights Python uses
     net = predictor.openset.net.parameters()
-    assert arrays["openset.net.4.W"].dtype == np.int8 and header["scales"] == list(predictor.openset.scales)
-    np.testing.assert_array_equal(arrays["openset.net.4.W"] * arrays["openset.net.4.W.scale"], net["4.W"])
-    np.testing.assert_array_equal(arrays["openset.net.6.W"], net["6.W"])
+    assert arrays["openset.net.7.W"].dtype == np.int8 and header["scales"] == list(predictor.openset.scales)
+    np.testing.assert_array_equal(arrays["openset.net.7.W"] * arrays["openset.net.7.W.scale"], net["7.W"])
+    for name in ("0.W", "3.W", "9.W"):
+        np.testing.assert_array_equal(arrays[f"openset.net.{name}"], net[name])
     assert sum(p.stat().st_size for p in site.iterdir()) <= 3 * 2 ** 20       # the whole page, float32
 
 
@@ -80,7 +81,11 @@ class QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def static_url(site):
     """The folder served as GitHub Pages would: files only, no API."""
-    handler = functools.partial(QuietHandler, directory=str(site))
+    yield from serve(site)
+
+
+def serve(folder):
+    handler = functools.partial(QuietHandler, directory=str(folder))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -100,8 +105,23 @@ def open_static(browser, url):
 
 def test_the_page_computes_numpys_probabilities(browser, static_url, model_file, mnist):
     open_static(browser, static_url)
-    x = to_input(mnist.test_images[:500])
-    predictor = Predictor.load(model_file)
+    page_agrees_with_python(browser, Predictor.load(model_file), mnist.test_images[:500])
+
+
+def test_the_page_computes_an_older_files_outlier_network(browser, model_file, mnist, tmp_path):
+    """A file from before the two-block outlier network: its reference-shaped one in the page."""
+    from test_openset import legacy_model_file
+    legacy = legacy_model_file(model_file, tmp_path / "legacy.npz")
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", "--web", str(tmp_path / "site"), str(legacy)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for url in serve(tmp_path / "site"):
+        open_static(browser, url)
+        page_agrees_with_python(browser, Predictor.load(legacy), mnist.test_images[:100])
+
+
+def page_agrees_with_python(browser, predictor, images):
+    x = to_input(images)
     with kernels.using("reference"):
         scores, logits = predictor.openset.scores(predictor.model, x, with_logits=True)
     page = browser.execute_script(        # (the inputs as base64 float32 bytes, not a JSON list)

@@ -14,11 +14,11 @@ from a small detector trained after the network, on what the network computes fo
             hand) against non-digits of 26 families (data/nondigits.py), all preprocessed as
             predict.py does. DETECTORS of them, from different seeds, are averaged into one
             Dense(183, 192) -> ReLU -> Dense(192, 2) (average())
-  outliers  a copy of the network with an eleventh output, "not a digit", fine-tuned on the
-            same pictures and more MNIST digits (outlier exposure, Hendrycks et al. 2019):
-            its own conv filters learn what sets digits apart, which the classifier's,
-            trained on digits alone, never had to (outlier_network(); trained when
-            fit_open_set is given the digits' labels)
+  outliers  a network of its own with an eleventh output, "not a digit", trained on the same
+            pictures and more MNIST digits (outlier exposure, Hendrycks et al. 2019): two
+            conv blocks, the fast recipe's network, whose filters learn what sets digits
+            apart, which the classifier's, trained on digits alone, never had to
+            (outlier_network(); trained when fit_open_set is given the digits' labels)
   score     the detector's log-odds of "digit", plus the outlier network's (log-sum-exp of
             its ten digit logits minus its "not a digit" logit), each divided by its spread
             over held-out digits, and each the mean over the picture and its four copies
@@ -48,7 +48,8 @@ import numpy as np
 
 from ..core.layers import Dense, ReLU
 from ..core.model import Sequential, build_model
-from ..core.training import cosine_decay, fit
+from ..core.networks import mnist_fast_cnn
+from ..core.training import SCHEDULES, cosine_decay, fit
 from ..errors import ModelFileError
 
 ACCEPT = 0.995         # of held-out validation digits (at 0.99, 2.4% of the user-style PNGs
@@ -113,19 +114,15 @@ def mean_over_shifts(values, shifts=SHIFTS):
     return values.reshape(len(shifts), -1, *values.shape[1:]).mean(axis=0)
 
 
-def outlier_network(model):
-    """A copy of `model` (weights and all) whose last Dense layer has one more output, "not a
-    digit", its weights zero: it starts as the classifier, unsure of the new class."""
-    net = model.clone()
-    net.extras = {}
+def outlier_network(seed=0, classes=10):
+    """The outlier network, freshly initialised: the fast recipe's network (two conv blocks,
+    core/networks.mnist_fast_cnn) with one more output, "not a digit". Two conv blocks told
+    more non-digits from digits than a copy of the one-block classifier fine-tuned with an
+    eleventh output, which files written before it hold (docs/openset.md)."""
+    net = mnist_fast_cnn(seed=seed)
     last = net.layers[-1]
-    if not isinstance(last, Dense):
-        raise ValueError("outlier exposure needs a network that ends in a Dense layer")
-    wider = Dense(last.in_features, last.out_features + 1, dtype=last.params["W"].dtype)
-    for name in ("W", "b"):
-        wider.params[name][...] = 0
-        wider.params[name][..., :-1] = last.params[name]
-    net.layers[-1] = wider
+    net.layers[-1] = Dense(last.in_features, classes + 1, init="glorot_uniform",
+                           rng=np.random.default_rng([seed, 11]))
     return net
 
 
@@ -261,10 +258,10 @@ DETECTORS = 3     # trained from different seeds and averaged: one seed's detect
 # held-out digit styles the threshold keeps ACCEPT of each of (not "traced": the tracer's
 # worst 0.5%, skeletons broken at small sizes, would set it where few non-digits are refused)
 CALIBRATION = ("plain", "canvas", "low resolution")
-OUTLIER_EPOCHS = 16    # the outlier network's fine-tuning, SGD as the reference recipe's with a
-                       # cosine decay, on the detector's pictures and MORE_DIGITS MNIST digits
-                       # (16 refused more of every kind than 8, 24 a little more still)
-MORE_DIGITS = 24000    # without them it forgets some digits: MNIST's test digits kept 99.4%
+OUTLIER_EPOCHS = 8     # the outlier network's training, as --recipe fast trains its network (Adam,
+                       # one-cycle), on the detector's pictures and MORE_DIGITS MNIST digits
+                       # (8 refused more scribbles and doodles than 4, at the same digits kept)
+MORE_DIGITS = 24000    # digits enough that it names them all and keeps MNIST's test digits
 
 
 def detectors_for(images_trained):
@@ -283,10 +280,10 @@ def examples_for(images_trained):
 
 
 def outlier_network_pays(images_trained):
-    """Whether a run that trained on `images_trained` images (all epochs) fine-tunes the outlier
-    network too: only if that took at least half as many images as the fine-tuning will (the
-    reference and --augment recipes do; --recipe fast and short runs score with the detector
-    alone rather than spend many times longer on it than on the network)."""
+    """Whether a run that trained on `images_trained` images (all epochs) trains the outlier
+    network too: only if that took at least half as many images as the outlier network's
+    training will (the reference and --augment recipes do; --recipe fast and short runs score
+    with the detector alone rather than spend many times longer on it than on the network)."""
     from ..data.nondigits import NEGATIVES_PER_DIGIT
     pictures = EXAMPLES + round(NEGATIVES_PER_DIGIT * EXAMPLES) + MORE_DIGITS
     return 2 * images_trained >= OUTLIER_EPOCHS * pictures
@@ -321,23 +318,25 @@ def average(detectors):
     return merged
 
 
-def fit_outlier_network(model, positives, positive_labels, negatives, prepare, more=None, seed=0,
+def fit_outlier_network(positives, positive_labels, negatives, prepare, more=None, seed=0,
                         epochs=OUTLIER_EPOCHS):
-    """outlier_network(model) fine-tuned to name the digits in `positives` (uint8 pictures,
-    their digits `positive_labels`) and in `more` (MNIST images, labels), and "not a digit"
-    (the last class) for `negatives`: outlier exposure. Its conv filters and dense layers all
-    learn, by the framework's own fit() (the gradient-checked layers and loss), every picture
-    distorted as --augment distorts them (it then refused more doodles, letters and Fashion
-    items and kept more digits: docs/openset.md)."""
+    """outlier_network() trained to name the digits in `positives` (uint8 pictures, their
+    digits `positive_labels`) and in `more` (MNIST images, labels), and "not a digit" (the
+    last class) for `negatives`: outlier exposure. By the framework's own fit() (the
+    gradient-checked layers and loss), as --recipe fast trains its network (Adam, one-cycle,
+    batch 128, the batch split over the cores), every picture distorted as --augment
+    distorts them (it then refused more doodles, letters and Fashion items and kept more
+    digits: docs/openset.md)."""
     from ..data.augment import Augmentation, Augmenter   # (training only: not on predict.py's path)
-    from .recipes import AUGMENTED
-    net = outlier_network(model)
+    from .recipes import AUGMENTED, FAST
+    net = outlier_network(seed)
     more_images, more_labels = more if more is not None else (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
     images = np.concatenate([positives[:], more_images, negatives[:]])
     labels = np.concatenate([positive_labels, more_labels,
                              np.full(len(negatives), net.layers[-1].out_features - 1)]).astype(np.int64)
-    fit(net, (images, labels), epochs=epochs, batch_size=64, lr=0.01, momentum=0.9, seed=seed,
-        prepare=prepare, schedule=cosine_decay, augment=Augmenter(Augmentation(**AUGMENTED.augmentation), seed=seed))
+    fit(net, (images, labels), epochs=epochs, batch_size=FAST.batch_size, seed=seed, prepare=prepare,
+        optimizer=FAST.new_optimizer(), schedule=SCHEDULES[FAST.schedule], parallel=FAST.parallel,
+        augment=Augmenter(Augmentation(**AUGMENTED.augmentation), seed=seed))
     net.release_buffers()
     for value in net.parameters().values():
         if value.size >= INT8_FROM:
@@ -363,7 +362,7 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     positives, negatives = detector_examples(digits, examples, on_prepare=on_prepare)
     net = None
     if labels is not None:
-        net = fit_outlier_network(model, positives, labels[:len(positives)], negatives, prepare,
+        net = fit_outlier_network(positives, labels[:len(positives)], negatives, prepare,
                                   more=more, seed=seed, epochs=outlier_epochs)
 
     def features_of(images, out=None):

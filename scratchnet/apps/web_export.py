@@ -23,10 +23,29 @@ PAGE_FILES = ("index.html", "scratchnet.js")
 LAYOUT = (Conv2D, ReLU, MaxPool2D, Flatten, Dense, ReLU, Dense)   # what scratchnet.js computes
 
 
+# the outlier network's: two conv blocks (apps/openset.py outlier_network), or in files from
+# before it, the reference CNN's layout
+OUTLIER_LAYOUT = (Conv2D, ReLU, MaxPool2D, Conv2D, ReLU, MaxPool2D, Flatten, Dense, ReLU, Dense)
+
+
+def _pools_by_two(model):
+    return all((l.size, l.stride) == (2, 2) for l in model.layers if isinstance(l, MaxPool2D))
+
+
 def _is_reference_cnn(model):
     kinds = tuple(type(layer) for layer in model.layers)
     return (kinds == LAYOUT and model.layers[0].params["W"].shape[1:] == (1, 3, 3)
-            and model.input_shape == (1, 28, 28) and (model.layers[2].size, model.layers[2].stride) == (2, 2))
+            and model.input_shape == (1, 28, 28) and _pools_by_two(model))
+
+
+def _is_outlier_cnn(model):
+    """Whether scratchnet.js computes this outlier network: the reference CNN's layout, or two
+    conv blocks (no padding, stride 1, 2x2 pools) on one 28x28 channel."""
+    kinds = tuple(type(layer) for layer in model.layers)
+    if kinds == LAYOUT:
+        return _is_reference_cnn(model)
+    return (kinds == OUTLIER_LAYOUT and model.input_shape == (1, 28, 28) and _pools_by_two(model)
+            and all(l.stride == 1 and l.padding == 0 for l in model.layers if isinstance(l, Conv2D)))
 
 
 def weights_file(model, metadata):
@@ -42,9 +61,10 @@ def weights_file(model, metadata):
             raise ScratchnetError("the web page does not compute the detector's pixel features")
         arrays.update({"openset.mean": openset.mean, "openset.std": openset.std})
         arrays.update({f"openset.{k}": v for k, v in openset.detector.parameters().items()})
-        if openset.net is not None:    # the same network with an eleventh output
-            if not _is_reference_cnn(openset.net):
-                raise ScratchnetError("the web page runs an outlier network shaped as the reference CNN only")
+        if openset.net is not None:
+            if not _is_outlier_cnn(openset.net):
+                raise ScratchnetError("the web page runs an outlier network of two conv blocks, or shaped "
+                                      "as the reference CNN, only")
             arrays.update(openset.net_arrays())    # int8 and a scale a column, as in the model file
             scales = list(openset.scales)
         threshold, shape, shifts = openset.threshold, openset.shape, openset.shifts

@@ -49,16 +49,19 @@
   }
 
   // ------------------------------------------------------------------ the network (layers.py)
-  // Conv2D 3x3 (F filters) + ReLU + MaxPool 2x2, on one 28x28 image: (F, 13, 13) as in fused.py;
-  // `prefix` names the network: "" the classifier, "openset.net." the outlier network
-  function convReluPool(x, prefix) {
-    const W = net[prefix + "0.W"], b = net[prefix + "0.b"].data, F = W.shape[0], K = W.shape[2];
-    const H = 28, OH = H - K + 1, PH = Math.floor(OH / 2), out = new Float32Array(F * PH * PH);
-    const conv = new Float32Array(OH * OH);
+  // Conv2D (F filters, K x K, no padding) + ReLU + MaxPool 2x2 on a (C, H, H) input: (F, PH, PH)
+  // as in fused.py; `name` names the conv layer: "0" the classifier's, "openset.net.0" and
+  // "openset.net.3" the outlier network's two
+  function convReluPool(x, name) {
+    const W = net[name + ".W"], b = net[name + ".b"].data, [F, C, K] = W.shape;
+    const H = Math.round(Math.sqrt(x.length / C)), OH = H - K + 1, PH = Math.floor(OH / 2);
+    const out = new Float32Array(F * PH * PH), conv = new Float32Array(OH * OH);
     for (let f = 0; f < F; f++) {
       for (let i = 0; i < OH; i++) for (let j = 0; j < OH; j++) {
         let s = b[f];
-        for (let u = 0; u < K; u++) for (let v = 0; v < K; v++) s += W.data[(f * K + u) * K + v] * x[(i + u) * H + j + v];
+        for (let c = 0; c < C; c++)
+          for (let u = 0; u < K; u++) for (let v = 0; v < K; v++)
+            s += W.data[((f * C + c) * K + u) * K + v] * x[(c * H + i + u) * H + j + v];
         conv[i * OH + j] = s > 0 ? s : 0;                                  // ReLU
       }
       for (let i = 0; i < PH; i++) for (let j = 0; j < PH; j++) {        // 2x2 max, stride 2
@@ -89,7 +92,7 @@
   }
 
   function forward(pixels, prefix) {
-    const maps = convReluPool(pixels, prefix);            // (32, 13, 13)
+    const maps = convReluPool(pixels, prefix + "0");      // (32, 13, 13)
     const hidden = dense(maps, prefix + "4", true);       // Flatten -> Dense(5408, 100) -> ReLU
     const logits = dense(hidden, prefix + "6", false);    // Dense(100, 10)
     return {maps, hidden, logits};
@@ -118,8 +121,15 @@
     return out[1] - out[0];
   }
 
+  function outlierLogits(pixels) {     // the outlier network (apps/openset.py outlier_network)
+    const p = "openset.net.";
+    if (!net[p + "3.W"]) return forward(pixels, p).logits;    // (a file from before it: the reference CNN's shape)
+    const maps = convReluPool(convReluPool(pixels, p + "0"), p + "3");   // (24, 12, 12), then (32, 5, 5)
+    return dense(dense(maps, p + "7", true), p + "9", false);           // Flatten -> Dense(800, 256) -> ReLU -> Dense
+  }
+
   function outlierLogOdds(pixels) {    // the outlier network: log P(a digit) - log P(not a digit)
-    const z = forward(pixels, "openset.net.").logits, none = z.length - 1;
+    const z = outlierLogits(pixels), none = z.length - 1;
     return logSumExp(z.slice(0, none)) - z[none];
   }
 
