@@ -258,10 +258,11 @@ DETECTORS = 3     # trained from different seeds and averaged: one seed's detect
 # held-out digit styles the threshold keeps ACCEPT of each of (not "traced": the tracer's
 # worst 0.5%, skeletons broken at small sizes, would set it where few non-digits are refused)
 CALIBRATION = ("plain", "canvas", "low resolution")
-OUTLIER_EPOCHS = 8     # the outlier network's training, as --recipe fast trains its network (Adam,
+OUTLIER_EPOCHS = 4     # the outlier network's training, as --recipe fast trains its network (Adam,
                        # one-cycle), on the detector's pictures and MORE_DIGITS MNIST digits
-                       # (8 refused more scribbles and doodles than 4, at the same digits kept)
-MORE_DIGITS = 24000    # digits enough that it names them all and keeps MNIST's test digits
+                       # (8 and 12 kept fewer digits drawn small and refused fewer Fashion items)
+MORE_DIGITS = 24000    # more MNIST digits it learns to name, besides the detector's (it starts
+                       # from nothing)
 
 
 def detectors_for(images_trained):
