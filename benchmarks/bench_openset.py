@@ -26,6 +26,8 @@ from common import ROOT, header
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 GRID = 12   # pictures a row in the grids
+FASHION_CLASSES = ("T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
+                   "ankle boot")
 
 
 def auroc(pos, neg):
@@ -150,6 +152,12 @@ def main():
         print(f"\nkinds refused under 90%: their characters refused under 90% ({args.per_character} drawings "
               f"each; in brackets the digit most taken for)")
         print("\n".join(rows))
+    labels = Path(args.fashion, "t10k-labels-idx1-ubyte.gz")
+    if "Fashion-MNIST" in nondigits and labels.is_file():
+        kinds = read_idx(labels)[:len(nondigits["Fashion-MNIST"][0])]
+        refused = nondigits["Fashion-MNIST"][0] < t
+        print("Fashion-MNIST refused per class: " + ", ".join(
+            f"{name} {refused[kinds == k].mean():.0%}" for k, name in enumerate(FASHION_CLASSES)))
 
     # the grids: refused digits (per suite), accepted non-digits (per kind)
     def grid(rows, path):
