@@ -11,7 +11,8 @@ people). Non-digits: handwritten-looking letters, symbols, five other scripts (f
 Debian's packages), doodles, scribbles, blank-ish noise, Fashion-MNIST (Debian's
 dataset-fashion-mnist); the digit-shaped letters are reported apart. None of these pictures
 come from the code or seeds the detector was trained on (scratchnet/data/nondigits.py). A
-picture preprocessing refuses as blank counts as refused.
+picture preprocessing refuses as blank counts as refused. "named right" is predict.py's answer
+(the network and the outlier network together, OpenSet.answer); "network alone" the network's.
 
 For a kind of characters refused under 90%, the characters that fail, one by one. Writes
 docs/openset_refused_digits.png and docs/openset_accepted_nondigits.png: what "none" means,
@@ -52,7 +53,6 @@ def main():
     import numpy as np
     from PIL import Image
     from scratchnet.apps.inference import Predictor
-    from scratchnet.core.losses import softmax
     from scratchnet.data.idx import read_idx
     from scratchnet.data.mnist import load_mnist
     from scratchnet.data.preprocess import to_mnist
@@ -75,7 +75,8 @@ def main():
               np.median(widths), *np.percentile(widths, [5, 95]), widths.mean()))
 
     def judge(pictures):
-        """Pictures -> (scores, digits named, inputs); a picture refused as blank scores -inf."""
+        """Pictures -> (scores, digits named (predict.py's answer), inputs, digits the network
+        alone names); a picture refused as blank scores -inf."""
         inputs = []
         for picture in pictures:
             try:
@@ -83,11 +84,11 @@ def main():
             except ImageError:
                 inputs.append(None)
         ok = [i for i, x in enumerate(inputs) if x is not None]
-        scores, named = np.full(len(inputs), -np.inf), np.full(len(inputs), -1)
+        scores, named, alone = np.full(len(inputs), -np.inf), np.full(len(inputs), -1), np.full(len(inputs), -1)
         if ok:
-            s, logits = openset.scores(model, np.stack([inputs[i] for i in ok])[:, None], with_logits=True)
-            scores[ok], named[ok] = s, softmax(logits).argmax(1)
-        return scores, named, [np.zeros((28, 28)) if x is None else x for x in inputs]
+            s, logits, answer = openset.answer(model, np.stack([inputs[i] for i in ok])[:, None])
+            scores[ok], named[ok], alone[ok] = s, answer.argmax(1), logits.argmax(1)
+        return scores, named, [np.zeros((28, 28)) if x is None else x for x in inputs], alone
 
     start = time.perf_counter()
     rng = np.random.default_rng(2026)
@@ -118,18 +119,19 @@ def main():
         print("not measured (install Debian's fonts-dejavu-core, fonts-lohit-deva, fonts-wqy-microhei, "
               "dataset-fashion-mnist): " + ", ".join(missing))
 
-    print(f"\n{'digits':26s} {'pictures':>8s} {'kept':>8s} {'named right':>12s} {'right, if kept':>15s}")
-    for name, (scores, named, _, labels) in results.items():
+    print(f"\n{'digits':26s} {'pictures':>8s} {'kept':>8s} {'named right':>12s} {'right, if kept':>15s} "
+          f"{'network alone':>14s}")
+    for name, (scores, named, _, alone, labels) in results.items():
         kept = scores >= t
         right = named == labels
         print(f"{name:26s} {len(scores):8,d} {kept.mean():8.2%} {(kept & right).mean():12.2%} "
-              f"{right[kept].mean() if kept.any() else 0:15.2%}")
+              f"{right[kept].mean() if kept.any() else 0:15.2%} {(kept & (alone == labels)).mean():14.2%}")
     print(f"\n{'not digits':26s} {'pictures':>8s} {'refused':>8s}")
-    for kind, (scores, _, _) in nondigits.items():
+    for kind, (scores, *_) in nondigits.items():
         print(f"{kind:26s} {len(scores):8,d} {(scores < t).mean():8.2%}")
 
     drawn = np.concatenate([results[n][0] for n in results if n != "MNIST test (as PNGs)"])
-    others = np.concatenate([s for k, (s, _, _) in nondigits.items() if k != "digit-shaped letters"])
+    others = np.concatenate([s for k, (s, *_) in nondigits.items() if k != "digit-shaped letters"])
     mnist = results["MNIST test (as PNGs)"][0]
     print(f"\nAUROC, drawn digits ({len(drawn):,}) vs non-digits but the digit-shaped letters "
           f"({len(others):,}): {auroc(drawn, others):.4f}; MNIST test vs the same: {auroc(mnist, others):.4f}")
@@ -143,7 +145,7 @@ def main():
             continue
         cells = []
         for char in make.characters:
-            scores, named, _ = judge(make(per_char, char) for _ in range(args.per_character))
+            scores, named, *_ = judge(make(per_char, char) for _ in range(args.per_character))
             taken = named[scores >= t]
             cells.append((np.mean(scores < t), char, np.bincount(taken, minlength=10).argmax() if len(taken) else None))
         rows.append(f"{kind:12s} " + "  ".join(f"{c} {r:.0%}" + ("" if d is None else f" ({d})")
@@ -175,10 +177,10 @@ def main():
     Path(args.grids).mkdir(parents=True, exist_ok=True)
     print()
     grid([(name, [x for x, s in zip(inputs, scores) if s < t])
-          for name, (scores, _, inputs, _) in results.items() if (scores < t).any()],
+          for name, (scores, _, inputs, _, _) in results.items() if (scores < t).any()],
          Path(args.grids) / "openset_refused_digits.png")
     grid([(kind, [x for x, s in zip(inputs, scores) if s >= t])
-          for kind, (scores, _, inputs) in nondigits.items() if (scores >= t).any()],
+          for kind, (scores, _, inputs, _) in nondigits.items() if (scores >= t).any()],
          Path(args.grids) / "openset_accepted_nondigits.png")
 
     # what the stroke-width step costs a picture: with and without it, in pairs

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def mistakes(model_file, mnist):
-    """MNIST test digits the test model gets wrong, with their right labels."""
+    """MNIST test digits the test model's answer gets wrong, with their right labels."""
     predictor = Predictor.load(model_file)
-    probs = predictor.model.predict_proba(to_input(mnist.test_images[:3000]))
-    wrong = np.flatnonzero(probs.argmax(axis=1) != mnist.test_labels[:3000])
+    answers = predictor.classify([Prediction("x", input=x) for x in mnist.test_images[:3000] / 255.0])
+    wrong = np.flatnonzero(np.array([a.digit for a in answers]) != mnist.test_labels[:3000])
     assert len(wrong) >= 5
     return mnist.test_images[wrong] / 255.0, mnist.test_labels[wrong]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scratchnet.apps.inference import Predictor
+from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.apps.openset import (DETECTORS, EXAMPLES, SHIFTS, OpenSet, detectors_for, examples_for, features,
                                      from_int8, mean_over_shifts, outlier_log_odds, outlier_network, outlier_network_pays,
                                      shifted, to_int8)
@@ -112,6 +112,39 @@ def test_a_model_file_with_an_outlier_network_of_the_reference_shape_still_score
     d, _ = predictor.openset.detector_log_odds(predictor.model, x)
     want = d / predictor.openset.scales[0] + mean_over_shifts(outlier_log_odds(net, shifted(x))) / predictor.openset.scales[1]
     np.testing.assert_allclose(predictor.openset.scores(predictor.model, x), want, rtol=1e-6)
+
+
+def test_the_answer_is_the_network_and_the_outlier_network_together(predictor, mnist):
+    """The digit named: the mean of the network's softmax and the outlier network's over its
+    ten digits, for the picture as it is (not moved); the score is unchanged by it."""
+    from scratchnet.core.losses import softmax
+    x = to_input(mnist.test_images[:40])
+    scores, logits, answer = predictor.openset.answer(predictor.model, x)
+    net_alone = softmax(predictor.model.forward(x).astype(np.float64))
+    outlier = softmax(predictor.openset.net.forward(x).astype(np.float64)[:, :10])
+    np.testing.assert_allclose(answer, (net_alone + outlier) / 2, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(answer.sum(axis=1), 1, rtol=1e-6)
+    np.testing.assert_array_equal(scores, predictor.openset.scores(predictor.model, x))
+    got = predictor.classify([Prediction(str(i), input=image) for i, image in enumerate(x[:, 0])])
+    np.testing.assert_allclose([g.probabilities for g in got], answer, rtol=1e-6, atol=1e-7)
+    assert [g.digit for g in got] == list(answer.argmax(axis=1))
+
+
+def test_a_network_fine_tuned_on_corrections_answers_alone(predictor, model_file, mnist, tmp_path):
+    """The demo's learning teaches the network, not the outlier network: a predictor for a
+    fine-tuned copy, and a file saved by the learner (its metadata counts the corrections),
+    name digits by the network's softmax alone; the score still uses both."""
+    from scratchnet.core.losses import softmax
+    x = to_input(mnist.test_images[:20])
+    alone = predictor.with_model(predictor.model.clone())
+    model, meta = load_model(model_file, return_metadata=True)
+    model.save(tmp_path / "learned.npz", metadata={**meta, "corrections": 1})
+    learned = Predictor.load(tmp_path / "learned.npz")
+    assert predictor.vote and not alone.vote and not learned.vote
+    for p in (alone, learned):
+        got = p.classify([Prediction(str(i), input=image) for i, image in enumerate(x[:, 0])])
+        np.testing.assert_allclose([g.probabilities for g in got], softmax(predictor.model.forward(x)), rtol=1e-5)
+        np.testing.assert_allclose([g.digit_score for g in got], predictor.openset.scores(predictor.model, x), rtol=1e-5)
 
 
 def test_a_model_file_missing_its_outlier_networks_weights_is_a_one_line_error(model_file, tmp_path):

@@ -15,7 +15,7 @@ from ..core.losses import softmax
 from ..core.model import load_model
 from ..data.preprocess import preprocess_file
 from ..errors import ImageError, ScratchnetError
-from .openset import OpenSet
+from .openset import OpenSet, outlier_network_votes
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}
 
@@ -50,22 +50,26 @@ class Prediction:
 class Predictor:
     """A trained model, ready for pictures: its network, its open-set detector (if its file
     has one) and the kernel back end to run them on. accept_all=True never refuses.
+    The digit named is the network's and the outlier network's answer together
+    (OpenSet.answer) when the file has an outlier network; vote=False: the network's alone.
 
     Thread-safe: the layers keep per-call state, so one classification runs at a time."""
 
-    def __init__(self, model, openset=None, backend="reference", accept_all=False, metadata=None):
+    def __init__(self, model, openset=None, backend="reference", accept_all=False, metadata=None, vote=True):
         self.model, self.openset, self.backend, self.accept_all = model, openset, backend, accept_all
-        self.metadata = metadata or {}
+        self.metadata, self.vote = metadata or {}, vote
         self._lock = threading.Lock()
 
     @classmethod
     def load(cls, path, backend="reference", accept_all=False):
         model, metadata = load_model(path, return_metadata=True)
-        return cls(model, OpenSet.of(model, metadata), backend, accept_all, metadata)
+        return cls(model, OpenSet.of(model, metadata), backend, accept_all, metadata,
+                   vote=outlier_network_votes(metadata))
 
     def with_model(self, model):
-        """The same predictor for another network (a fine-tuned copy of this one's)."""
-        return Predictor(model, self.openset, self.backend, self.accept_all, self.metadata)
+        """The same predictor for another network (a fine-tuned copy of this one's), which
+        names digits alone: the corrections it learnt from taught it, not the outlier network."""
+        return Predictor(model, self.openset, self.backend, self.accept_all, self.metadata, vote=False)
 
     def classify(self, predictions):
         """Fill in the answer of every prediction without an error, in one batch; returns them."""
@@ -76,9 +80,9 @@ class Predictor:
         with self._lock, kernels.using(self.backend):
             if self.openset is None:
                 probs, scores = self.model.predict_proba(x), [None] * len(ok)
-            else:                       # one forward pass gives the score and the logits
-                scores, logits = self.openset.scores(self.model, x, with_logits=True)
-                probs = softmax(logits)
+            else:                       # one forward pass gives the score and the answer
+                scores, logits, probs = self.openset.answer(self.model, x)
+                probs = probs if self.vote else softmax(logits)
         for r, p, s in zip(ok, probs, scores):
             r.digit, r.confidence, r.probabilities = int(p.argmax()), float(p.max()), p.tolist()
             r.digit_score = None if s is None else float(s)

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.layers import Dense, ReLU
+from ..core.losses import softmax
 from ..core.model import Sequential, build_model
 from ..core.networks import mnist_fast_cnn
 from ..core.training import SCHEDULES, cosine_decay, fit
@@ -126,6 +127,13 @@ def outlier_network(seed=0, classes=10):
     return net
 
 
+def outlier_network_votes(metadata):
+    """Whether a model file's outlier network joins its network in naming the digit
+    (OpenSet.answer): not in a file the demo fine-tuned on corrections (apps/learning.py; its
+    metadata counts them), whose network learnt them and the outlier network did not."""
+    return "corrections" not in (metadata or {})
+
+
 def to_int8(W):
     """(D, M) float32 weights -> (int8 (D, M), float32 scale (M,)): each output column scaled by
     the power of two that brings its largest weight within +-127. The outlier network keeps
@@ -146,15 +154,20 @@ def from_int8(q, scale):
 INT8_FROM = 10000   # the outlier network's matrices of at least this many weights are kept as int8
 
 
-def outlier_log_odds(net, x, batch_size=256):
+def outlier_log_odds(net, x, batch_size=256, with_logits=False):
     """(N, *input_shape) inputs -> (N,) log P(one of the digits) - log P(not a digit) under the
-    outlier network: the log-sum-exp of its digit logits minus its last logit."""
-    out = []
+    outlier network: the log-sum-exp of its digit logits minus its last logit; and its digit
+    logits (N, classes) too if asked."""
+    out, digits = [], []
     for i in range(0, len(x), batch_size):
         z = net.forward(x[i:i + batch_size]).astype(np.float64)
         top = z[:, :-1].max(axis=1)
         out.append(top + np.log(np.exp(z[:, :-1] - top[:, None]).sum(axis=1)) - z[:, -1])
-    return np.concatenate(out) if out else np.zeros(0)
+        digits.append(z[:, :-1])
+    log_odds = np.concatenate(out) if out else np.zeros(0)
+    if with_logits:
+        return log_odds, np.concatenate(digits) if digits else np.zeros((0, net.layers[-1].out_features - 1))
+    return log_odds
 
 
 @dataclass
@@ -174,10 +187,23 @@ class OpenSet:
         (the detector's log-odds, plus the outlier network's, each in units of its spread over
         held-out digits), and the network's logits (N, classes) for the pictures as they are,
         computed on the way, if asked."""
-        scores, logits = self.detector_log_odds(model, x)
-        if self.net is not None:
-            scores = scores / self.scales[0] + self.outlier_log_odds(x) / self.scales[1]
+        scores, logits, _ = self.answer(model, x)
         return (scores, logits) if with_logits else scores
+
+    def answer(self, model, x):
+        """(N, *input_shape) network inputs -> (scores (N,) as scores() gives them, the network's
+        logits (N, classes), and the probabilities (N, classes) the answer names its digit by):
+        the mean of the network's softmax and the outlier network's over its ten digits, for
+        the pictures as they are; the network's softmax alone without an outlier network.
+        The outlier network, two conv blocks trained on digits in many pen styles, names more
+        of people's digits right, and the two together more than either (docs/openset.md)."""
+        scores, logits = self.detector_log_odds(model, x)
+        probabilities = softmax(logits)
+        if self.net is not None:
+            more, digit_logits = self.outlier_log_odds(x, with_logits=True)
+            scores = scores / self.scales[0] + more / self.scales[1]
+            probabilities = (probabilities + softmax(digit_logits)) / 2
+        return scores, logits, probabilities
 
     def detector_log_odds(self, model, x):
         """(N,) the detector's log-odds of "a digit" (their mean over SHIFTS if self.shifts) and
@@ -194,12 +220,14 @@ class OpenSet:
             return mean_over_shifts(log_odds), logits[:len(x)]     # (SHIFTS[0]: not moved)
         return log_odds, logits
 
-    def outlier_log_odds(self, x):
+    def outlier_log_odds(self, x, with_logits=False):
         """(N,) the outlier network's log-odds (outlier_log_odds), their mean over SHIFTS if
-        self.shifts."""
-        if self.shifts:
-            return mean_over_shifts(outlier_log_odds(self.net, shifted(x)))
-        return outlier_log_odds(self.net, x)
+        self.shifts; and its digit logits (N, classes) for the pictures as they are, if asked."""
+        if not self.shifts:
+            return outlier_log_odds(self.net, x, with_logits=with_logits)
+        log_odds, digit_logits = outlier_log_odds(self.net, shifted(x), with_logits=True)
+        log_odds = mean_over_shifts(log_odds)
+        return (log_odds, digit_logits[:len(x)]) if with_logits else log_odds   # (SHIFTS[0]: not moved)
 
     def save_into(self, model):
         """Attach to the model's extras and return the metadata entry for its file."""

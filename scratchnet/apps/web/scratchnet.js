@@ -128,29 +128,34 @@
     return dense(dense(maps, p + "7", true), p + "9", false);           // Flatten -> Dense(800, 256) -> ReLU -> Dense
   }
 
-  function outlierLogOdds(pixels) {    // the outlier network: log P(a digit) - log P(not a digit)
-    const z = outlierLogits(pixels), none = z.length - 1;
-    return logSumExp(z.slice(0, none)) - z[none];
+  function softmax(z) {
+    const lse = logSumExp(z);
+    return Array.from(z, v => Math.exp(v - lse));
   }
 
-  function predict(pixels) {
+  function predict(pixels) {         // apps/inference.py Predictor.classify, OpenSet.answer
     const seen = forward(pixels, "");
-    const lse = logSumExp(seen.logits);
-    const probabilities = Array.from(seen.logits, v => Math.exp(v - lse));
-    const digit = probabilities.indexOf(Math.max(...probabilities));
-    if (!net["openset.mean"]) return {probabilities, digit, isDigit: true, digitScore: null};
+    let probabilities = softmax(seen.logits);
+    const answer = () => ({probabilities, digit: probabilities.indexOf(Math.max(...probabilities))});
+    if (!net["openset.mean"]) return {...answer(), isDigit: true, digitScore: null};
     const topology = header.shape_features ? shapeFeatures(pixels, 28, 28) : [];   // (the same moved)
     const copies = header.shifts ? SHIFTS.map(([dy, dx]) => shifted(pixels, dy, dx)) : [pixels];
     const outlier = Boolean(net["openset.net.0.W"]);
     let detector = 0, more = 0;
     for (const [k, x] of copies.entries()) {
       detector += detectorLogOdds(k === 0 ? seen : forward(x, ""), topology);   // (SHIFTS[0]: not moved)
-      if (outlier) more += outlierLogOdds(x);
+      if (!outlier) continue;
+      const z = outlierLogits(x), none = z.length - 1;   // log P(a digit) - log P(not a digit)
+      more += logSumExp(z.slice(0, none)) - z[none];
+      if (k === 0 && header.vote) {      // the answer: its digits' softmax and the network's, averaged
+        const theirs = softmax(z.slice(0, none));
+        probabilities = probabilities.map((p, d) => (p + theirs[d]) / 2);
+      }
     }
     detector /= copies.length;
     more /= copies.length;
     const digitScore = outlier ? detector / header.scales[0] + more / header.scales[1] : detector;
-    return {probabilities, digit, isDigit: digitScore >= header.threshold, digitScore};
+    return {...answer(), isDigit: digitScore >= header.threshold, digitScore};
   }
 
   // ------------------------------------------------------------------ preprocessing (preprocess.py)
