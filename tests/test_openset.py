@@ -119,7 +119,7 @@ def test_the_answer_is_the_network_and_the_outlier_network_together(predictor, m
     ten digits, for the picture as it is (not moved); the score is unchanged by it."""
     from scratchnet.core.losses import softmax
     x = to_input(mnist.test_images[:40])
-    scores, logits, answer = predictor.openset.answer(predictor.model, x)
+    scores, _, answer = predictor.openset.answer(predictor.model, x)
     net_alone = softmax(predictor.model.forward(x).astype(np.float64))
     outlier = softmax(predictor.openset.net.forward(x).astype(np.float64)[:, :10])
     np.testing.assert_allclose(answer, (net_alone + outlier) / 2, rtol=1e-5, atol=1e-7)
