@@ -4,13 +4,17 @@ handwriting that is not MNIST; each augmentation's effect alone;
 what augmenting costs.
 
     pip install scikit-learn          # optional: its UCI handwritten digits (inside the wheel)
-    python benchmarks/bench_augment.py [--seeds 3] [--ablation-epochs 16] [--skip-ablation]
+    python benchmarks/bench_augment.py [--seeds 3] [--ablation-epochs 16] [--skip-ablation] [--answer]
 
 Handwriting that is not MNIST, from a package registry without a download at run time: Debian
 has only Fashion-MNIST; PyPI's emnist, tensorflow-datasets and torchvision fetch their data
 when first used; scikit-learn ships UCI's "optical recognition of handwritten digits" (1,797
 digits by 43 people, 8x8 pixels, 16 grey levels) inside its wheel. Those are scaled up to
 56x56, drawn dark on light, and go through predict.py's preprocessing like any picture.
+
+--answer also trains each run's "not a digit" detector and outlier network as train.py does
+(apps/openset.fit_open_set) and reports the UCI digits as predict.py names them: the network
+and the outlier network together (OpenSet.answer). The other columns are the network's alone.
 """
 import argparse
 import statistics
@@ -31,6 +35,8 @@ def main():
     p.add_argument("--threads", type=int)
     p.add_argument("--limit", type=int, help="train on the first N images only (a quick check of the script)")
     p.add_argument("--epochs", type=int, help="override both recipes' epochs (a quick check)")
+    p.add_argument("--answer", action="store_true",
+                   help="also fit each run's open set and report UCI as predict.py answers (~30 s a run)")
     args = p.parse_args()
     set_threads(args.threads)
     import numpy as np
@@ -106,6 +112,12 @@ def main():
                            for i in range(len(DIGIT_STYLES))]
         if uci_x is not None:
             result["uci"] = float((model.predict(uci_x) == uci_y).mean())
+        if uci_x is not None and args.answer:
+            from scratchnet.apps.openset import EXAMPLES, HELD_OUT, MORE_DIGITS, fit_open_set
+            more = (data.train_images[EXAMPLES:EXAMPLES + MORE_DIGITS], data.train_labels[EXAMPLES:EXAMPLES + MORE_DIGITS])
+            openset = fit_open_set(model, data.train_images[:EXAMPLES], data.train_images[-HELD_OUT:], to_input,
+                                   seed=seed, labels=data.train_labels[:EXAMPLES], more=more)
+            result["uci_answer"] = float((openset.answer(model, uci_x)[2].argmax(axis=1) == uci_y).mean())
         return result
 
     # the two recipes take turns, seed by seed, so that a slower spell of a shared machine
@@ -116,7 +128,9 @@ def main():
             r = run(recipe, seed, epochs=args.epochs)
             results[name].append(r)
             print(f"{name:11s} seed {seed}: test {r['test']:.4f}  user-style {r['styled']:.4f}"
-                  + (f"  UCI {r['uci']:.4f}" if "uci" in r else "") + f"  {r['seconds']:.0f} s", flush=True)
+                  + (f"  UCI {r['uci']:.4f}" if "uci" in r else "")
+                  + (f"  UCI as predict.py answers {r['uci_answer']:.4f}" if "uci_answer" in r else "")
+                  + f"  {r['seconds']:.0f} s", flush=True)
     print(f"\n{'recipe':11s} {'MNIST test, mean ± std':>24s} {'user-style':>11s} {'UCI digits':>11s} "
           f"{'training s':>11s} {'s/epoch':>8s}")
     for name, runs in results.items():
@@ -134,6 +148,11 @@ def main():
     for name, runs in results.items():
         print(f"  {name:11s} " + ", ".join(f"{s} {np.mean([r['drawn'][i] for r in runs]):.1%}"
                                           for i, s in enumerate(DIGIT_STYLES)))
+    if args.answer and uci_x is not None:
+        print("UCI digits as predict.py names them (the network and its outlier network), mean over seeds:")
+        for name, runs in results.items():
+            each = ", ".join(f"{r['uci_answer']:.2%}" for r in runs)
+            print(f"  {name:11s} {np.mean([r['uci_answer'] for r in runs]):.2%} ({each})")
     ratio = np.mean([r["seconds"] for r in results["--augment"]]) / np.mean([r["seconds"] for r in results["reference"]])
     epoch_ratio = (np.median([s for r in results["--augment"] for s in r["epochs"]])
                    / np.median([s for r in results["reference"] for s in r["epochs"]]))

@@ -26,6 +26,9 @@ from a small detector trained after the network, on what the network computes fo
             non-digit that happens to look like one in one place seldom does in all five); a
             picture is taken for a digit when its score reaches the threshold that accepts
             ACCEPT (99.5%) of held-out digits in each of the CALIBRATION styles
+  answer    the digit named: the mean of the network's softmax and the outlier network's over
+            its ten digits, for the picture as it is (OpenSet.answer): it learnt digits in
+            every pen style, and the two name more of people's digits right than either
 
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits,
 and so did distances to training digits' features (docs/openset.md); the detector has the
@@ -33,7 +36,7 @@ first two among its features. The counts of pieces, holes and stroke ends raised
 thin-pen digits kept and the AUROC (docs/openset.md). A detector that also sees the input's
 2x2-pooled pixels (pixels=True, recorded in the model file) was tried and refused no more.
 
-The network is not changed: MNIST accuracy is exactly the trained model's. The detector's
+The network is not changed: the MNIST accuracy train.py prints is exactly the trained network's. The detector's
 arrays, the outlier network's weights and the threshold travel in the model file
 (model.extras, format version 2; the outlier network's layers in its metadata); a file
 without an outlier network scores with the detector alone, and a model without any of them
