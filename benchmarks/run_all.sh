@@ -36,4 +36,4 @@ run python benchmarks/bench_web.py
 run python benchmarks/bench_learning.py
 run python benchmarks/load_test.py
 run python benchmarks/compare_architectures.py --out docs
-run python benchmarks/bench_augment.py
+run python benchmarks/bench_augment.py --answer
