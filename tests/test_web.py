@@ -64,6 +64,19 @@ def test_the_folder_holds_the_page_its_script_and_the_weights(site, model_file):
     assert sum(p.stat().st_size for p in site.iterdir()) <= 3 * 2 ** 20       # the whole page, float32
 
 
+def test_the_outlier_network_votes_in_the_page_as_in_python(site, model_file):
+    """model.bin's header says whether the page names the digit with the outlier network's
+    vote: as Predictor.load decides, not for a file the demo fine-tuned on corrections."""
+    from scratchnet.apps.web_export import weights_file
+    from scratchnet.core.model import load_model
+    header, _ = read_weights(site / "model.bin")
+    assert header["vote"] is True and Predictor.load(model_file).vote
+    model, meta = load_model(model_file, return_metadata=True)
+    learned = weights_file(model, {**meta, "corrections": 3})
+    size = int.from_bytes(learned[:4], "little")
+    assert json.loads(learned[4:4 + size])["vote"] is False
+
+
 def test_export_refuses_what_the_page_cannot_run(tmp_path, mnist):
     from scratchnet import mnist_mlp
     mnist_mlp().save(tmp_path / "mlp.npz")

@@ -36,8 +36,8 @@ first two among its features. The counts of pieces, holes and stroke ends raised
 thin-pen digits kept and the AUROC (docs/openset.md). A detector that also sees the input's
 2x2-pooled pixels (pixels=True, recorded in the model file) was tried and refused no more.
 
-The network is not changed: the MNIST accuracy train.py prints is exactly the trained network's. The detector's
-arrays, the outlier network's weights and the threshold travel in the model file
+The network is not changed: the MNIST accuracy train.py prints is exactly the trained
+network's. The detector's arrays, the outlier network's weights and the threshold travel in the model file
 (model.extras, format version 2; the outlier network's layers in its metadata); a file
 without an outlier network scores with the detector alone, and a model without any of them
 (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
