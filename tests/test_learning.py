@@ -117,6 +117,26 @@ def test_predictions_during_a_correction_see_the_old_or_the_new_network(model_fi
     assert answers and all(a == old or a == new for a in answers)
 
 
+
+def test_a_predictor_and_its_fine_tuned_copy_answer_rightly_at_once(model_file, mnist):
+    """The served predictor and the one with_model makes share the open set's networks, whose
+    layers keep per-call state: answered from two threads at once, each still gets its own."""
+    base = Predictor.load(model_file)
+    copy = base.with_model(base.model.clone())
+    probes = [Prediction(str(i), input=mnist.test_images[i] / 255.0) for i in range(8)]
+    want = {p: [r.probabilities for r in p.classify([Prediction(q.file, input=q.input) for q in probes])]
+            for p in (base, copy)}
+    wrong = []
+
+    def keep_answering(predictor):
+        for _ in range(15):
+            got = predictor.classify([Prediction(q.file, input=q.input) for q in probes])
+            wrong.extend(r.file for r, w in zip(got, want[predictor]) if r.probabilities != w)
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(keep_answering, (base, copy)))
+    assert not wrong
+
 # ------------------------------------------------------------------- the folder
 def test_labelled_folders_round_trip_and_refuse_bad_labels(tmp_path, mnist):
     for i in range(3):

@@ -53,12 +53,14 @@ class Predictor:
     The digit named is the network's and the outlier network's answer together
     (OpenSet.answer) when the file has an outlier network; vote=False: the network's alone.
 
-    Thread-safe: the layers keep per-call state, so one classification runs at a time."""
+    Thread-safe: the layers keep per-call state, so one classification runs at a time, also
+    across the predictors with_model makes, which share the open set's networks (and its lock)."""
 
-    def __init__(self, model, openset=None, backend="reference", accept_all=False, metadata=None, vote=True):
+    def __init__(self, model, openset=None, backend="reference", accept_all=False, metadata=None, vote=True,
+                 lock=None):
         self.model, self.openset, self.backend, self.accept_all = model, openset, backend, accept_all
         self.metadata, self.vote = metadata or {}, vote
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     @classmethod
     def load(cls, path, backend="reference", accept_all=False):
@@ -69,7 +71,8 @@ class Predictor:
     def with_model(self, model):
         """The same predictor for another network (a fine-tuned copy of this one's), which
         names digits alone: the corrections it learnt from taught it, not the outlier network."""
-        return Predictor(model, self.openset, self.backend, self.accept_all, self.metadata, vote=False)
+        return Predictor(model, self.openset, self.backend, self.accept_all, self.metadata, vote=False,
+                         lock=self._lock)
 
     def classify(self, predictions):
         """Fill in the answer of every prediction without an error, in one batch; returns them."""
