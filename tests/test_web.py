@@ -18,7 +18,6 @@ from PIL import Image
 
 from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.core import kernels
-from scratchnet.core.losses import softmax
 from scratchnet.data.mnist import to_input
 from scratchnet.data.preprocess import to_mnist
 from test_browser import wait_for_state
@@ -136,8 +135,7 @@ def test_the_page_computes_an_older_files_outlier_network(browser, model_file, m
 def page_agrees_with_python(browser, predictor, images):
     x = to_input(images)
     with kernels.using("reference"):       # (the answer: Predictor.classify's probabilities)
-        scores, logits, answer = predictor.openset.answer(predictor.model, x)
-    want = answer if predictor.vote else softmax(logits)
+        scores, _, want = predictor.openset.answer(predictor.model, x, vote=predictor.vote)
     page = browser.execute_script(        # (the inputs as base64 float32 bytes, not a JSON list)
         "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
         "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"

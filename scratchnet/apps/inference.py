@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 
 from ..core import kernels
-from ..core.losses import softmax
 from ..core.model import load_model
 from ..data.preprocess import preprocess_file
 from ..errors import ImageError, ScratchnetError
@@ -84,8 +83,7 @@ class Predictor:
             if self.openset is None:
                 probs, scores = self.model.predict_proba(x), [None] * len(ok)
             else:                       # one forward pass gives the score and the answer
-                scores, logits, probs = self.openset.answer(self.model, x)
-                probs = probs if self.vote else softmax(logits)
+                scores, _, probs = self.openset.answer(self.model, x, vote=self.vote)
         for r, p, s in zip(ok, probs, scores):
             r.digit, r.confidence, r.probabilities = int(p.argmax()), float(p.max()), p.tolist()
             r.digit_score = None if s is None else float(s)

@@ -190,22 +190,24 @@ class OpenSet:
         (the detector's log-odds, plus the outlier network's, each in units of its spread over
         held-out digits), and the network's logits (N, classes) for the pictures as they are,
         computed on the way, if asked."""
-        scores, logits, _ = self.answer(model, x)
+        scores, logits, _ = self.answer(model, x, vote=False)
         return (scores, logits) if with_logits else scores
 
-    def answer(self, model, x):
+    def answer(self, model, x, vote=True):
         """(N, *input_shape) network inputs -> (scores (N,) as scores() gives them, the network's
         logits (N, classes), and the probabilities (N, classes) the answer names its digit by):
         the mean of the network's softmax and the outlier network's over its ten digits, for
-        the pictures as they are; the network's softmax alone without an outlier network.
-        The outlier network, two conv blocks trained on digits in many pen styles, names more
-        of people's digits right, and the two together more than either (docs/openset.md)."""
+        the pictures as they are; the network's softmax alone without an outlier network or
+        with vote=False (outlier_network_votes). The outlier network, two conv blocks trained
+        on digits in many pen styles, names more of people's digits right, and the two
+        together more than either (docs/openset.md)."""
         scores, logits = self.detector_log_odds(model, x)
         probabilities = softmax(logits)
         if self.net is not None:
             more, digit_logits = self.outlier_log_odds(x, with_logits=True)
             scores = scores / self.scales[0] + more / self.scales[1]
-            probabilities = (probabilities + softmax(digit_logits)) / 2
+            if vote:
+                probabilities = (probabilities + softmax(digit_logits)) / 2
         return scores, logits, probabilities
 
     def detector_log_odds(self, model, x):
