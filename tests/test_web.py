@@ -85,6 +85,26 @@ def test_export_refuses_what_the_page_cannot_run(tmp_path, mnist):
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
+def test_export_refuses_an_outlier_network_the_page_cannot_run(model_file, tmp_path):
+    """An outlier network of another shape (here the MLP with an eleventh output): one line."""
+    from scratchnet import mnist_mlp
+    from scratchnet.apps.openset import OpenSet
+    from scratchnet.core.layers import Dense
+    from scratchnet.core.model import load_model
+    model, meta = load_model(model_file, return_metadata=True)
+    openset = OpenSet.of(model, meta)
+    net = mnist_mlp()
+    net.layers[-1] = Dense(net.layers[-1].in_features, 11, rng=np.random.default_rng(1))
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
+    openset.net = net
+    model.save(tmp_path / "odd.npz", metadata=dict(meta, openset=openset.save_into(model)))
+    proc = subprocess.run([sys.executable, "-m", "scratchnet.export", "--web", str(tmp_path / "site"),
+                           str(tmp_path / "odd.npz")], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 1 and "outlier network of two conv blocks" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "site" / "model.bin").exists()
+
+
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
