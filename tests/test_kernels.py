@@ -271,8 +271,8 @@ def test_phase_planes_are_written_into_the_given_buffer_or_refused():
     (2, 1, 6, 9, 2, 4, 3),        # padding wider than some planes' rows
 ])
 def test_compiled_phase_planes_are_bitwise_numpys(N, C, H, W, KH, KW, pad, dtype):
-    """jit._phase_planes_s2 is make_phase_planes (S = 2) compiled: an exact twin, so a first
-    run copies with NumPy while it compiles. Only images [n0, n1) are written."""
+    """jit._phase_planes_s2 is make_phase_planes (S = 2) compiled: an exact twin. Only images
+    [n0, n1) are written."""
     x = np.random.default_rng(N + H).standard_normal((N, C, H, W)).astype(dtype)
     expected = reference.make_phase_planes(x, KH, KW, pad, 2)
     g = jit.phase_planes(H, W, KH, KW, pad, 2)
@@ -282,17 +282,6 @@ def test_compiled_phase_planes_are_bitwise_numpys(N, C, H, W, KH, KW, pad, dtype
     assert np.isnan(planes[0]).all()
     jit._phase_planes_s2(x, pad, grid, 0, 1)
     np.testing.assert_array_equal(planes, expected)
-    assert jit._phase_planes_s2 in jit.EXACT_TWINS
-
-
-def test_fused_forward_takes_numpys_planes_while_the_copy_compiles(monkeypatch):
-    x, w, b, pad, S, _ = fused_inputs(FUSED_CASES[0], np.float32)
-    compiled = jit.conv_relu_pool_forward(x, w, b, pad, S)
-    monkeypatch.setattr(jit, "_still_compiling", lambda fn: fn is jit._phase_planes_s2)
-    monkeypatch.setattr(jit, "_phase_planes_s2", None)      # called now: a TypeError
-    twin = jit.conv_relu_pool_forward(x, w, b, pad, S)
-    for a, b_ in zip(twin, compiled):
-        np.testing.assert_array_equal(a, b_)
 
 
 @pytest.mark.parametrize("backend", [reference, jit])
@@ -341,8 +330,7 @@ def test_fused_network_equals_the_unfused_one():
 @pytest.mark.parametrize("weight_decay", [0.0, 5e-4])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sgd_momentum_is_bitwise_its_reference(dtype, weight_decay):
-    """Not close: equal. A first run trains on the reference while the kernel compiles
-    (jit.EXACT_TWINS), and the same seed must still give the same weights."""
+    """Not close: equal: either back end trains to the same weights."""
     rng = np.random.default_rng(0)
     w, v, g = (rng.standard_normal(100_003).astype(dtype) for _ in range(3))
     v[:500] *= 1e-29                                # some velocities end near the flush level
@@ -353,52 +341,22 @@ def test_sgd_momentum_is_bitwise_its_reference(dtype, weight_decay):
         jit.sgd_momentum(w2, v2, g, lr, 0.9, weight_decay)
     np.testing.assert_array_equal(w2, w)
     np.testing.assert_array_equal(v2, v)
-    assert jit._sgd_momentum in jit.EXACT_TWINS
-
-
-def test_steps_on_the_twin_then_on_the_kernel_give_the_kernels_weights(monkeypatch):
-    """What a first run does while the SGD kernel compiles in the background, made
-    deterministic: the first 5 updates take the NumPy twin, the rest the kernel."""
-    from scratchnet import SGD, mnist_cnn
-    from scratchnet.core.training import train_step
-    calls = {"n": 0}
-
-    def first_five(fn):
-        calls["n"] += 1
-        return fn is jit._sgd_momentum and calls["n"] <= 5 * 6   # 6 parameter arrays a step
-
-    models = []
-    for twin_first in (True, False):
-        with monkeypatch.context() as m:
-            if twin_first:
-                m.setattr(jit, "_still_compiling", first_five)
-            rng = np.random.default_rng(0)
-            model, opt = mnist_cnn(seed=0), SGD(0.01, 0.9, 5e-4)
-            for _ in range(12):
-                train_step(model, opt, rng.random((8, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 8))
-            models.append(model.parameters())
-    assert calls["n"] > 5 * 6
-    for key in models[0]:
-        np.testing.assert_array_equal(models[0][key], models[1][key])
 
 
 def test_a_first_run_trains_like_a_warm_one(tmp_path):
-    """Two processes, the first with an empty Numba cache (it trains on the SGD kernel's NumPy
-    twin until a background process has compiled the kernel), the second with the cache the
-    first left: after the same steps, bitwise the same weights."""
+    """Two processes, the first with an empty Numba cache (forked processes compile its
+    kernels, which it then loads), the second with the cache the first left: after the same
+    steps, bitwise the same weights."""
     script = """
 import sys, numpy as np
 from scratchnet import mnist_cnn, SGD
-from scratchnet.core.kernels import jit
 from scratchnet.core.training import train_step, warm_up
 rng = np.random.default_rng(0)
 model, opt = mnist_cnn(seed=0), SGD(0.01, 0.9, 5e-4)
-warm_up(model, 16)
-twin_steps = 0
+compiling = warm_up(model, 16)
 for step in range(30):
-    twin_steps += jit._still_compiling(jit._sgd_momentum)
     train_step(model, opt, rng.random((16, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 16))
-np.savez(sys.argv[1], twin_steps=twin_steps, **model.parameters())
+np.savez(sys.argv[1], compiling=compiling, **model.parameters())
 """
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba"), "NUMBA_NUM_THREADS": "2"}
     runs = []
@@ -407,8 +365,8 @@ np.savez(sys.argv[1], twin_steps=twin_steps, **model.parameters())
         subprocess.run([sys.executable, "-c", script, str(out)], env=env, check=True, timeout=300)
         runs.append(np.load(out))
     cold, warm = runs
-    assert int(warm["twin_steps"]) == 0
-    for key in set(cold.files) - {"twin_steps"}:
+    assert float(cold["compiling"]) > 0 and float(warm["compiling"]) == 0
+    for key in set(cold.files) - {"compiling"}:
         np.testing.assert_array_equal(cold[key], warm[key])
 
 

@@ -75,8 +75,6 @@ def test_adam_jit_is_the_bitwise_twin_of_reference(dtype):
     for a, b in zip(*twins):
         np.testing.assert_array_equal(a, b)
     assert np.all(twins[0][1][:10] == 0)
-    # a first run updates on the NumPy twins while these compile in the background
-    assert jit._adam in jit.EXACT_TWINS and jit._adam_sum in jit.EXACT_TWINS
 
 
 @pytest.mark.parametrize("betas, lr, eps", [((1.0, 0.9), 0.01, 1e-8), ((0.9, 0.9), 0.0, 1e-8),

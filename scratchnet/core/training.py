@@ -293,8 +293,7 @@ def warm_up(model, batch_size=64, on_compile=None, augment=None, optimizer=None)
     before the first epoch's clock starts: ahead of time and on all cores at once where the
     back end can (kernels.jit.compile_ahead; on_compile(n) is told when n kernels must be
     compiled), then one forward and backward pass on zeros. Returns the seconds spent
-    waiting for the compiler (a kernel with an exact NumPy twin may still be compiling in the
-    background: its twin runs until then). `augment`, a batch transform like fit's, has its
+    waiting for the compiler. `augment`, a batch transform like fit's, has its
     kernels compiled too (pass one of its own: recording it may draw its random numbers), and
     so has `optimizer`'s update (default: SGD's; pass a fresh one: recording it changes its
     state). Touches gradients and buffers only, never the weights."""

@@ -10,16 +10,17 @@ would pay in the middle of its first training step, one kernel after another. In
               kernel team: it notes the calls the step would make instead of making them,
               which gives the kernels and argument types the run needs (jit.recording);
   2. load     those already in Numba's disk cache are loaded;
-  3. compile  the others are shared out between forked processes, one per core, each writing
-              its share into the disk cache; this process then loads them all. (It never holds
-              the compiler's working memory, and 2 cores halve the wait.)
-  4. later    a kernel with an exact NumPy twin (EXACT_TWINS: bitwise the same result) is not
-              waited for: a low-priority process compiles it while the first steps run on the
-              twin; `still_compiling` tells the kernel's wrapper which to call.
+  3. compile  the others are compiled by forked processes, one per core, each taking the next
+              kernel from a shared queue (the largest first) and writing it into the disk
+              cache; this process then loads them all. (It never holds the compiler's working
+              memory, and 2 cores halve the wait.)
+
+Every kernel is compiled before the first step. (Kernels with bitwise NumPy twins once compiled
+in the background while the first steps ran on the twins: a one-epoch run lost more on the
+slow twins, and a core taken from training, than it saved.)
 
 Forking is used on Linux only; elsewhere everything compiles in this process, in turn.
 """
-import atexit
 import contextlib
 import os
 import sys
@@ -28,12 +29,8 @@ import warnings
 
 from numba import njit, typeof
 
-# Kernels whose NumPy reference gives bitwise the same result (tests/test_kernels.py asserts
-# it), so a first run can train on it while the kernel compiles, and the same seed still
-# gives the same weights as with a warm cache. The others (fastmath sums) differ in the last
-# bits and are waited for.
-EXACT_TWINS = set()
-_compiling = {}   # kernel -> the process compiling it in the background
+KERNEL_COST = 1000   # bytes of bytecode a kernel's typing and LLVM's passes cost as much as,
+                     # however small it is (Winograd's and the planes' kernels: ~0.4-0.7 s each)
 
 
 class Recorder:
@@ -53,53 +50,24 @@ class Recorder:
 
 def compile_calls(calls, team, on_compile=None):
     """Compile the kernels of recorded `calls` [(fn, args)] not yet compiled or cached
-    (steps 2-4 of the module docstring), on `team`'s number of cores. on_compile(n) is
+    (steps 2 and 3 of the module docstring), on `team`'s number of cores. on_compile(n) is
     called first if n kernels must be compiled. Returns the seconds spent waiting for the
     compiler (0.0 when everything was cached)."""
     jobs = []
     for fn, args in calls:
         sig = tuple(typeof(a) for a in args)
-        if (fn, sig) not in jobs and tuple(sig) not in fn.overloads and not still_compiling(fn, team) \
-                and not _cached(fn, sig):
+        if (fn, sig) not in jobs and tuple(sig) not in fn.overloads and not _cached(fn, sig):
             jobs.append((fn, sig))
     if not jobs:
         return 0.0
     if on_compile is not None:
         on_compile(len(jobs))
     forking = team.size > 1 and hasattr(os, "fork") and sys.platform.startswith("linux")
-    later = [job for job in jobs if job[0] in EXACT_TWINS] if forking else []
-    now = [job for job in jobs if job not in later]
     if forking:   # Numba's own set-up, once, so that no child redoes it; not counted as
         _numba_set_up()   # compiling: a warm start pays it too, when it loads its first kernel
     start = time.perf_counter()
-    if later:
-        pid = _fork_compiler(later, niceness=19)  # (gets a core when the others are done)
-        _compiling.update((fn, pid) for fn, _ in later)
-        atexit.register(_exited, pid, True)       # at exit: no orphan, a complete cache
-    if now:
-        _compile_in_parallel(now, min(team.size, len(now)) if forking else 1)
+    _compile_in_parallel(jobs, min(team.size, len(jobs)) if forking else 1)
     return time.perf_counter() - start
-
-
-def still_compiling(fn, team):
-    """Whether a background process is still compiling fn (if it has finished, the next call
-    loads fn from the disk cache, or compiles it here should that process have failed)."""
-    pid = _compiling.get(fn)
-    if pid is None or team.is_recording:
-        return False
-    if not _exited(pid):
-        return True
-    for kernel in [k for k, p in _compiling.items() if p == pid]:
-        del _compiling[kernel]
-    return False
-
-
-def _exited(pid, wait=False):
-    """Whether child process pid has exited (collecting it), waiting for it if asked."""
-    try:
-        return os.waitpid(pid, 0 if wait else os.WNOHANG)[0] != 0
-    except ChildProcessError:                     # collected already: exited all the same
-        return True
 
 
 def _cached(fn, sig):
@@ -110,17 +78,18 @@ def _cached(fn, sig):
         return False
 
 
-def _fork_compiler(jobs, niceness=0):
-    """A forked process that compiles jobs [(dispatcher, signature)] into the disk cache and
-    exits; returns its pid."""
+def _fork_compiler(jobs, queue):
+    """A forked process that compiles jobs [(dispatcher, signature)] into the disk cache, the
+    next one whose index it reads from the pipe `queue` each time, until the pipe is empty,
+    and exits; returns its pid."""
     with warnings.catch_warnings():           # (3.12+: "multi-threaded, fork may deadlock";
         warnings.simplefilter("ignore")       # the child only compiles and exits)
         pid = os.fork()
     if pid == 0:
         code = 0
         try:
-            os.nice(niceness)
-            for fn, sig in jobs:
+            while index := os.read(queue, 2):   # (one reader at a time gets each 2 bytes)
+                fn, sig = jobs[int.from_bytes(index, "little")]
                 fn.compile(sig)
         except BaseException:
             code = 1
@@ -129,24 +98,29 @@ def _fork_compiler(jobs, niceness=0):
 
 
 def _compile_in_parallel(jobs, processes):
-    """jobs [(dispatcher, signature)], shared out by estimated size; the forked processes only
-    write Numba's disk cache, from which this process then loads what they compiled."""
-    shares = [[] for _ in range(processes)]
-    for job in sorted(jobs, key=lambda job: -_code_size(job[0])):    # largest first, to the
-        min(shares, key=lambda share: sum(_code_size(fn) for fn, _ in share)).append(job)  # least loaded
-    children = [_fork_compiler(share) for share in shares] if processes > 1 else []
-    for pid in children:
-        os.waitpid(pid, 0)
+    """jobs [(dispatcher, signature)], the largest first (by estimated size), each taken by the
+    first of `processes` forked processes to be free: the last to finish waits least. They
+    only write Numba's disk cache, from which this process then loads what they compiled."""
+    jobs = sorted(jobs, key=lambda job: -_code_size(job[0]))
+    if processes > 1:
+        queue, fill = os.pipe()
+        os.write(fill, b"".join(i.to_bytes(2, "little") for i in range(len(jobs))))
+        os.close(fill)                            # (a pipe holds 64 KB: 32,768 jobs)
+        children = [_fork_compiler(jobs, queue) for _ in range(processes)]
+        os.close(queue)
+        for pid in children:
+            os.waitpid(pid, 0)
     for fn, sig in jobs:                          # loaded from the cache the children wrote
         fn.compile(sig)                           # (or compiled here: no children, or one failed)
 
 
 def _code_size(fn, seen=None):
-    """Bytecode size of a kernel and the kernels it calls: a proxy for its compile time."""
+    """Bytecode size of a kernel and the kernels it calls, each from a fixed cost worth
+    KERNEL_COST bytes: a proxy for its compile time."""
     seen = set() if seen is None else seen
     seen.add(fn)
     code = fn.py_func.__code__
-    total = len(code.co_code)
+    total = KERNEL_COST + len(code.co_code)
     for name in code.co_names:
         callee = fn.py_func.__globals__.get(name)
         if callee not in seen and hasattr(callee, "py_func"):

@@ -17,12 +17,8 @@ from numba import njit
 
 from ..shapes import conv_output_size, phase_planes
 from . import compiling, split, threads
-from .compiling import EXACT_TWINS
 from .reference import ARGMAX_DTYPE, FLUSH, adam_scalars, check_same_shape, make_phase_planes
 from .reference import winograd_tile_grid, winograd_weights, winograd_weights_backward  # noqa: F401
-from .reference import adam as adam_reference
-from .reference import adam_sum as adam_sum_reference
-from .reference import sgd_momentum as sgd_momentum_reference
 from .team import Team
 
 _team = None
@@ -68,11 +64,6 @@ def compile_ahead(run, on_compile=None):
     with recording() as calls:
         run()
     return compiling.compile_calls(calls, team(), on_compile)
-
-
-def _still_compiling(fn):
-    """Whether fn is still being compiled in the background (its NumPy twin runs meanwhile)."""
-    return compiling.still_compiling(fn, team())
 
 
 @njit(cache=True)
@@ -428,39 +419,32 @@ def _backward_c1_k3_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
 
 
 @njit(inline="always")
-def _k5_views(P, PW):
-    """The 36 views of one image's planes (12, length) the 5x5 kernels read: phase X (A: even
-    row, even column; B: even, odd; C: odd, even; D: odd, odd) shifted r rows and c columns
-    (its plane 3 * phase + c, from row r on), in the order X = A..D, r = 0..2, c = 0..2."""
-    return (P[0], P[1], P[2], P[0][PW:], P[1][PW:], P[2][PW:], P[0][2 * PW:], P[1][2 * PW:],
-            P[2][2 * PW:], P[3], P[4], P[5], P[3][PW:], P[4][PW:], P[5][PW:], P[3][2 * PW:],
-            P[4][2 * PW:], P[5][2 * PW:], P[6], P[7], P[8], P[6][PW:], P[7][PW:], P[8][PW:],
-            P[6][2 * PW:], P[7][2 * PW:], P[8][2 * PW:], P[9], P[10], P[11], P[9][PW:],
-            P[10][PW:], P[11][PW:], P[9][2 * PW:], P[10][2 * PW:], P[11][2 * PW:])
-
-
-@njit(inline="always")
-def _k5_values(V, p):
-    """Window p's 36 pixels: each of _k5_views' views at p, in their order."""
-    return (V[0][p], V[1][p], V[2][p], V[3][p], V[4][p], V[5][p], V[6][p], V[7][p], V[8][p],
-            V[9][p], V[10][p], V[11][p], V[12][p], V[13][p], V[14][p], V[15][p], V[16][p],
-            V[17][p], V[18][p], V[19][p], V[20][p], V[21][p], V[22][p], V[23][p], V[24][p],
-            V[25][p], V[26][p], V[27][p], V[28][p], V[29][p], V[30][p], V[31][p], V[32][p],
-            V[33][p], V[34][p], V[35][p])
+def _k5_pixels(P, p, q, r):
+    """Window p's 36 pixels in one image's planes P (12, length): phase X (A: even row, even
+    column; B: even, odd; C: odd, even; D: odd, odd) shifted r rows and c columns, which is
+    plane 3 * X + c at offset p, q = p + PW or r = p + 2 * PW for r = 0, 1 or 2, in the order
+    X = A..D, r = 0..2, c = 0..2. Loads at unsigned offsets of one 2-D array, not 36 views of it:
+    Numba compiles them in half the time (a view is a struct to build and reference-count),
+    to the same vector code."""
+    return (P[0, p], P[1, p], P[2, p], P[0, q], P[1, q], P[2, q], P[0, r], P[1, r], P[2, r],
+            P[3, p], P[4, p], P[5, p], P[3, q], P[4, q], P[5, q], P[3, r], P[4, r], P[5, r],
+            P[6, p], P[7, p], P[8, p], P[6, q], P[7, q], P[8, q], P[6, r], P[7, r], P[8, r],
+            P[9, p], P[10, p], P[11, p], P[9, q], P[10, q], P[11, q], P[9, r], P[10, r], P[11, r])
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def _forward_c1_k5_s2(planes, w, b, PW, out, argmax, n0, n1):
     """The fast network's first block: C = 1, 5x5 kernel, 2x2 pool; planes (N, 12, length)
     and w (F, 25) flattened by the wrapper. As _forward_c1_k3_s2, with three row and three
-    column shifts: x<r><c> is phase x (a..d as A..D in _k5_views) shifted r rows and c
+    column shifts: x<r><c> is phase x (a..d as A..D in _k5_pixels) shifted r rows and c
     columns, at window p. Window element (a, e) and tap (i, j) read phase ((a+i)%2, (e+j)%2)
     shifted ((a+i)//2, (e+j)//2). One line of each sum per kernel row."""
     F = w.shape[0]
     L = out.shape[2]
     zero = out.dtype.type(0)
+    Q, R = np.uint64(PW), np.uint64(2 * PW)   # (unsigned, as p: uint64 + int64 is a float in Numba)
     for n in range(n0, n1):
-        V = _k5_views(planes[n], PW)
+        P = planes[n]
         for f in range(F):
             wf = w[f]
             w0 = wf[0]
@@ -494,7 +478,7 @@ def _forward_c1_k5_s2(planes, w, b, PW, out, argmax, n0, n1):
             for p in range(np.uint64(L)):   # (unsigned: see _forward_c1_k3_s2)
                 (a00, a01, a02, a10, a11, a12, a20, a21, a22, b00, b01, b02, b10, b11, b12, b20,
                  b21, b22, c00, c01, c02, c10, c11, c12, c20, c21, c22, d00, d01, d02, d10, d11,
-                 d12, d20, d21, d22) = _k5_values(V, p)
+                 d12, d20, d21, d22) = _k5_pixels(P, p, p + Q, p + R)
                 v00 = (((w0 * a00 + w1 * b00) + (w2 * a01 + w3 * b01) + w4 * a02)
                        + ((w5 * c00 + w6 * d00) + (w7 * c01 + w8 * d01) + w9 * c02)
                        + ((w10 * a10 + w11 * b10) + (w12 * a11 + w13 * b11) + w14 * a12)
@@ -533,13 +517,14 @@ def _backward_c1_k5_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
     L = dout.shape[2]
     parts = dw_parts.shape[0]
     zero = dw_parts.dtype.type(0)
+    Q, R = np.uint64(PW), np.uint64(2 * PW)
     for part in range(k0, k1):
         dw = dw_parts[part]
         db = db_parts[part]
         dw[:] = 0
         db[:] = 0
         for n in range(part * N // parts, (part + 1) * N // parts):
-            V = _k5_views(planes[n], PW)
+            P = planes[n]
             for f in range(F):
                 g_ = dout[n, f]
                 k_ = argmax[n, f]
@@ -554,7 +539,7 @@ def _backward_c1_k5_s2(planes, dout, argmax, PW, dw_parts, db_parts, k0, k1):
                     g11 = g if k == 3 else zero
                     (a00, a01, a02, a10, a11, a12, a20, a21, a22, b00, b01, b02, b10, b11, b12, b20,
                      b21, b22, c00, c01, c02, c10, c11, c12, c20, c21, c22, d00, d01, d02, d10, d11,
-                     d12, d20, d21, d22) = _k5_values(V, p)
+                     d12, d20, d21, d22) = _k5_pixels(P, p, p + Q, p + R)
                     sb += (g00 + g01) + (g10 + g11)
                     s0 += (g00 * a00 + g01 * b00) + (g10 * c00 + g11 * d00)
                     s1 += (g00 * b00 + g01 * a01) + (g10 * d00 + g11 * c01)
@@ -713,7 +698,7 @@ def conv_relu_pool_forward(x, w, b, pad, S, out=None, argmax=None, planes=None):
         conv, args = _forward_general, (planes, w)
     args += (b, g.PW, out.reshape(N, F, g.L), argmax.reshape(N, F, g.L))
     fill = None                                   # (None: NumPy's copy, on this thread)
-    if S == 2 and not _still_compiling(_phase_planes_s2):
+    if S == 2:
         grid = _flat_planes(planes).reshape(N, S, S, g.CS, C, g.rows, g.PW)
         fill, fill_args = _phase_planes_s2, (np.ascontiguousarray(x), pad, grid)
     elif x.size >= PARALLEL_PLANES and not team().is_recording:   # (recording: kernels only)
@@ -766,8 +751,6 @@ def _phase_planes_s2(x, pad, grid, n0, n1):
                                 for k in range(PW):
                                     dst[k] = src[x0 + 2 * k] if lo <= k < hi else zero
 
-
-EXACT_TWINS.add(_phase_planes_s2)
 
 
 # For pool sizes other than 2 (no compiled copy), from this many input values on, each thread
@@ -836,9 +819,7 @@ def conv_relu_pool_backward(dout, argmax, planes, w, x_shape, pad, S, need_dx, d
 
 # -------------------------------------------- conv as one GEMM, then ReLU + max-pool
 # The kernels around the GEMM of reference.im2row's block (read it first), channels last;
-# the GEMM itself is NumPy's (BLAS). Work is split over images. Compiled before training
-# starts even where the NumPy twin is exact: the twins are several times slower, and the
-# fast recipe's single epoch spent seconds on them while a background process compiled.
+# the GEMM itself is NumPy's (BLAS). Work is split over images.
 
 @njit(cache=True, nogil=True)
 def _im2row(x, KH, KW, rows, n0, n1):
@@ -1033,9 +1014,7 @@ def _run_summing_bias(kernel, args, db, N):
 # reference.py's Winograd section, a tile at a time (read it first). B^T, B and A^T are
 # applied as the sums they are, along one axis of the tile and then the other, in reference's
 # order; the weights' transforms are reference's (small matrix products). Work is split over
-# images. Bitwise twins of reference's (tested), yet compiled before training starts, not in
-# the background as EXACT_TWINS are: on the NumPy twins a first fast-recipe run trained for
-# 9-10 s instead of 4.5 (the twins take 11.5 ms a 64-image slice, these 2.8).
+# images. Bitwise twins of reference's (tested).
 
 @njit(inline="always")
 def _bt(d0, d1, d2, d3):
@@ -1055,41 +1034,31 @@ def _at(m0, m1, m2, m3):
     return m0 + m1 + m2, m1 - m2 - m3
 
 
-@njit(inline="always")
-def _tile(planes, o):
-    """The 16 planes' runs from offset o: tile entry p's channels are _tile(...)[p][:C]."""
-    P = planes
-    return (P[0, o:], P[1, o:], P[2, o:], P[3, o:], P[4, o:], P[5, o:], P[6, o:], P[7, o:],
-            P[8, o:], P[9, o:], P[10, o:], P[11, o:], P[12, o:], P[13, o:], P[14, o:], P[15, o:])
-
-
-@njit(inline="always")
-def _four_pixels(row, x0, C):
-    """Pixels x0 .. x0 + 3 of a flat channels-last pixel row."""
-    return row[x0:], row[x0 + C:], row[x0 + 2 * C:], row[x0 + 3 * C:]
-
-
 @njit(cache=True, nogil=True)
 def _winograd_tiles(xp, V, PH, PW, C, n0, n1):
-    """xp: the padded images (N, Hp, Wp*C), channels last, each pixel row flat."""
+    """xp: the padded images (N, Hp, Wp*C), channels last, each pixel row flat. Tile entry
+    (i, j), channel c is V[4i + j, t] at t = (tile's index) * C + c; its pixel in row y + i,
+    column x + j * C. (Loads and stores at unsigned offsets, as in _k5_pixels.)"""
+    U = np.uint64(C)
     for n in range(n0, n1):
         for ph in range(PH):
+            y = 2 * ph
             for pw in range(PW):
-                v = _tile(V, ((n * PH + ph) * PW + pw) * C)
-                x0 = 2 * pw * C
-                d0 = _four_pixels(xp[n, 2 * ph], x0, C)              # the tile's four rows
-                d1 = _four_pixels(xp[n, 2 * ph + 1], x0, C)
-                d2 = _four_pixels(xp[n, 2 * ph + 2], x0, C)
-                d3 = _four_pixels(xp[n, 2 * ph + 3], x0, C)
-                for c in range(C):                                   # B^T d: down each column,
-                    a0, b0, e0, h0 = _bt(d0[0][c], d1[0][c], d2[0][c], d3[0][c])
-                    a1, b1, e1, h1 = _bt(d0[1][c], d1[1][c], d2[1][c], d3[1][c])
-                    a2, b2, e2, h2 = _bt(d0[2][c], d1[2][c], d2[2][c], d3[2][c])
-                    a3, b3, e3, h3 = _bt(d0[3][c], d1[3][c], d2[3][c], d3[3][c])
-                    v[0][c], v[1][c], v[2][c], v[3][c] = _bt(a0, a1, a2, a3)      # then (.) B
-                    v[4][c], v[5][c], v[6][c], v[7][c] = _bt(b0, b1, b2, b3)      # along each row
-                    v[8][c], v[9][c], v[10][c], v[11][c] = _bt(e0, e1, e2, e3)
-                    v[12][c], v[13][c], v[14][c], v[15][c] = _bt(h0, h1, h2, h3)
+                o = np.uint64(((n * PH + ph) * PW + pw) * C)
+                x0 = np.uint64(2 * pw * C)
+                for c in range(U):                                   # B^T d: down each column,
+                    t, x = o + c, x0 + c
+                    a0, b0, e0, h0 = _bt(xp[n, y, x], xp[n, y + 1, x], xp[n, y + 2, x], xp[n, y + 3, x])
+                    x += U
+                    a1, b1, e1, h1 = _bt(xp[n, y, x], xp[n, y + 1, x], xp[n, y + 2, x], xp[n, y + 3, x])
+                    x += U
+                    a2, b2, e2, h2 = _bt(xp[n, y, x], xp[n, y + 1, x], xp[n, y + 2, x], xp[n, y + 3, x])
+                    x += U
+                    a3, b3, e3, h3 = _bt(xp[n, y, x], xp[n, y + 1, x], xp[n, y + 2, x], xp[n, y + 3, x])
+                    V[0, t], V[1, t], V[2, t], V[3, t] = _bt(a0, a1, a2, a3)      # then (.) B
+                    V[4, t], V[5, t], V[6, t], V[7, t] = _bt(b0, b1, b2, b3)      # along each row
+                    V[8, t], V[9, t], V[10, t], V[11, t] = _bt(e0, e1, e2, e3)
+                    V[12, t], V[13, t], V[14, t], V[15, t] = _bt(h0, h1, h2, h3)
 
 
 def winograd_tiles(x, pad, planes=None):
@@ -1116,28 +1085,28 @@ def _winograd_relu_pool(M, b, out, argmax, n0, n1):
     for n in range(n0, n1):
         for ph in range(PH):
             for pw in range(PW):
-                best, win = out[n, ph, pw], argmax[n, ph, pw]
-                m = _tile(M, ((n * PH + ph) * PW + pw) * F)
-                for f in range(F):                                   # A^T M down each column,
-                    u0, v0 = _at(m[0][f], m[4][f], m[8][f], m[12][f])
-                    u1, v1 = _at(m[1][f], m[5][f], m[9][f], m[13][f])
-                    u2, v2 = _at(m[2][f], m[6][f], m[10][f], m[14][f])
-                    u3, v3 = _at(m[3][f], m[7][f], m[11][f], m[15][f])
+                o = np.uint64(((n * PH + ph) * PW + pw) * F)
+                for f in range(np.uint64(F)):                         # A^T M down each column,
+                    t = o + f
+                    u0, v0 = _at(M[0, t], M[4, t], M[8, t], M[12, t])
+                    u1, v1 = _at(M[1, t], M[5, t], M[9, t], M[13, t])
+                    u2, v2 = _at(M[2, t], M[6, t], M[10, t], M[14, t])
+                    u3, v3 = _at(M[3, t], M[7, t], M[11, t], M[15, t])
                     y00, y01 = _at(u0, u1, u2, u3)                    # then (.) A along each row
                     y10, y11 = _at(v0, v1, v2, v3)
-                    top, t = y00 + b[f], 0                           # window element t = 2i + j;
+                    top, k = y00 + b[f], 0                           # window element k = 2i + j;
                     y = y01 + b[f]                                   # strict: a tie keeps the
-                    t = 1 if y > top else t                          # earlier element
+                    k = 1 if y > top else k                          # earlier element
                     top = y if y > top else top
                     y = y10 + b[f]
-                    t = 2 if y > top else t
+                    k = 2 if y > top else k
                     top = y if y > top else top
                     y = y11 + b[f]
-                    t = 3 if y > top else t
+                    k = 3 if y > top else k
                     top = y if y > top else top
                     on = top > zero
-                    win[f] = t if on else -1
-                    best[f] = top if on else zero
+                    argmax[n, ph, pw, f] = k if on else -1
+                    out[n, ph, pw, f] = top if on else zero
 
 
 def winograd_relu_pool(M, b, out, argmax):
@@ -1159,21 +1128,21 @@ def _winograd_relu_pool_backward(dout, argmax, dM, db_rows, n0, n1):
         db[:] = 0
         for ph in range(PH):
             for pw in range(PW):
-                g_row, w_row = dout[n, ph, pw], argmax[n, ph, pw]
-                m = _tile(dM, ((n * PH + ph) * PW + pw) * F)
-                for f in range(F):
-                    w = w_row[f]
-                    g = g_row[f] if w >= 0 else zero
+                o = np.uint64(((n * PH + ph) * PW + pw) * F)
+                for f in range(np.uint64(F)):
+                    t = o + f
+                    w = argmax[n, ph, pw, f]
+                    g = dout[n, ph, pw, f] if w >= 0 else zero
                     db[f] += g
                     # dY is g at the winner (row w // 2, column w % 2), 0 elsewhere, so
                     # dM = A dY A^T = g a a'^T, a and a' A's columns (1, 1, 1, 0) or (0, 1, -1, -1)
                     top, left = (w & 2) == 0, (w & 1) == 0
                     a0, a2, a3 = (g if top else zero), (g if top else -g), (zero if top else -g)
                     e0, e2, e3 = (one if left else zero), (one if left else -one), (zero if left else -one)
-                    m[0][f], m[1][f], m[2][f], m[3][f] = a0 * e0, a0, a0 * e2, a0 * e3
-                    m[4][f], m[5][f], m[6][f], m[7][f] = g * e0, g, g * e2, g * e3
-                    m[8][f], m[9][f], m[10][f], m[11][f] = a2 * e0, a2, a2 * e2, a2 * e3
-                    m[12][f], m[13][f], m[14][f], m[15][f] = a3 * e0, a3, a3 * e2, a3 * e3
+                    dM[0, t], dM[1, t], dM[2, t], dM[3, t] = a0 * e0, a0, a0 * e2, a0 * e3
+                    dM[4, t], dM[5, t], dM[6, t], dM[7, t] = g * e0, g, g * e2, g * e3
+                    dM[8, t], dM[9, t], dM[10, t], dM[11, t] = a2 * e0, a2, a2 * e2, a2 * e3
+                    dM[12, t], dM[13, t], dM[14, t], dM[15, t] = a3 * e0, a3, a3 * e2, a3 * e3
 
 
 def winograd_relu_pool_backward(dout, argmax, dM, db):
@@ -1188,33 +1157,36 @@ def winograd_relu_pool_backward(dout, argmax, dM, db):
 
 
 @njit(inline="always")
-def _add_to_pixels(pixels, c, values):
-    for k in range(4):
-        pixels[k][c] += values[k]
+def _add_to_row(dxp, n, y, x, U, values):
+    """Four values added to pixels x, x + U, x + 2U, x + 3U of row y of image n."""
+    dxp[n, y, x] += values[0]
+    dxp[n, y, x + U] += values[1]
+    dxp[n, y, x + U + U] += values[2]
+    dxp[n, y, x + U + U + U] += values[3]
 
 
 @njit(cache=True, nogil=True)
 def _winograd_untiles(dV, dxp, PH, PW, C, n0, n1):
-    """dxp: the padded gradient (N, Hp, Wp*C), channels last, each pixel row flat."""
+    """dxp: the padded gradient (N, Hp, Wp*C), channels last, each pixel row flat; offsets as
+    in _winograd_tiles."""
+    U = np.uint64(C)
     for n in range(n0, n1):
         dxp[n] = 0
         for ph in range(PH):
+            y = 2 * ph
             for pw in range(PW):
-                v = _tile(dV, ((n * PH + ph) * PW + pw) * C)
-                x0 = 2 * pw * C
-                d0 = _four_pixels(dxp[n, 2 * ph], x0, C)
-                d1 = _four_pixels(dxp[n, 2 * ph + 1], x0, C)
-                d2 = _four_pixels(dxp[n, 2 * ph + 2], x0, C)
-                d3 = _four_pixels(dxp[n, 2 * ph + 3], x0, C)
-                for c in range(C):                                   # B dV down each column,
-                    q00, q10, q20, q30 = _b(v[0][c], v[4][c], v[8][c], v[12][c])
-                    q01, q11, q21, q31 = _b(v[1][c], v[5][c], v[9][c], v[13][c])
-                    q02, q12, q22, q32 = _b(v[2][c], v[6][c], v[10][c], v[14][c])
-                    q03, q13, q23, q33 = _b(v[3][c], v[7][c], v[11][c], v[15][c])
-                    _add_to_pixels(d0, c, _b(q00, q01, q02, q03))    # then along each row,
-                    _add_to_pixels(d1, c, _b(q10, q11, q12, q13))    # added to the pixels
-                    _add_to_pixels(d2, c, _b(q20, q21, q22, q23))
-                    _add_to_pixels(d3, c, _b(q30, q31, q32, q33))
+                o = np.uint64(((n * PH + ph) * PW + pw) * C)
+                x0 = np.uint64(2 * pw * C)
+                for c in range(U):                                   # B dV down each column,
+                    t, x = o + c, x0 + c
+                    q00, q10, q20, q30 = _b(dV[0, t], dV[4, t], dV[8, t], dV[12, t])
+                    q01, q11, q21, q31 = _b(dV[1, t], dV[5, t], dV[9, t], dV[13, t])
+                    q02, q12, q22, q32 = _b(dV[2, t], dV[6, t], dV[10, t], dV[14, t])
+                    q03, q13, q23, q33 = _b(dV[3, t], dV[7, t], dV[11, t], dV[15, t])
+                    _add_to_row(dxp, n, y, x, U, _b(q00, q01, q02, q03))      # then along each
+                    _add_to_row(dxp, n, y + 1, x, U, _b(q10, q11, q12, q13))  # row, added to the
+                    _add_to_row(dxp, n, y + 2, x, U, _b(q20, q21, q22, q23))  # pixels
+                    _add_to_row(dxp, n, y + 3, x, U, _b(q30, q31, q32, q33))
 
 
 def winograd_untiles(dV, x_shape, pad, dx=None):
@@ -1237,7 +1209,8 @@ def winograd_untiles(dV, x_shape, pad, dx=None):
 
 # ------------------------------------------------------------------- optimizer update
 # No fastmath: it would let LLVM fuse the multiply-adds, and then the NumPy reference could
-# not be its exact twin (EXACT_TWINS). The loop is bound by memory, and as fast without.
+# not be its exact twin (tested bitwise: either back end trains to the same weights). The loop
+# is bound by memory, and as fast without.
 @njit(cache=True, nogil=True)
 def _sgd_momentum(w, v, g, lr, momentum, weight_decay, lo, hi):
     flush, zero = w.dtype.type(FLUSH), w.dtype.type(0)   # typed: a bare 0 would be float64
@@ -1249,15 +1222,11 @@ def _sgd_momentum(w, v, g, lr, momentum, weight_decay, lo, hi):
         w[i] += vi
 
 
-EXACT_TWINS.add(_sgd_momentum)
-
 
 def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     """Same as reference.sgd_momentum (bitwise), in one pass over memory instead of four. One
     thread: the update is bound by memory bandwidth, and a second thread made it slower
     (measured)."""
-    if _still_compiling(_sgd_momentum):
-        return sgd_momentum_reference(w, v, g, lr, momentum, weight_decay)
     check_same_shape(w, v, g)
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
     f = w.dtype.type
@@ -1283,14 +1252,10 @@ def _adam(w, m, v, g, beta1, c1, beta2, c2, eps, step_size, root, lo, hi):
         w[i] -= step_size * mi / (np.sqrt(vi) / root + eps)
 
 
-EXACT_TWINS.add(_adam)
-
 
 def adam(w, m, v, g, lr, beta1, beta2, eps, step):
     """Same as reference.adam (bitwise), in one pass over memory, on one thread (bound by
     memory, like sgd_momentum)."""
-    if _still_compiling(_adam):
-        return adam_reference(w, m, v, g, lr, beta1, beta2, eps, step)
     check_same_shape(w, m, g)
     check_same_shape(w, v, g)
     f = w.dtype.type
@@ -1317,14 +1282,10 @@ def _adam_sum(ws, ms, vs, gs, parts, beta1, c1, beta2, c2, eps, step_size, root,
         _adam(ws[i], ms[i], vs[i], gs[i], beta1, c1, beta2, c2, eps, step_size, root, lo, hi)
 
 
-EXACT_TWINS.add(_adam_sum)
-
 
 def adam_sum(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step):
     """Same as reference.adam_sum (bitwise), every parameter cut into one piece per thread:
     an element's sum and update do not depend on where the cuts fall."""
-    if _still_compiling(_adam_sum):
-        return adam_sum_reference(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step)
     for arrays in zip(ws, ms, vs, gs, *parts):
         for other in arrays[1:]:
             check_same_shape(arrays[0], other, other)

@@ -110,8 +110,7 @@ def make_phase_planes(x, KH, KW, pad, S, planes=None):
 
     (0 where that pixel is outside the padded image). Written into `planes` if given. A
     copy, so exact: the jit back end's compiled copy for S = 2 (jit._phase_planes_s2) is its
-    bitwise twin, and the jit back end uses this one for other pool sizes, and while that
-    copy compiles on a first run.
+    bitwise twin, and the jit back end uses this one for other pool sizes.
     """
     N, C, H, W = x.shape
     g = phase_planes(H, W, KH, KW, pad, S)
