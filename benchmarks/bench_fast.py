@@ -1,7 +1,7 @@
 """The fast recipe: wall time and test accuracy of `python train.py --recipe fast` over 5
 seeds, and the identical network and recipe in PyTorch 2.13 in the same run, in turns.
 
-    python benchmarks/bench_fast.py [--seeds 5] [--no-first-run]
+    python benchmarks/bench_fast.py [--seeds 5] [--first-runs 3]
     pip install torch==2.13.0        # optional: without it the PyTorch column is left out
 
 For each seed, scratchnet runs as a user runs it (a process of its own, kernels already in
@@ -12,8 +12,9 @@ from seed to seed, so both meet the host's busy and quiet spells alike) trains t
 network from the same initial weights, on the same batches in the same order, with the same
 Adam and the same one-cycle factor at every step, in a process of its own with its default
 settings. The ratio compares the two training times of a pair; the median and the spread
-over the pairs are what to judge. The first run (an empty kernel cache, so every kernel is
-compiled) is measured apart, once.
+over the pairs are what to judge. A first run (an empty kernel cache, so every kernel is
+compiled) is measured apart, against a warm run in turns, in --first-runs pairs (each stopped
+at the printed accuracy).
 """
 import argparse
 import os
@@ -31,9 +32,10 @@ TRAINING_LINE = re.compile(r"^training took ([\d.]+) s")
 SCRATCHNET_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
 
 
-def run_scratchnet(seed, workdir, env=None):
+def run_scratchnet(seed, workdir, env=None, until_accuracy=False):
     """train.py --recipe fast in a process of its own: (accuracy, seconds from start to the
-    accuracy line, training seconds, whole run's seconds, peak RSS in MB)."""
+    accuracy line, training seconds, whole run's seconds, peak RSS in MB); stopped at the
+    accuracy line if asked (then only the first two are known)."""
     command = [sys.executable, str(ROOT / "train.py"), "--recipe", "fast", "--seed", str(seed),
                "--model", os.path.join(workdir, f"fast{seed}.npz"), "--report-dir", os.path.join(workdir, "report")]
     start = time.perf_counter()
@@ -43,6 +45,10 @@ def run_scratchnet(seed, workdir, env=None):
     for line in proc.stdout:
         if (m := ACCURACY_LINE.match(line)) and accuracy is None:
             accuracy, to_accuracy = float(m.group(1)), time.perf_counter() - start
+            if until_accuracy:
+                proc.kill()
+                proc.wait()
+                return accuracy, to_accuracy, None, None, None
         if m := TRAINING_LINE.match(line):
             training = float(m.group(1))
     _, status, usage = os.wait4(proc.pid, 0)
@@ -168,7 +174,8 @@ def spread(values):
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=5)
-    p.add_argument("--no-first-run", action="store_true", help="skip the run with an empty kernel cache")
+    p.add_argument("--first-runs", type=int, default=3,
+                   help="pairs of a first run (empty kernel cache) and a warm one, in turns (0: none)")
     args = p.parse_args()
     header("bench_fast: train.py --recipe fast, 5 seeds, and PyTorch's same network and recipe in turns")
     rows, ratios = [], []
@@ -191,10 +198,12 @@ def main():
                 ratios.append(training / t_training)
                 line += f" | {t_acc:>16.4f}  {t_training:>6.2f} s | {ratios[-1]:.2f}"
             print(line, flush=True)
-        first = None
-        if not args.no_first_run:
-            env = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(workdir, "empty-cache"))
-            first = run_scratchnet(0, workdir, env=env)
+        firsts = []                                      # (first run, warm run) to the accuracy line
+        for k in range(args.first_runs):
+            cold = dict(os.environ, NUMBA_CACHE_DIR=os.path.join(workdir, f"empty-cache-{k}"))
+            pair = [run_scratchnet(0, workdir, env, until_accuracy=True) for env in
+                    ((cold, None) if k % 2 == 0 else (None, cold))]
+            firsts.append(pair if k % 2 == 0 else pair[::-1])
     accs = [r[0][0] for r in rows]
     print()
     print(f"scratchnet test accuracy: mean {statistics.mean(accs):.4f} +- {statistics.pstdev(accs):.4f}, "
@@ -217,10 +226,12 @@ def main():
     training = statistics.median(r[0][2] for r in rows)
     print(f"arithmetic limit (its matrix products alone, as a step runs them: {rate:.0f} GFLOP/s): "
           f"{limit:.2f} s per epoch; training / limit = {training / limit:.2f}")
-    if first is not None:
-        warm = statistics.median(r[0][1] for r in rows)
-        print(f"first run (empty kernel cache), seed 0: {first[1]:.2f} s to the printed test accuracy, "
-              f"{first[1] - warm:+.2f} s over the warm median; test accuracy {first[0]:.4f}")
+    if firsts:
+        extra = [cold[1] - warm[1] for cold, warm in firsts]
+        print(f"first run (empty kernel cache) against a warm run, seed 0, in turns, {len(firsts)} pairs: "
+              f"{statistics.median(extra):+.2f} s to the printed test accuracy (median; "
+              f"{min(extra):+.2f} to {max(extra):+.2f}); first runs {spread([c[1] for c, _ in firsts])} s, "
+              f"test accuracy {', '.join(f'{c[0]:.4f}' for c, _ in firsts)}")
 
 
 if __name__ == "__main__":
