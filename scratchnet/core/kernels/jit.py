@@ -752,7 +752,6 @@ def _phase_planes_s2(x, pad, grid, n0, n1):
                                     dst[k] = src[x0 + 2 * k] if lo <= k < hi else zero
 
 
-
 # For pool sizes other than 2 (no compiled copy), from this many input values on, each thread
 # fills the phase planes of its own images with NumPy: the fused forward 15% faster for a
 # batch of 1,000 MNIST images, 7% for 256; for 64 it was 30% slower (0.75 vs 0.58 ms), the
@@ -1036,9 +1035,10 @@ def _at(m0, m1, m2, m3):
 
 @njit(cache=True, nogil=True)
 def _winograd_tiles(xp, V, PH, PW, C, n0, n1):
-    """xp: the padded images (N, Hp, Wp*C), channels last, each pixel row flat. Tile entry
-    (i, j), channel c is V[4i + j, t] at t = (tile's index) * C + c; its pixel in row y + i,
-    column x + j * C. (Loads and stores at unsigned offsets, as in _k5_pixels.)"""
+    """xp: the padded images (N, Hp, Wp*C), channels last, each pixel row flat. The tile at
+    (ph, pw) reads pixel (i, j), channel c at xp[n, 2 ph + i, (2 pw + j) C + c] and writes
+    entry (i, j) of B^T d B at V[4i + j, (its index) C + c]. (Loads and stores at unsigned
+    offsets, as in _k5_pixels.)"""
     U = np.uint64(C)
     for n in range(n0, n1):
         for ph in range(PH):
@@ -1222,7 +1222,6 @@ def _sgd_momentum(w, v, g, lr, momentum, weight_decay, lo, hi):
         w[i] += vi
 
 
-
 def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     """Same as reference.sgd_momentum (bitwise), in one pass over memory instead of four. One
     thread: the update is bound by memory bandwidth, and a second thread made it slower
@@ -1231,7 +1230,6 @@ def sgd_momentum(w, v, g, lr, momentum, weight_decay=0.0):
     w, v, g = w.reshape(-1), v.reshape(-1), g.reshape(-1)
     f = w.dtype.type
     team().run(_sgd_momentum, (w, v, g, f(lr), f(momentum), f(weight_decay)), [(0, w.size)])
-
 
 
 # error_model="numpy": a division by zero gives inf, as in NumPy, instead of a test that
@@ -1250,7 +1248,6 @@ def _adam(w, m, v, g, beta1, c1, beta2, c2, eps, step_size, root, lo, hi):
         m[i] = mi
         v[i] = vi
         w[i] -= step_size * mi / (np.sqrt(vi) / root + eps)
-
 
 
 def adam(w, m, v, g, lr, beta1, beta2, eps, step):
@@ -1280,7 +1277,6 @@ def _adam_sum(ws, ms, vs, gs, parts, beta1, c1, beta2, c2, eps, step_size, root,
             for j in range(hi - lo):
                 g[j] += part[j]
         _adam(ws[i], ms[i], vs[i], gs[i], beta1, c1, beta2, c2, eps, step_size, root, lo, hi)
-
 
 
 def adam_sum(ws, ms, vs, gs, parts, lr, beta1, beta2, eps, step):
