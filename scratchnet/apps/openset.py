@@ -11,7 +11,7 @@ from a small detector trained after the network, on what the network computes fo
             framework's own fit() (so its backward pass is the gradient-checked Dense and
             softmax cross-entropy) on MNIST training digits (as MNIST drew them, drawn as
             canvas pictures, traced with pens of any width, at low resolution, by a wobbling
-            hand) against non-digits of 26 families (data/nondigits.py), all preprocessed as
+            hand) against non-digits of 28 families (data/nondigits.py), all preprocessed as
             predict.py does. DETECTORS of them, from different seeds, are averaged into one
             Dense(183, 192) -> ReLU -> Dense(192, 2) (average())
   outliers  a network of its own with an eleventh output, "not a digit", trained on the same
@@ -283,7 +283,7 @@ class OpenSet:
                    net, scales, bool(info.get("shifts", False)))
 
 
-EXAMPLES = 9000   # training digits the detector learns from (against 24,000 non-digits)
+EXAMPLES = 9000   # training digits the detector learns from (against 25,846 non-digits)
 SHORT_EXAMPLES = 1000   # ... after a short try (--limit): drawn in seconds, not minutes
 HELD_OUT = 1000   # held-out digits its threshold is calibrated on
 DETECTORS = 3     # trained from different seeds and averaged: one seed's detector refuses
@@ -404,7 +404,7 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
                          out=out)
 
     # train.py's memory peak: the pictures are read from the cache a chunk at a time, and the
-    # features kept as float16 (33,000 x 339 of them for the fast network: 22 MB, not 45),
+    # features kept as float16 (35,000 x 339 of them for the fast network: 24 MB, not 47),
     # standardised in place a chunk at a time (float16 keeps 3 digits: a detector's inputs)
     F = features_of(positives[:1]).shape[1]
     n, N = len(positives), len(positives) + len(negatives)

@@ -6,13 +6,14 @@ AFTER preprocessing, which is all the network ever sees.
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
 low-resolution scans, and drawn by a wobbling hand at any size on a canvas. Non-digits come
-in twenty-six families: letters (not the digit-like ones) typed and traced by hand, symbols,
+in twenty-eight families: letters (not the digit-like ones) typed and traced by hand, symbols,
 letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
 textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
 digits; the Greek, Cyrillic and Hebrew alphabets typed and drawn; scribbles drawn with a
-paint tool's pen; things seen in small photos (garments, bags, shoes, filled and shaded);
-and letters of ten scripts no matplotlib font has (South Indian and other Indic scripts,
+paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; things seen
+in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded, printed
+and seamed); and letters of ten scripts no matplotlib font has (South Indian and other Indic scripts,
 Ethiopic, Hangul), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
 hand-drawn pictures are on both sides, so that the pen tells nothing.
 
@@ -23,7 +24,7 @@ Arabic, N'Ko, Lao, Canadian syllabics, from matplotlib's own fonts; the atlas's 
 Debian's fonts once, stored in the package: no system fonts needed).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
-and preprocesses them (~33,000, about two minutes on 2 cores), the next ones read them.
+and preprocesses them (~35,000, two to five minutes on 2 cores), the next ones read them.
 """
 import functools
 import hashlib
@@ -47,12 +48,12 @@ from .mnist import cache_root
 from .preprocess import _crop, to_mnist
 from .strokes import dilate, skeleton
 
-VERSION = 8   # of these pictures (with the source of this module, preprocess and strokes:
+VERSION = 9   # of these pictures (with the source of this module, preprocess and strokes:
               # the cache key)
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 250         # pictures drawn, then preprocessed, at a time: two blocks and the copies on
                     # their way to the workers are a first train.py's memory peak (80 MB less than 1000)
-NEGATIVES_PER_DIGIT = 8 / 3   # non-digit training pictures for each digit one (26 families)
+PER_FAMILY = 8 / 78   # non-digit training pictures of each family for each digit one
 
 SIZE = 64
 PEN_SIZE = 112       # the canvas of the traced pictures
@@ -86,7 +87,9 @@ FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "d
             "scribbles", "blobs", "noise", "textures", "paper",
             "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
             "typed letters", "typed signs", "typed pictographs", "typed scripts",
-            "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas")
+            "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas",
+            "turning strokes", "photos of things")
+NEGATIVES_PER_DIGIT = PER_FAMILY * len(FAMILIES)
 
 
 @functools.lru_cache(maxsize=None)
@@ -306,6 +309,23 @@ def _texture(rng):
     return np.where(on, 0, 255)
 
 
+def _turning_stroke(rng):
+    """A pen stroke that turns a few corners, as a hand scribbles: 2-6 runs, straight or
+    gently bent, joined at sharp turns, 1-px lines on a PEN_SIZE canvas. (Strokes that
+    wander without corners are _scribble's and _pen_scribble's.)"""
+    p, heading = rng.uniform(35, PEN_SIZE - 35, 2), rng.uniform(0, 2 * np.pi)
+    points = [tuple(p)]
+    for _ in range(int(rng.integers(2, 7))):
+        bend = rng.normal(0, 0.04)
+        for _ in range(int(rng.uniform(12, 45) / 3)):
+            heading += bend + rng.normal(0, 0.05)
+            p = np.clip(p + 3 * np.array([np.cos(heading), np.sin(heading)]), 8, PEN_SIZE - 8)
+            points.append(tuple(p))
+        heading += rng.choice([-1, 1]) * rng.uniform(0.6, 2.6)      # a corner: 35-150 degrees
+    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
+    ImageDraw.Draw(img).line(points, fill=1)
+    return np.asarray(img, dtype=bool)
+
 def _traced(lines, r):
     """1-px lines (H, W) bool traced with a pen of radius r: (H, W) float ink."""
     return dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]]
@@ -514,6 +534,98 @@ def _thing(rng):
     return Image.fromarray((a if rng.integers(0, 2) else 255 - a).astype(np.uint8))
 
 
+def _silhouette(rng, draw, size):
+    """One of eight things people photograph, filled, on a `size` canvas: trousers, a dress,
+    a top with short or long sleeves, a bag, a sneaker, an ankle boot, a sandal's straps."""
+    c, h = size / 2 + rng.uniform(-4, 4), rng.uniform(0.7, 0.92) * size
+    top, bottom = size / 2 - h / 2, size / 2 + h / 2
+    kind = int(rng.integers(0, 8))
+    if kind == 0:                                        # trousers: two long legs, a narrow gap
+        w, gap, flare = rng.uniform(0.27, 0.44) * size, rng.uniform(1, 6), rng.uniform(-4, 8)
+        crotch = top + h * rng.uniform(0.15, 0.35)
+        draw.polygon([(c - w / 2, top), (c + w / 2, top), (c + w / 2 + flare, bottom), (c + gap, bottom),
+                      (c, crotch), (c - gap, bottom), (c - w / 2 - flare, bottom)], fill=255)
+    elif kind == 1:                                      # a dress: a waist, a flaring skirt
+        w, hem = rng.uniform(0.11, 0.23) * size, rng.uniform(0.16, 0.47) * size
+        waist = top + h * rng.uniform(0.3, 0.5)
+        draw.polygon([(c - w / 2, top), (c + w / 2, top), (c + w / 2.6, waist), (c + hem / 2, bottom),
+                      (c - hem / 2, bottom), (c - w / 2.6, waist)], fill=255)
+        if rng.integers(0, 2):                           # ... and short sleeves
+            for side in (-1, 1):
+                draw.polygon([(c + side * w / 2, top), (c + side * (w / 2 + rng.uniform(6, 16)),
+                              top + rng.uniform(10, 40)), (c + side * w / 2, top + 12)], fill=255)
+    elif kind in (2, 3):                                 # a top: a body and two sleeves
+        w, h = rng.uniform(0.34, 0.62) * size, rng.uniform(0.47, 0.86) * size
+        top, bottom = size / 2 - h / 2, size / 2 + h / 2
+        arm = rng.uniform(0.11, 0.47) * size if kind == 2 else rng.uniform(0.39, 0.78) * size
+        a, cuff = rng.uniform(0.3, 1.3), 0.11 * size
+        for side in (-1, 1):
+            x = c + side * w / 2
+            end = (x + side * arm * np.sin(a), top + 2 + arm * np.cos(a))
+            draw.polygon([(x, top + 2), end, (end[0] - side * cuff * np.cos(a), end[1] + cuff * np.sin(a)),
+                          (x, top + 0.2 * size)], fill=255)
+        draw.rectangle([c - w / 2, top, c + w / 2, bottom], fill=255)
+        draw.ellipse([c - 0.08 * size, top - 0.05 * size, c + 0.08 * size, top + 0.06 * size], fill=0)
+    elif kind == 4:                                      # a bag: a rounded box and its handle
+        w, bh = rng.uniform(0.47, 0.86) * size, rng.uniform(0.31, 0.62) * size
+        y = size / 2 - bh / 2 + 0.08 * size
+        draw.rounded_rectangle([c - w / 2, y, c + w / 2, y + bh], radius=int(rng.integers(2, 14)), fill=255)
+        r = rng.uniform(0.1, 0.45) * w
+        draw.arc([c - r, y - r * rng.uniform(0.6, 1.4), c + r, y + r * 0.6], 180, 360, fill=255,
+                 width=int(rng.integers(3, 9)))
+    else:                                                # footwear, side on
+        y, L = size / 2 + rng.uniform(0, 0.2) * size, rng.uniform(0.7, 0.94) * size
+        x = size / 2 - L / 2
+        if kind == 5:                                    # a sneaker
+            draw.polygon([(x, y + 16), (x + L, y + 16), (x + L, y + 4), (x + L * 0.55, y - 6),
+                          (x + L * 0.35, y - rng.uniform(14, 30)), (x + 6, y - rng.uniform(18, 34)), (x, y)],
+                         fill=255)
+        elif kind == 6:                                  # an ankle boot
+            shaft = rng.uniform(0.4, 0.62) * size
+            draw.polygon([(x, y + 14), (x + L, y + 14), (x + L, y), (x + L * 0.5, y - 10),
+                          (x + L * 0.45, y - shaft), (x + 4, y - shaft), (x, y - 10)], fill=255)
+        else:                                            # a sandal: a sole, straps, a heel
+            draw.line([(x, y + 12), (x + L, y + 12)], fill=255, width=int(rng.integers(4, 10)))
+            width = int(rng.integers(3, 8))
+            for _ in range(int(rng.integers(2, 6))):
+                a, b = rng.uniform(x, x + L, 2)
+                draw.line([(a, y + 10), ((a + b) / 2, y - rng.uniform(10, 45)), (b, y + 10)], fill=255, width=width)
+            if rng.integers(0, 2):
+                draw.polygon([(x + L - 14, y + 12), (x + L, y + 12), (x + L - 4, y + 40), (x + L - 10, y + 40)],
+                             fill=255)
+
+
+def _photo_of_thing(rng):
+    """A thing in a small photo (_silhouette): a soft outline, shaded by a slow random field,
+    sometimes striped, spotted or seamed, its edge darker; bright on dark three times in four
+    (as a product photo cut out), 28-90 px. Not a stroke anywhere, though preprocessing may
+    thin it into one."""
+    size = 128
+    img = Image.new("L", (size, size), 0)
+    _silhouette(rng, ImageDraw.Draw(img), size)
+    img = img.rotate(float(rng.normal(0, 4)), resample=Image.Resampling.BILINEAR)
+    mask = np.asarray(img.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 2.5))), np.float32) / 255
+    field = Image.fromarray(rng.normal(0, 1, (4, 4)).astype(np.float32), mode="F")
+    shade = rng.uniform(0.35, 1.0) + rng.uniform(0.05, 0.25) * np.asarray(
+        field.resize((size, size), Image.Resampling.BICUBIC))
+    yy, xx = np.mgrid[0:size, 0:size]
+    pattern = rng.integers(0, 4)
+    if pattern == 1:                                     # stripes
+        period, a = rng.uniform(5, 16), rng.uniform(0, np.pi)
+        shade = shade * (1 - rng.uniform(0.2, 0.6) * (np.sin(2 * np.pi * (xx * np.cos(a) + yy * np.sin(a)) / period) > 0))
+    elif pattern == 2:                                   # spots
+        for _ in range(int(rng.integers(5, 40))):
+            (y, x), r = rng.uniform(0, size, 2), rng.uniform(2, 8)
+            shade = shade * (1 - rng.uniform(0.3, 0.8) * (((yy - y) ** 2 + (xx - x) ** 2) < r * r))
+    elif pattern == 3:                                   # seams
+        for _ in range(int(rng.integers(1, 4))):
+            x, slope = rng.uniform(0.23, 0.77) * size, rng.uniform(-0.2, 0.2)
+            shade = shade * (1 - 0.5 * (np.abs(xx - x - slope * (yy - size / 2)) < rng.uniform(0.7, 2)))
+    edge = np.clip(4 * mask * (1 - mask), 0, 1)
+    a = np.clip(mask * shade * (1 - rng.uniform(0, 0.5) * edge) * 255 + rng.normal(0, 3, (size, size)), 0, 255)
+    photo = Image.fromarray((a if rng.integers(0, 4) else 255 - a).astype(np.uint8))
+    return photo.resize((int(rng.integers(28, 90)),) * 2, Image.Resampling.BILINEAR)
+
 def _paper(rng):
     """Paper with no drawing: a grain, a few specks or short marks, a shadow across it or a
     soft smudge on it."""
@@ -558,6 +670,10 @@ def nondigit_picture(family, rng):
         return _pen(_pen_scribble(rng), rng, widths=(0, 7))
     if family == "things":
         return _thing(rng)
+    if family == "photos of things":
+        return _photo_of_thing(rng)
+    if family == "turning strokes":
+        return _pen(_turning_stroke(rng), rng, widths=(0, 8))
     if family in ("noise", "textures", "paper"):
         a = {"noise": _noise, "textures": _texture, "paper": _paper}[family](rng)
         return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
@@ -681,7 +797,7 @@ def _source_hash():
 
 class StoredPictures:
     """A (k, 28, 28) uint8 array in an uncompressed .npz file, read a slice at a time: the
-    detector's ~33,000 training pictures are never all in memory (train.py's peak). Slicing
+    detector's ~35,000 training pictures are never all in memory (train.py's peak). Slicing
     with a step of 1 reads just those rows, straight from the archive (zipfile's own seek
     reads and drops everything before the slice, ever larger temporaries that the C heap then
     keeps); any other index reads the whole array first."""
