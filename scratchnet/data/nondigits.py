@@ -12,9 +12,9 @@ textures and bare paper; and letters, symbols, mathematical signs and arrows, pi
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
 digits; the Greek, Cyrillic and Hebrew alphabets typed and drawn; scribbles drawn with a
 paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; things seen
-in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded, printed
-and seamed); and letters of ten scripts no matplotlib font has (South Indian and other Indic scripts,
-Ethiopic, Hangul), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
+in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded,
+printed and seamed); and letters of ten scripts no matplotlib font has (South Indian and
+other Indic scripts, Ethiopic, Hangul), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
 hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
@@ -326,6 +326,7 @@ def _turning_stroke(rng):
     ImageDraw.Draw(img).line(points, fill=1)
     return np.asarray(img, dtype=bool)
 
+
 def _traced(lines, r):
     """1-px lines (H, W) bool traced with a pen of radius r: (H, W) float ink."""
     return dilate(lines.astype(np.float32), r)[r:r + lines.shape[0], r:r + lines.shape[1]]
@@ -589,7 +590,8 @@ def _silhouette(rng, draw, size):
             width = int(rng.integers(3, 8))
             for _ in range(int(rng.integers(2, 6))):
                 a, b = rng.uniform(x, x + L, 2)
-                draw.line([(a, y + 10), ((a + b) / 2, y - rng.uniform(10, 45)), (b, y + 10)], fill=255, width=width)
+                draw.line([(a, y + 10), ((a + b) / 2, y - rng.uniform(10, 45)), (b, y + 10)], fill=255,
+                          width=width)
             if rng.integers(0, 2):
                 draw.polygon([(x + L - 14, y + 12), (x + L, y + 12), (x + L - 4, y + 40), (x + L - 10, y + 40)],
                              fill=255)
@@ -612,7 +614,8 @@ def _photo_of_thing(rng):
     pattern = rng.integers(0, 4)
     if pattern == 1:                                     # stripes
         period, a = rng.uniform(5, 16), rng.uniform(0, np.pi)
-        shade = shade * (1 - rng.uniform(0.2, 0.6) * (np.sin(2 * np.pi * (xx * np.cos(a) + yy * np.sin(a)) / period) > 0))
+        wave = np.sin(2 * np.pi * (xx * np.cos(a) + yy * np.sin(a)) / period)
+        shade = shade * (1 - rng.uniform(0.2, 0.6) * (wave > 0))
     elif pattern == 2:                                   # spots
         for _ in range(int(rng.integers(5, 40))):
             (y, x), r = rng.uniform(0, size, 2), rng.uniform(2, 8)
@@ -625,6 +628,7 @@ def _photo_of_thing(rng):
     a = np.clip(mask * shade * (1 - rng.uniform(0, 0.5) * edge) * 255 + rng.normal(0, 3, (size, size)), 0, 255)
     photo = Image.fromarray((a if rng.integers(0, 4) else 255 - a).astype(np.uint8))
     return photo.resize((int(rng.integers(28, 90)),) * 2, Image.Resampling.BILINEAR)
+
 
 def _paper(rng):
     """Paper with no drawing: a grain, a few specks or short marks, a shadow across it or a
