@@ -8,8 +8,9 @@ PNGs (synthetic/userstyle.py), MNIST test digits re-drawn in pen styles (synthet
 drawstyles.py: a 1-px paint tool, fine pen, marker, pressure pen, small on a big canvas, a
 photo of paper, cropped tight to the ink) and scikit-learn's UCI handwritten digits (43
 people). Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from
-Debian's packages), doodles, scribbles, blank-ish noise, Fashion-MNIST (Debian's
-dataset-fashion-mnist); the digit-shaped letters are reported apart. None of these pictures
+Debian's packages), doodles, scribbles, blank-ish noise, letters in eight fonts made from
+people's handwriting, Fashion-MNIST (Debian's dataset-fashion-mnist); the digit-shaped
+letters are reported apart. None of these pictures
 come from the code or seeds the detector was trained on (scratchnet/data/nondigits.py). A
 picture preprocessing refuses as blank counts as refused. "named right" is predict.py's answer
 (the network and the outlier network together, OpenSet.answer); "network alone" the network's.
@@ -117,6 +118,8 @@ def main():
     print(f"pictures drawn and judged in {time.perf_counter() - start:.0f} s; threshold {t:.3f}")
     if missing:
         print("not measured (install Debian's fonts-dejavu-core, fonts-lohit-deva, fonts-wqy-microhei, "
+              "fonts-dkg-handwriting, fonts-femkeklaver, fonts-kristi, fonts-ecolier-court, fonts-humor-sans, "
+              "fonts-comic-neue, fonts-klee, fonts-cabinsketch, "
               "dataset-fashion-mnist): " + ", ".join(missing))
 
     print(f"\n{'digits':26s} {'pictures':>8s} {'kept':>8s} {'named right':>12s} {'right, if kept':>15s} "

@@ -8,8 +8,9 @@ with a pen of some width on a canvas. The detector's own training pictures come 
 code (scratchnet/data/nondigits.py), other fonts and other seeds.
 
 Other scripts need fonts from system packages (Debian: fonts-dejavu-core for Greek, Cyrillic
-and Hebrew, fonts-lohit-deva for Devanagari, fonts-wqy-microhei for CJK); a kind whose font
-is missing is reported as such, never drawn with a stand-in.
+and Hebrew, fonts-lohit-deva for Devanagari, fonts-wqy-microhei for CJK; the handwriting fonts'
+packages for HANDWRITING_FONTS); a kind whose fonts are missing is reported as such, never
+drawn with a stand-in.
 """
 import functools
 from pathlib import Path
@@ -41,6 +42,14 @@ SCRIPTS = {   # (font file, characters that look like no digit)
 LATIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf",
                "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf")
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
+# people's own handwriting made into fonts (Debian's fonts-dkg-handwriting, fonts-femkeklaver,
+# fonts-kristi, fonts-ecolier-court, fonts-humor-sans, fonts-comic-neue, fonts-klee,
+# fonts-cabinsketch): letters closer to a hand's than DejaVu's; none is among the detector's
+HANDWRITING_FONTS = tuple("/usr/share/fonts/" + f for f in (
+    "truetype/fifthhorseman/dkg.ttf", "truetype/femkeklaver/femkeklaver.ttf", "truetype/kristi/Kristi.ttf",
+    "truetype/ecolier-court/Ecolier-court.ttf", "truetype/humor-sans/Humor-Sans.ttf",
+    "opentype/comic-neue/ComicNeue-Regular.otf", "truetype/klee/KleeOne-Regular.ttf",
+    "truetype/cabinsketch/CabinSketch-Regular.ttf"))
 
 
 @functools.lru_cache(maxsize=None)
@@ -260,6 +269,14 @@ def _latin(chars):
     return make, font_available(DEJAVU / LATIN_FONTS[0])
 
 
+def _handwriting(chars):
+    def make(rng, char=None):
+        font = HANDWRITING_FONTS[int(rng.integers(0, len(HANDWRITING_FONTS)))]
+        return handwritten(char or chars[int(rng.integers(0, len(chars)))], font, rng)
+    make.characters = chars
+    return make, all(font_available(f) for f in HANDWRITING_FONTS)
+
+
 def _script(name):
     path, chars = SCRIPTS[name]
 
@@ -277,5 +294,7 @@ def nondigit_kinds():
              "symbols": _latin(SYMBOLS)}
     kinds.update({name: _script(name) for name in SCRIPTS})
     kinds.update({"doodles": (doodle, True), "scribbles": (scribble, True), "blank-ish noise": (blankish, True),
-                  "digit-shaped letters": _latin(DIGIT_SHAPED)})
+                  "digit-shaped letters": _latin(DIGIT_SHAPED),
+                  # last: the kinds before it draw the same pictures from the same seed as before it
+                  "letters (handwriting fonts)": _handwriting(UPPER + LOWER)})
     return kinds

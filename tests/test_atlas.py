@@ -1,5 +1,5 @@
-"""The letter atlas: letters of scripts no matplotlib font draws, stored as bitmaps for the
-"not a digit" detector's training pictures."""
+"""The letter atlas: letters of scripts no matplotlib font draws, and Latin letters in
+handwriting fonts, stored as bitmaps for the "not a digit" detector's training pictures."""
 import numpy as np
 import pytest
 
@@ -12,7 +12,7 @@ def test_bitmaps_come_back_from_their_packed_arrays_exactly():
     arrays = atlas.pack(bitmaps, [0, 3, 3, 9], "abcd")
     assert all(a.dtype != object for a in arrays.values())
     back, names, script = atlas.unpack(arrays)
-    assert names == list(atlas.SCRIPTS) and script.tolist() == [0, 3, 3, 9]
+    assert names == atlas.NAMES and script.tolist() == [0, 3, 3, 9]
     for a, b in zip(bitmaps, back):
         np.testing.assert_array_equal(a, b)
 
@@ -24,13 +24,25 @@ def test_the_stored_atlas_holds_every_script_without_its_digit_like_letters():
     letters = atlas.letters()
     assert list(letters) == list(atlas.SCRIPTS)
     assert all(len(v) >= 30 for v in letters.values())
-    assert len(chars) == sum(len(v) for v in letters.values()) == len(shapes)
+    hands = sum(len(v) for v in atlas.hand_letters().values())
+    assert len(chars) == sum(len(v) for v in letters.values()) + hands == len(shapes)
     assert shapes.max(axis=1).tolist() == [atlas.SIDE] * len(shapes)
     assert not set(chars) & set(atlas.DIGIT_LIKE)
     assert not set(chars) & set("0123456789")
     # each script's own digits are not letters: Bengali's, Gujarati's, Ethiopic's numerals
     assert not any(0x9E6 <= ord(c) <= 0x9EF or 0xAE6 <= ord(c) <= 0xAEF or 0x1369 <= ord(c) <= 0x137C
                    for c in chars)
+
+
+def test_the_stored_atlas_holds_every_handwriting_font_without_digit_shaped_letters():
+    with np.load(atlas.PATH, allow_pickle=False) as z:
+        names = [str(n) for n in z["names"]]
+        chars = "".join(chr(c) for c, s in zip(z["chars"], z["script"]) if names[s] in atlas.HANDS)
+    hands = atlas.hand_letters()
+    assert list(hands) == list(atlas.HANDS) and not set(hands) & set(atlas.letters())
+    assert all(len(v) == len(atlas.HAND_LETTERS) for v in hands.values())
+    assert chars == atlas.HAND_LETTERS * len(atlas.HANDS)
+    assert not set(atlas.HAND_LETTERS) & set("BDGIJOQSTZbdgijloqsz0123456789")
 
 
 def test_an_atlas_letter_drawn_by_hand_is_a_picture_with_ink():
@@ -40,6 +52,23 @@ def test_an_atlas_letter_drawn_by_hand_is_a_picture_with_ink():
     assert letter.dtype == np.uint8 and set(np.unique(letter)) == {0, 255}
     assert "drawn atlas" in nondigits.FAMILIES
     assert to_mnist(nondigits.nondigit_picture("drawn atlas", rng)).max() > 0.5
+    hand = atlas.random_letter(rng, hands=True)
+    assert any((hand > 0).shape == b.shape and ((hand > 0) == b).all()
+               for v in atlas.hand_letters().values() for b in v)
+    for family in ("drawn handwriting", "typed handwriting"):
+        assert nondigits.TURNS.count(family) == nondigits.SHARES[family] == 2
+        assert to_mnist(nondigits.nondigit_picture(family, rng)).max() > 0.5
+
+
+def test_a_family_of_two_shares_has_two_turns_in_every_round_and_its_own_mean():
+    turns = len(nondigits.TURNS)
+    assert turns == len(nondigits.FAMILIES) + 2
+    assert nondigits.NEGATIVES_PER_DIGIT == nondigits.PER_FAMILY * turns
+    values = np.array([float(nondigits.TURNS[i % turns] == "typed handwriting") for i in range(3 * turns + 5)])
+    means = nondigits.mean_per_family(values)
+    assert list(means) == list(nondigits.FAMILIES)
+    assert means["typed handwriting"] == 1.0 and sum(means.values()) == 1.0
+    assert values.sum() == 6 + list(nondigits.TURNS[:5]).count("typed handwriting")
 
 
 def test_scripts_are_drawn_equally_often_whatever_their_number_of_letters():
@@ -69,13 +98,13 @@ def test_building_without_the_argument_or_a_font_is_a_one_line_error(tmp_path, m
     monkeypatch.setattr(atlas, "FONTS", str(tmp_path) + "/")
     with pytest.raises(SystemExit) as e:
         atlas.main(["--build"])
-    assert str(e.value).startswith(f"error: {tmp_path}/lohit-bengali/Lohit-Bengali.ttf is missing (Debian: ")
+    assert str(e.value).startswith(f"error: {tmp_path}/truetype/lohit-bengali/Lohit-Bengali.ttf is missing (Debian: ")
     assert "\n" not in str(e.value) and not (tmp_path / "atlas.npz").exists()
 
 
 @pytest.mark.skipif(bool(atlas.missing_fonts()),
-                    reason="rebuilding the atlas needs Debian's fonts-lohit-*, fonts-sil-abyssinica "
-                           "and fonts-nanum")
+                    reason="rebuilding the atlas needs Debian's fonts-lohit-*, fonts-sil-abyssinica, "
+                           "fonts-nanum, fonts-bwht, fonts-breip, fonts-dancingscript and fonts-kaushanscript")
 def test_the_stored_atlas_is_what_the_fonts_make(tmp_path):
     """The same letters; their pixels as the fonts draw them (another FreeType may smooth an
     edge pixel differently, so a few may differ)."""

@@ -88,13 +88,13 @@ def write_learning_snapshot(model, digit, out_dir, suffix=""):
 def open_set_figures(model, openset, test_images, nondigits=300):
     """How the 'not a digit' detector does: the share of test digits it accepts, and the share
     of non-digit pictures it refuses, drawn with seeds its training never used."""
-    from ..data.nondigits import FAMILIES, make_nondigits
+    from ..data.nondigits import make_nondigits, mean_per_family
 
     def scores(images):
         return in_chunks(lambda x: openset.scores(model, x), images, to_input, model.input_shape)
     accepted = scores(test_images) >= openset.threshold
     refused = scores(make_nondigits(nondigits, seed=2718)) < openset.threshold
-    per_family = {f: float(refused[i::len(FAMILIES)].mean()) for i, f in enumerate(FAMILIES)}
+    per_family = mean_per_family(refused)
     return {"threshold": openset.threshold, "test_digits_accepted": float(accepted.mean()),
             "nondigits_refused": float(refused.mean()), "nondigits": nondigits,
             "nondigits_refused_per_family": per_family, "outlier_network": openset.net is not None}

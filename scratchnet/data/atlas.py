@@ -1,21 +1,26 @@
-"""Letters of ten scripts that none of matplotlib's fonts draws, kept as small bitmaps
-(atlas.npz beside this file), so that the "not a digit" detector learns from them on a
-machine with no system fonts: Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada,
-Malayalam, Ethiopic and Hangul (300 of its syllables). People try the letters of their own
-script on a digit reader; matplotlib's fonts cover the Latin, Greek, Cyrillic, Hebrew,
-Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
-Asia's or Ethiopia's, nor Korean.
+"""Letters that no matplotlib font draws, kept as small bitmaps (atlas.npz beside this file),
+so that the "not a digit" detector learns from them on a machine with no system fonts:
+
+- the letters of ten scripts: Bengali, Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada,
+  Malayalam, Ethiopic and Hangul (300 of its syllables). People try the letters of their own
+  script on a digit reader; matplotlib's fonts cover the Latin, Greek, Cyrillic, Hebrew,
+  Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
+  Asia's or Ethiopia's, nor Korean;
+- Latin letters in nine fonts made from people's handwriting (HANDS): a hand's letters are
+  rounder, leaner and more slanted than a typeface's, and more of them pass for a digit.
 
 Each letter is rendered once, at 150 px, cropped to its ink and scaled so that its longer
 side is SIDE px, a bool bitmap. The letters that look like a digit (a 0, a 2, a 3 under a
-bar, a 6, a 7, a 9: DIGIT_LIKE) are left out. The file is made by
+bar, a 6, a 7, a 9: DIGIT_LIKE; the Latin ones are not in HAND_LETTERS) are left out. The
+file is made by
 
     python -m scratchnet.data.atlas --build      # needs Debian's fonts below installed
 
 from fonts under the SIL Open Font License (Debian's fonts-lohit-beng-bengali, -guru, -gujr,
--orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum). Not Devanagari (the
-benchmark's Lohit Devanagari) nor Chinese: synthetic/drawstyles.py draws those, and the
-detector's pictures come from other code and other fonts than the benchmark's.
+-orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum; fonts-bwht,
+fonts-breip, fonts-dancingscript, fonts-kaushanscript). Not Devanagari (the benchmark's Lohit
+Devanagari) nor Chinese, nor the benchmark's handwriting fonts: synthetic/drawstyles.py draws
+those, and the detector's pictures come from other code and other fonts than the benchmark's.
 """
 import functools
 import sys
@@ -25,20 +30,28 @@ import numpy as np
 
 PATH = Path(__file__).with_name("atlas.npz")
 SIDE = 72          # px, the longer side of a stored letter
-FONTS = "/usr/share/fonts/truetype/"
+FONTS = "/usr/share/fonts/"
 # script: (font file under FONTS, ranges of code points: letters, not the script's digits)
 SCRIPTS = {
-    "bengali": ("lohit-bengali/Lohit-Bengali.ttf", [(0x985, 0x9B9)]),
-    "gurmukhi": ("lohit-punjabi/Lohit-Gurmukhi.ttf", [(0xA05, 0xA39)]),
-    "gujarati": ("lohit-gujarati/Lohit-Gujarati.ttf", [(0xA85, 0xAB9)]),
-    "oriya": ("lohit-oriya/Lohit-Odia.ttf", [(0xB05, 0xB39)]),
-    "tamil": ("lohit-tamil/Lohit-Tamil.ttf", [(0xB85, 0xBB9)]),
-    "telugu": ("lohit-telugu/Lohit-Telugu.ttf", [(0xC05, 0xC39)]),
-    "kannada": ("lohit-kannada/Lohit-Kannada.ttf", [(0xC85, 0xCB9)]),
-    "malayalam": ("lohit-malayalam/Lohit-Malayalam.ttf", [(0xD05, 0xD39)]),
-    "ethiopic": ("abyssinica/AbyssinicaSIL-Regular.ttf", [(0x1200, 0x1357)]),
-    "hangul": ("nanum/NanumGothic.ttf", [(0xAC00, 0xD7A3)]),
+    "bengali": ("truetype/lohit-bengali/Lohit-Bengali.ttf", [(0x985, 0x9B9)]),
+    "gurmukhi": ("truetype/lohit-punjabi/Lohit-Gurmukhi.ttf", [(0xA05, 0xA39)]),
+    "gujarati": ("truetype/lohit-gujarati/Lohit-Gujarati.ttf", [(0xA85, 0xAB9)]),
+    "oriya": ("truetype/lohit-oriya/Lohit-Odia.ttf", [(0xB05, 0xB39)]),
+    "tamil": ("truetype/lohit-tamil/Lohit-Tamil.ttf", [(0xB85, 0xBB9)]),
+    "telugu": ("truetype/lohit-telugu/Lohit-Telugu.ttf", [(0xC05, 0xC39)]),
+    "kannada": ("truetype/lohit-kannada/Lohit-Kannada.ttf", [(0xC85, 0xCB9)]),
+    "malayalam": ("truetype/lohit-malayalam/Lohit-Malayalam.ttf", [(0xD05, 0xD39)]),
+    "ethiopic": ("truetype/abyssinica/AbyssinicaSIL-Regular.ttf", [(0x1200, 0x1357)]),
+    "hangul": ("truetype/nanum/NanumGothic.ttf", [(0xAC00, 0xD7A3)]),
 }
+# font: file under FONTS (each drawn as often, its letters HAND_LETTERS)
+HANDS = {f"because we {name.lower()}": f"opentype/bwht/BecauseWe{name}-Regular.otf"
+         for name in ("Build", "Connect", "Create", "Learn", "Mentor", "Organize")}
+HANDS.update({"breip": "truetype/breip/Breip.ttf",
+              "dancing script": "opentype/dancingscript/DancingScript-Regular.otf",
+              "kaushan script": "opentype/kaushanscript/KaushanScript-Regular.otf"})
+HAND_LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"   # not B D G I J O Q S T Z b d g i j l o q s z
+NAMES = list(SCRIPTS) + list(HANDS)   # atlas.npz's groups of letters, in order
 HANGUL_SYLLABLES = 300     # of its 11,172, drawn at random (seeded)
 DIGIT_LIKE = ("ঌওড" "ਉਊਓ" "ઇઈઉઊઙઠડઢરવહ" "ଌଓଔଠଡ" "உஒஓர" "ఒఠర" "ಒಠರ" "ഉടഠഡധഭരള"
               # Ethiopic: whole orders of a consonant shaped like a 2, 7, 0, 9 or P
@@ -66,16 +79,17 @@ def render(char, font):
 
 
 def pack(bitmaps, scripts, chars):
-    """Bitmaps (list of (h, w) bool) -> the arrays atlas.npz holds (no objects: loads
-    without pickle)."""
+    """Bitmaps (list of (h, w) bool), each one's index in NAMES, their characters -> the
+    arrays atlas.npz holds (no objects: loads without pickle)."""
     return {"bits": np.packbits(np.concatenate([b.ravel() for b in bitmaps])),
             "shapes": np.array([b.shape for b in bitmaps], np.int32),
             "chars": np.array([ord(c) for c in chars], np.int32),
-            "script": np.array(scripts, np.int32), "names": np.array(list(SCRIPTS))}
+            "script": np.array(scripts, np.int32), "names": np.array(NAMES)}
 
 
 def unpack(arrays):
-    """The arrays of pack -> [(h, w) bool], the scripts' names, each bitmap's script index."""
+    """The arrays of pack -> [(h, w) bool], the scripts' and hands' names, each bitmap's
+    index among them."""
     shapes = arrays["shapes"]
     flat = np.unpackbits(arrays["bits"], count=int(np.prod(shapes, axis=1).sum())).astype(bool)
     ends = np.cumsum(np.prod(shapes, axis=1))
@@ -84,24 +98,26 @@ def unpack(arrays):
 
 
 def build(path=PATH):
-    """Render every script's letters from the system fonts into `path`."""
+    """Render every script's letters and every hand's from the system fonts into `path`."""
     from PIL import ImageFont
     from ..fileio import atomic_write
     bitmaps, scripts, chars = [], [], []
-    for i, (script, (font_file, _)) in enumerate(SCRIPTS.items()):
+    sources = [(file, [chr(c) for c in _letters(script)]) for script, (file, _) in SCRIPTS.items()]
+    sources += [(file, HAND_LETTERS) for file in HANDS.values()]
+    for i, (font_file, letters_of_font) in enumerate(sources):
         font = ImageFont.truetype(FONTS + font_file, 150)
-        for c in _letters(script):
-            bitmaps.append(render(chr(c), font))
+        for c in letters_of_font:
+            bitmaps.append(render(c, font))
             scripts.append(i)
-            chars.append(chr(c))
+            chars.append(c)
     with atomic_write(path) as f:
         np.savez_compressed(f, **pack(bitmaps, scripts, chars))
     return len(bitmaps)
 
 
 @functools.lru_cache(maxsize=None)
-def letters():
-    """{script: [(h, w) bool]} of the stored letters ({} if atlas.npz is missing)."""
+def _stored():
+    """{name: [(h, w) bool]} of every stored script's and hand's letters ({} without atlas.npz)."""
     if not PATH.is_file():
         return {}
     with np.load(PATH, allow_pickle=False) as z:
@@ -109,17 +125,29 @@ def letters():
     return {name: [b for b, s in zip(bitmaps, script) if s == i] for i, name in enumerate(names)}
 
 
-def random_letter(rng):
-    """A stored letter, bright on dark (h, w) uint8: a script at random (each as often:
-    Hangul's and Ethiopic's many letters do not crowd out the others), then one of its letters."""
-    stored = list(letters().values())
+def letters():
+    """{script: [(h, w) bool]} of the stored letters of the scripts ({} without atlas.npz)."""
+    return {name: v for name, v in _stored().items() if name in SCRIPTS}
+
+
+def hand_letters():
+    """{hand: [(h, w) bool]} of the stored Latin letters in handwriting fonts."""
+    return {name: v for name, v in _stored().items() if name in HANDS}
+
+
+def random_letter(rng, hands=False):
+    """A stored letter, bright on dark (h, w) uint8: a script (or with `hands`, a handwriting
+    font) at random, each as often (Hangul's and Ethiopic's many letters do not crowd out the
+    others), then one of its letters."""
+    stored = list((hand_letters() if hands else letters()).values())
     script = stored[int(rng.integers(len(stored)))]
     return np.where(script[int(rng.integers(len(script)))], 255, 0).astype(np.uint8)
 
 
 def missing_fonts():
     """The font files build() needs that this machine lacks."""
-    return [FONTS + f for f, _ in SCRIPTS.values() if not Path(FONTS + f).is_file()]
+    files = [f for f, _ in SCRIPTS.values()] + list(HANDS.values())
+    return [FONTS + f for f in files if not Path(FONTS + f).is_file()]
 
 
 def main(argv):
@@ -130,7 +158,8 @@ def main(argv):
     if missing_fonts():
         sys.exit(f"error: {missing_fonts()[0]} is missing (Debian: apt-get install fonts-lohit-beng-bengali "
                  "fonts-lohit-guru fonts-lohit-gujr fonts-lohit-orya fonts-lohit-taml fonts-lohit-telu "
-                 "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum)")
+                 "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum fonts-bwht fonts-breip "
+                 "fonts-dancingscript fonts-kaushanscript)")
     print(f"{build()} letters written to {PATH}")
 
 

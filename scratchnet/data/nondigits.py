@@ -6,7 +6,7 @@ AFTER preprocessing, which is all the network ever sees.
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
 low-resolution scans, and drawn by a wobbling hand at any size on a canvas. Non-digits come
-in twenty-eight families: letters (not the digit-like ones) typed and traced by hand, symbols,
+in thirty families: letters (not the digit-like ones) typed and traced by hand, symbols,
 letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
 textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
@@ -14,17 +14,20 @@ digits; the Greek, Cyrillic and Hebrew alphabets typed and drawn; scribbles draw
 paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; things seen
 in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded,
 printed and seamed); and letters of ten scripts no matplotlib font has (South Indian and
-other Indic scripts, Ethiopic, Hangul), stored as bitmaps by atlas.py, drawn by the wobbling
-hand. Traced and hand-drawn pictures are on both sides, so that the pen tells nothing.
+other Indic scripts, Ethiopic, Hangul) and Latin letters in fonts made from people's
+handwriting (two shares each, typed and drawn: a hand's letters pass for a digit more often
+than a typeface's), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
+hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
 code, seeds and fonts: its Greek, Cyrillic and Hebrew are DejaVu Sans, which ALPHABET_FONTS
 leaves out; its Devanagari and CJK are in no script here (Armenian, Georgian, Tifinagh,
 Arabic, N'Ko, Lao, Canadian syllabics, from matplotlib's own fonts; the atlas's ten, from
-Debian's fonts once, stored in the package: no system fonts needed).
+Debian's fonts once, stored in the package: no system fonts needed; its handwriting fonts are
+not the benchmark's).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
-and preprocesses them (~35,000, two to five minutes on 2 cores), the next ones read them.
+and preprocesses them (~38,500, two to five minutes on 2 cores), the next ones read them.
 """
 import functools
 import hashlib
@@ -53,8 +56,8 @@ VERSION = 9   # of these pictures (with the source of this module, preprocess an
 PER_PROCESS = 500   # pictures: fewer are preprocessed in this process (starting one costs ~0.5 s)
 BLOCK = 250         # pictures drawn, then preprocessed, at a time: two blocks and the copies on
                     # their way to the workers are a first train.py's memory peak (80 MB less than 1000)
-PER_FAMILY = 8 / 78   # non-digit training pictures of each family for each digit one: 923 a
-                      # family for the detector's 9,000 digits (8/3 a digit over 26 families)
+PER_FAMILY = 8 / 78   # non-digit training pictures of each family's share for each digit one:
+                      # 923 a share for the detector's 9,000 digits (8/3 a digit over 26 families)
 
 SIZE = 64
 PEN_SIZE = 112       # the canvas of the traced pictures
@@ -89,8 +92,10 @@ FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "d
             "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
             "typed letters", "typed signs", "typed pictographs", "typed scripts",
             "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas",
-            "turning strokes", "photos of things")
-NEGATIVES_PER_DIGIT = PER_FAMILY * len(FAMILIES)
+            "turning strokes", "photos of things", "drawn handwriting", "typed handwriting")
+SHARES = {"drawn handwriting": 2, "typed handwriting": 2}   # PER_FAMILY times this; others once
+TURNS = tuple(f for f in FAMILIES for _ in range(SHARES.get(f, 1)))   # the families' order of turns
+NEGATIVES_PER_DIGIT = PER_FAMILY * len(TURNS)
 
 
 @functools.lru_cache(maxsize=None)
@@ -201,17 +206,17 @@ def _drawn(bright, rng, sizes=(50, 160), room=1.5):
 
 def _kinds_of(kind):
     """The kinds of CHARACTERS a family of `kind` draws ("alphabets": each of ALPHABETS),
-    those that some font draws ("atlas": the letters atlas.py stores, if any)."""
-    if kind == "atlas":
-        return ["atlas"] if atlas.letters() else []
+    those that some font draws ("atlas", "handwriting": the letters atlas.py stores, if any)."""
+    if kind in ("atlas", "handwriting"):
+        return [kind] if (atlas.letters() if kind == "atlas" else atlas.hand_letters()) else []
     return [k for k in (ALPHABETS if kind == "alphabets" else (kind,)) if _characters(k)]
 
 
 def _character(kind, rng):
     """A random character of `kind` (of _kinds_of(kind), each as often) in a random font that
     draws it, bright on dark."""
-    if kind == "atlas":
-        return atlas.random_letter(rng)
+    if kind in ("atlas", "handwriting"):
+        return atlas.random_letter(rng, hands=kind == "handwriting")
     kinds = _kinds_of(kind)
     if len(kinds) > 1:
         kind = kinds[int(rng.integers(len(kinds)))]
@@ -772,9 +777,17 @@ def _preprocessed_one(picture):
 
 
 def make_nondigits(n, seed):
-    """(n, 28, 28) uint8 preprocessed non-digits, the families in turn, seeded."""
+    """(n, 28, 28) uint8 preprocessed non-digits, the families in turn (TURNS), seeded."""
     rng = np.random.default_rng([seed, 1310])
-    return preprocessed((nondigit_picture(FAMILIES[i % len(FAMILIES)], rng) for i in range(n)), n)
+    return preprocessed((nondigit_picture(TURNS[i % len(TURNS)], rng) for i in range(n)), n)
+
+
+def mean_per_family(values):
+    """{family: the mean of `values` over its pictures} for values (n,) of make_nondigits'
+    pictures, in their order (a family of SHARES has more than one turn)."""
+    turn = np.arange(len(values)) % len(TURNS)
+    return {f: float(np.mean(values[np.isin(turn, [i for i, g in enumerate(TURNS) if g == f])]))
+            for f in FAMILIES}
 
 
 def make_digit_pictures(digits, seed, style="canvas"):
@@ -802,7 +815,7 @@ def _source_hash():
 
 class StoredPictures:
     """A (k, 28, 28) uint8 array in an uncompressed .npz file, read a slice at a time: the
-    detector's ~35,000 training pictures are never all in memory (train.py's peak). Slicing
+    detector's ~38,500 training pictures are never all in memory (train.py's peak). Slicing
     with a step of 1 reads just those rows, straight from the archive (zipfile's own seek
     reads and drops everything before the slice, ever larger temporaries that the C heap then
     keeps); any other index reads the whole array first."""
