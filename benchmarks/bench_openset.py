@@ -8,10 +8,10 @@ PNGs (synthetic/userstyle.py), MNIST test digits re-drawn in pen styles (synthet
 drawstyles.py: a 1-px paint tool, fine pen, marker, pressure pen, small on a big canvas, a
 photo of paper, cropped tight to the ink) and scikit-learn's UCI handwritten digits (43
 people). Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from
-Debian's packages), doodles, scribbles, blank-ish noise, letters in eight fonts made from
-people's handwriting, Fashion-MNIST (Debian's dataset-fashion-mnist); the digit-shaped
-letters are reported apart. None of these pictures
-come from the code or seeds the detector was trained on (scratchnet/data/nondigits.py). A
+Debian's packages), doodles, scribbles, blank-ish noise, letters in eight handwriting-style
+fonts, Fashion-MNIST (Debian's dataset-fashion-mnist); the digit-shaped letters are reported
+apart. None of these pictures come from the code, fonts or seeds the detector was trained on
+(scratchnet/data/nondigits.py). A
 picture preprocessing refuses as blank counts as refused. "named right" is predict.py's answer
 (the network and the outlier network together, OpenSet.answer); "network alone" the network's.
 

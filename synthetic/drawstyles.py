@@ -42,7 +42,7 @@ SCRIPTS = {   # (font file, characters that look like no digit)
 LATIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Italic.ttf",
                "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf")
 DEJAVU = Path("/usr/share/fonts/truetype/dejavu")
-# people's own handwriting made into fonts (Debian's fonts-dkg-handwriting, fonts-femkeklaver,
+# handwriting-style fonts (Debian's fonts-dkg-handwriting, fonts-femkeklaver,
 # fonts-kristi, fonts-ecolier-court, fonts-humor-sans, fonts-comic-neue, fonts-klee,
 # fonts-cabinsketch): letters closer to a hand's than DejaVu's; none is among the detector's
 HANDWRITING_FONTS = tuple("/usr/share/fonts/" + f for f in (

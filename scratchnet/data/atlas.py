@@ -6,7 +6,7 @@ so that the "not a digit" detector learns from them on a machine with no system 
   script on a digit reader; matplotlib's fonts cover the Latin, Greek, Cyrillic, Hebrew,
   Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
   Asia's or Ethiopia's, nor Korean;
-- Latin letters in nine fonts made from people's handwriting (HANDS): a hand's letters are
+- Latin letters in nine handwriting-style fonts (HANDS): a hand's letters are
   rounder, leaner and more slanted than a typeface's, and more of them pass for a digit.
 
 Each letter is rendered once, at 150 px, cropped to its ink and scaled so that its longer
