@@ -261,20 +261,21 @@ def blankish(rng):
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
 
 
-def _latin(chars):
+def _in_fonts(chars, fonts, available):
+    """A kind of characters, each drawn in one of `fonts` at random."""
     def make(rng, char=None):
-        font = DEJAVU / LATIN_FONTS[int(rng.integers(0, len(LATIN_FONTS)))]
+        font = fonts[int(rng.integers(0, len(fonts)))]
         return handwritten(char or chars[int(rng.integers(0, len(chars)))], font, rng)
     make.characters = chars
-    return make, font_available(DEJAVU / LATIN_FONTS[0])
+    return make, available
+
+
+def _latin(chars):
+    return _in_fonts(chars, [DEJAVU / f for f in LATIN_FONTS], font_available(DEJAVU / LATIN_FONTS[0]))
 
 
 def _handwriting(chars):
-    def make(rng, char=None):
-        font = HANDWRITING_FONTS[int(rng.integers(0, len(HANDWRITING_FONTS)))]
-        return handwritten(char or chars[int(rng.integers(0, len(chars)))], font, rng)
-    make.characters = chars
-    return make, all(font_available(f) for f in HANDWRITING_FONTS)
+    return _in_fonts(chars, HANDWRITING_FONTS, all(font_available(f) for f in HANDWRITING_FONTS))
 
 
 def _script(name):

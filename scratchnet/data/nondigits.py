@@ -785,9 +785,8 @@ def make_nondigits(n, seed):
 def mean_per_family(values):
     """{family: the mean of `values` over its pictures} for values (n,) of make_nondigits'
     pictures, in their order (a family of SHARES has more than one turn)."""
-    turn = np.arange(len(values)) % len(TURNS)
-    return {f: float(np.mean(values[np.isin(turn, [i for i, g in enumerate(TURNS) if g == f])]))
-            for f in FAMILIES}
+    family = np.array(TURNS)[np.arange(len(values)) % len(TURNS)]
+    return {f: float(np.mean(values[family == f])) for f in FAMILIES}
 
 
 def make_digit_pictures(digits, seed, style="canvas"):
