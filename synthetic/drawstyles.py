@@ -30,11 +30,12 @@ DIGIT_STYLES = ("line_1px", "fine_pen", "thick_marker", "pressure_pen", "small_i
 UPPER = "ACEFHKLMNPRUVWXY"
 LOWER = "acefhkmnprtuvwxy"
 DIGIT_SHAPED = "BDGIJOQSZbdgilooqsz"
+DIGIT_SHAPED_HEBREW = "לר"   # lamed and resh: a 7's bar and down-stroke
 SYMBOLS = "+=%&@#?!"
 SCRIPTS = {   # (font file, characters that look like no digit)
     "greek": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "αβγλπψωΓΔΛΞΠΣΦΨΩ"),
     "cyrillic": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "ЖДЯФШЩЮЛПЦЭжлпфшщюя"),
-    "hebrew": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "אבגדהחטכלמנעפצקרשת"),
+    "hebrew": ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "אבגדהחטכמנעפצקשת"),
     "devanagari": ("/usr/share/fonts/truetype/lohit-devanagari/Lohit-Devanagari.ttf",
                    "कखगघचछजझटठडढणतथदधनपफबभमयरलवशषसहअआइईउ"),
     "cjk": ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "我你好学字龍愛書電話語魚鳥飛馬車風雨雪"),
@@ -278,9 +279,7 @@ def _handwriting(chars):
     return _in_fonts(chars, HANDWRITING_FONTS, all(font_available(f) for f in HANDWRITING_FONTS))
 
 
-def _script(name):
-    path, chars = SCRIPTS[name]
-
+def _script(path, chars):
     def make(rng, char=None):
         return handwritten(char or chars[int(rng.integers(0, len(chars)))], path, rng)
     make.characters = chars
@@ -289,13 +288,15 @@ def _script(name):
 
 def nondigit_kinds():
     """{kind: (make(rng) -> PIL picture, available)}: the benchmark's non-digits. The
-    digit-shaped letters are a kind of their own, reported apart. A kind of characters has
-    make(rng, char) for one of them too, and make.characters."""
+    digit-shaped letters, Latin and Hebrew, are kinds of their own, reported apart. A kind of
+    characters has make(rng, char) for one of them too, and make.characters."""
     kinds = {"letters (upper case)": _latin(UPPER), "letters (lower case)": _latin(LOWER),
              "symbols": _latin(SYMBOLS)}
-    kinds.update({name: _script(name) for name in SCRIPTS})
+    kinds.update({name: _script(*SCRIPTS[name]) for name in SCRIPTS})
     kinds.update({"doodles": (doodle, True), "scribbles": (scribble, True), "blank-ish noise": (blankish, True),
                   "digit-shaped letters": _latin(DIGIT_SHAPED),
-                  # last: the kinds before it draw the same pictures from the same seed as before it
-                  "letters (handwriting fonts)": _handwriting(UPPER + LOWER)})
+                  # last, in the order added: the kinds before each draw the same pictures from
+                  # the same seed as before it
+                  "letters (handwriting fonts)": _handwriting(UPPER + LOWER),
+                  "digit-shaped (Hebrew)": _script(SCRIPTS["hebrew"][0], DIGIT_SHAPED_HEBREW)})
     return kinds
