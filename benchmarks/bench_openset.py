@@ -56,7 +56,7 @@ def main():
     from scratchnet.apps.inference import Predictor
     from scratchnet.data.idx import read_idx
     from scratchnet.data.mnist import load_mnist
-    from scratchnet.data.preprocess import to_mnist
+    from scratchnet.data.preprocess import to_mnist_views
     from scratchnet.data.strokes import stroke_width
     from scratchnet.errors import ImageError
     from synthetic.drawstyles import DIGIT_STYLES, draw_digit, nondigit_kinds, uci_digits
@@ -78,16 +78,19 @@ def main():
     def judge(pictures):
         """Pictures -> (scores, digits named (predict.py's answer), inputs, digits the network
         alone names); a picture refused as blank scores -inf."""
-        inputs = []
+        inputs, drawn = [], []
         for picture in pictures:
             try:
-                inputs.append(to_mnist(picture))
+                x, as_drawn = to_mnist_views(picture)
             except ImageError:
-                inputs.append(None)
+                x = as_drawn = None
+            inputs.append(x)
+            drawn.append(as_drawn)
         ok = [i for i, x in enumerate(inputs) if x is not None]
         scores, named, alone = np.full(len(inputs), -np.inf), np.full(len(inputs), -1), np.full(len(inputs), -1)
-        if ok:
-            s, logits, answer = openset.answer(model, np.stack([inputs[i] for i in ok])[:, None])
+        if ok:   # as predict.py: a picture the stroke-width step thinned scored by both views
+            s, logits, answer = openset.answer(model, np.stack([inputs[i] for i in ok])[:, None],
+                                               as_drawn=np.stack([drawn[i] for i in ok])[:, None])
             scores[ok], named[ok], alone[ok] = s, answer.argmax(1), logits.argmax(1)
         return scores, named, [np.zeros((28, 28)) if x is None else x for x in inputs], alone
 

@@ -187,11 +187,11 @@ def test_a_model_file_from_before_the_outlier_network_scores_with_the_detector_a
                                                                                       mnist):
     model, meta = load_model(model_file, return_metadata=True)
     with_net = OpenSet.of(model, meta)
-    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "scales", "shifts")}   # (after it)
+    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "scales", "shifts", "views")}   # (after it)
     model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
     model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))
     again = Predictor.load(tmp_path / "older.npz")
-    assert again.openset.net is None
+    assert again.openset.net is None and not again.openset.views
     x = to_input(mnist.test_images[:20])
     alone = with_net.detector.forward(((features(model, x, shape=True) - with_net.mean) / with_net.std)
                                       .astype(np.float32))
@@ -228,6 +228,32 @@ def test_scores_are_means_over_the_shifted_copies(model_file, mnist):
     np.testing.assert_allclose(logits, model.forward(x), rtol=1e-5, atol=1e-5)   # of the pictures as they are
 
 
+def test_a_thinned_picture_scores_the_mean_of_its_two_views(predictor, tmp_path):
+    """Where the stroke-width step thinned a drawing (bold letters, filled shapes), its score is
+    the mean of the input's and the picture-as-drawn's; any other picture scores its input's.
+    predict.py's path (read_picture) gives both views; an open set without `views` the first."""
+    from scratchnet.data.preprocess import to_mnist_views
+    openset, model = predictor.openset, predictor.model
+    assert openset.views
+    pictures = generate("shapes", 12, seed=11) + generate("letters", 12, seed=11)
+    views = [to_mnist_views(p) for p in pictures]
+    thinned = np.array([d is not x for x, d in views])
+    assert 4 <= thinned.sum() < len(pictures)
+    x = np.stack([x for x, _ in views])[:, None]
+    as_drawn = np.stack([d for _, d in views])[:, None]
+    scores, first, second = (openset.scores(model, x, as_drawn=as_drawn), openset.scores(model, x),
+                             openset.scores(model, as_drawn))
+    np.testing.assert_allclose(scores, np.where(thinned, (first + second) / 2, first), rtol=1e-6, atol=1e-6)
+    one_view = OpenSet(**{**openset.__dict__, "views": False})
+    np.testing.assert_array_equal(one_view.scores(model, x, as_drawn=as_drawn), first)
+    paths = []
+    for i in np.flatnonzero(thinned)[:3]:
+        paths.append(tmp_path / f"{i}.png")
+        pictures[i].save(paths[-1])
+    got = [r.digit_score for r in predictor.predict_files(paths)]
+    np.testing.assert_allclose(got, scores[np.flatnonzero(thinned)[:3]], rtol=1e-5, atol=1e-5)
+
+
 def test_a_model_file_from_before_the_shape_features_reads_without_them(model_file, tmp_path, mnist):
     """An older file's detector was trained on 175 features: it must be given 175, and say so."""
     model, meta = load_model(model_file, return_metadata=True)
@@ -235,7 +261,7 @@ def test_a_model_file_from_before_the_shape_features_reads_without_them(model_fi
     F = len(openset.mean) - 8
     older = Sequential([Dense(F, 4), ReLU(), Dense(4, 2)], input_shape=(F,))
     info = dict(meta["openset"], features=F, hidden=4)
-    for key in ("shape", "net", "scales", "shifts"):      # (written before them)
+    for key in ("shape", "net", "scales", "shifts", "views"):      # (written before them)
         info.pop(key, None)
     model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
     model.extras.update({"openset.mean": openset.mean[:F], "openset.std": openset.std[:F]})

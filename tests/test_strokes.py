@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from scratchnet.data.preprocess import to_mnist
+from scratchnet.data.preprocess import to_mnist, to_mnist_views
 from scratchnet.data.strokes import HIGH, LOW, TARGET, dilate, erode, skeleton, stroke_width, width_change
 from synthetic.drawstyles import draw_digit, outline, trace
 
@@ -75,6 +75,21 @@ def test_thin_and_fat_drawings_of_one_digit_come_out_alike():
     raw_thin = to_mnist(Image.fromarray(np.where(_seven(1), 0, 255).astype(np.uint8)), normalise_strokes=False)
     raw_fat = to_mnist(Image.fromarray(np.where(_seven(60), 0, 255).astype(np.uint8)), normalise_strokes=False)
     assert np.abs(thin - fat).mean() < 0.6 * np.abs(raw_thin - raw_fat).mean()
+
+
+def test_only_a_thinned_drawing_has_a_second_view_as_drawn(mnist):
+    """to_mnist_views: a fat marker's 7 (thinned) comes with its picture as drawn; a 1-px 7
+    (thickened) and an MNIST digit (left alone) with the same array twice."""
+    for pen, thinned in ((60, True), (1, False)):
+        picture = Image.fromarray(np.where(_seven(pen), 0, 255).astype(np.uint8))
+        x, as_drawn = to_mnist_views(picture)
+        np.testing.assert_array_equal(x, to_mnist(picture))
+        assert (as_drawn is not x) == thinned
+        if thinned:
+            np.testing.assert_array_equal(as_drawn, to_mnist(picture, normalise_strokes=False))
+            assert as_drawn.sum() > 1.3 * x.sum()
+    x, as_drawn = to_mnist_views(Image.fromarray(mnist.test_images[0]))
+    assert as_drawn is x
 
 
 def test_mnist_digits_pass_through_nearly_unchanged(mnist):

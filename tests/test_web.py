@@ -19,7 +19,7 @@ from PIL import Image
 from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.core import kernels
 from scratchnet.data.mnist import to_input
-from scratchnet.data.preprocess import to_mnist
+from scratchnet.data.preprocess import to_mnist, to_mnist_views
 from test_browser import wait_for_state
 from test_predict import pieces
 
@@ -288,17 +288,22 @@ def test_the_detector_decides_as_in_python_on_50_non_digits(browser, static_url,
     open_static(browser, static_url)
     predictor = Predictor.load(model_file)
     pictures = [p for kind in ("letters", "shapes", "scribbles") for p in generate(kind, 17, seed=11)][:50]
+    thinned = 0
     for picture in pictures:     # (the pixels as base64: a JSON list of 313,600 numbers is slow)
         rgba = base64.b64encode(np.asarray(picture.convert("RGBA")).tobytes()).decode()
-        score, digit = browser.execute_script(
+        score, digit, two_views = browser.execute_script(
             "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
             "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
-            "const r = scratchnet.predict(scratchnet.preprocess(new ImageData(a, 280, 280)));"
-            "return [r.digitScore, r.digit];", rgba)
-        [expected] = predictor.classify([Prediction("picture", input=to_mnist(picture))])
+            "const v = scratchnet.views(new ImageData(a, 280, 280)), r = scratchnet.predict(v.pixels, v.asDrawn);"
+            "return [r.digitScore, r.digit, v.asDrawn !== null];", rgba)
+        x, as_drawn = to_mnist_views(picture)    # (as read_picture makes them)
+        assert two_views == (as_drawn is not x)
+        thinned += two_views
+        [expected] = predictor.classify([Prediction("picture", input=x, as_drawn=None if as_drawn is x else as_drawn)])
         if abs(expected.digit_score - predictor.openset.threshold) > 1e-3:   # (not a tie)
             assert (score >= predictor.openset.threshold) == expected.is_digit
         assert digit == expected.digit
+    assert thinned >= 5          # bold letters and filled shapes: scored by their two views
 
 
 def test_an_empty_canvas_says_so(browser, static_url):

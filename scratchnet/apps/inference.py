@@ -28,6 +28,7 @@ class Prediction:
     is_digit: bool = None         # False: the picture does not look like a digit
     digit_score: float = None     # the open-set score (None: the model has no detector)
     input: np.ndarray = None      # the (28, 28) image the network saw
+    as_drawn: np.ndarray = None   # the same without the stroke-width step, if that thinned it
     error: str = None
 
     def top(self, k):
@@ -83,7 +84,9 @@ class Predictor:
             if self.openset is None:
                 probs, scores = self.model.predict_proba(x), [None] * len(ok)
             else:                       # one forward pass gives the score and the answer
-                scores, _, probs = self.openset.answer(self.model, x, vote=self.vote)
+                as_drawn = np.stack([r.input if r.as_drawn is None else r.as_drawn for r in ok])[:, None]
+                scores, _, probs = self.openset.answer(self.model, x, vote=self.vote,
+                                                       as_drawn=as_drawn.astype(np.float32))
         for r, p, s in zip(ok, probs, scores):
             r.digit, r.confidence, r.probabilities = int(p.argmax()), float(p.max()), p.tolist()
             r.digit_score = None if s is None else float(s)
@@ -112,7 +115,8 @@ def read_picture(source, name=None):
     object), not yet classified; or holding .error if the picture cannot be used."""
     name = name or str(source)
     try:
-        return Prediction(name, input=preprocess_file(source, name=name))
+        digit, as_drawn = preprocess_file(source, name=name, views=True)
+        return Prediction(name, input=digit, as_drawn=None if as_drawn is digit else as_drawn)
     except ImageError as e:
         return Prediction(name, error=str(e))
 

@@ -184,31 +184,46 @@ class OpenSet:
     net: Sequential = None  # the outlier network (outlier_network), or None: the detector alone
     scales: tuple = (1.0, 1.0)   # the detector's and the outlier network's spread over digits
     shifts: bool = False    # scores are means over the picture moved by SHIFTS
+    views: bool = False     # a thinned picture's score is the mean of its two views'
 
-    def scores(self, model, x, with_logits=False):
+    def scores(self, model, x, with_logits=False, as_drawn=None):
         """(N, *input_shape) network inputs -> (N,) how much each picture looks like a digit
         (the detector's log-odds, plus the outlier network's, each in units of its spread over
         held-out digits), and the network's logits (N, classes) for the pictures as they are,
-        computed on the way, if asked."""
-        scores, logits, _ = self.answer(model, x, vote=False)
+        computed on the way, if asked. as_drawn: see answer()."""
+        scores, logits, _ = self.answer(model, x, vote=False, as_drawn=as_drawn)
         return (scores, logits) if with_logits else scores
 
-    def answer(self, model, x, vote=True):
+    def answer(self, model, x, vote=True, as_drawn=None):
         """(N, *input_shape) network inputs -> (scores (N,) as scores() gives them, the network's
         logits (N, classes), and the probabilities (N, classes) the answer names its digit by):
         the mean of the network's softmax and the outlier network's over its ten digits, for
         the pictures as they are; the network's softmax alone without an outlier network or
         with vote=False (outlier_network_votes). The outlier network, two conv blocks trained
         on digits in many pen styles, names more of people's digits right, and the two
-        together more than either (docs/openset.md)."""
-        scores, logits = self.detector_log_odds(model, x)
+        together more than either (docs/openset.md).
+
+        as_drawn: the same pictures as drawn (preprocess.to_mnist_views), or None. With
+        self.views, a picture that differs from its view as drawn (the stroke-width step thinned
+        it) scores the mean of its two views' scores: thinning a filled shape leaves a stick,
+        which looks like a 1; a fat digit still looks like a digit as drawn."""
+        scores, logits, digit_logits = self._scores(model, x)
         probabilities = softmax(logits)
-        if self.net is not None:
-            more, digit_logits = self.outlier_log_odds(x, with_logits=True)
-            scores = scores / self.scales[0] + more / self.scales[1]
-            if vote:
-                probabilities = (probabilities + softmax(digit_logits)) / 2
+        if vote and digit_logits is not None:
+            probabilities = (probabilities + softmax(digit_logits)) / 2
+        if self.views and as_drawn is not None and len(x):
+            thinned = np.flatnonzero((as_drawn != x).reshape(len(x), -1).any(axis=1))
+            if len(thinned):
+                scores[thinned] = (scores[thinned] + self._scores(model, as_drawn[thinned])[0]) / 2
         return scores, logits, probabilities
+
+    def _scores(self, model, x):
+        """(scores (N,), the network's logits, the outlier network's digit logits or None)."""
+        scores, logits = self.detector_log_odds(model, x)
+        if self.net is None:
+            return scores, logits, None
+        more, digit_logits = self.outlier_log_odds(x, with_logits=True)
+        return scores / self.scales[0] + more / self.scales[1], logits, digit_logits
 
     def detector_log_odds(self, model, x):
         """(N,) the detector's log-odds of "a digit" (their mean over SHIFTS if self.shifts) and
@@ -240,7 +255,7 @@ class OpenSet:
         model.extras.update({f"openset.{k}": v for k, v in self.detector.parameters().items()})
         info = {"method": METHOD, "threshold": self.threshold, "accept": ACCEPT,
                 "features": int(len(self.mean)), "hidden": self.detector.layers[0].out_features,
-                "pixels": self.pixels, "shape": self.shape, "shifts": self.shifts}
+                "pixels": self.pixels, "shape": self.shape, "shifts": self.shifts, "views": self.views}
         if self.net is not None:
             model.extras.update(self.net_arrays())
             info.update(net=self.net.describe(), scales=[float(s) for s in self.scales])
@@ -280,7 +295,7 @@ class OpenSet:
             scales = tuple(float(s) for s in info["scales"])
         return cls(model.extras["openset.mean"], model.extras["openset.std"], detector,
                    float(info["threshold"]), bool(info.get("pixels", False)), bool(info.get("shape", False)),
-                   net, scales, bool(info.get("shifts", False)))
+                   net, scales, bool(info.get("shifts", False)), bool(info.get("views", False)))
 
 
 EXAMPLES = 9000   # training digits the detector learns from (against 29,538 non-digits)
@@ -427,7 +442,7 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
             schedule=cosine_decay)
         trained.append(detector)
     openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), average(trained), 0.0,
-                      pixels=PIXELS, shape=SHAPE, net=net, shifts=True)
+                      pixels=PIXELS, shape=SHAPE, net=net, shifts=True, views=True)
     held_out = calibration_examples(val_digits[:HELD_OUT], CALIBRATION)
 
     def on_held_out(fn):
@@ -438,5 +453,11 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
         openset.scales = (float(np.std(np.concatenate(list(scores.values())))),
                           float(np.std(np.concatenate(list(more_scores.values())))))
         scores = {s: scores[s] / openset.scales[0] + more_scores[s] / openset.scales[1] for s in CALIBRATION}
+    for style in CALIBRATION:   # scored as predict.py scores them: a thinned digit by its two views
+        drawn = np.asarray(held_out[style + " as drawn"])
+        thinned = np.flatnonzero((drawn != np.asarray(held_out[style])).any(axis=(1, 2)))
+        if len(thinned):
+            scores[style][thinned] = (scores[style][thinned] + in_chunks(
+                lambda x: openset.scores(model, x), drawn[thinned], prepare, model.input_shape)) / 2
     openset.threshold = float(min(np.quantile(scores[s], 1 - ACCEPT) for s in CALIBRATION))
     return openset

@@ -55,7 +55,7 @@ def weights_file(model, metadata):
                               "-> ReLU -> dense) on 28x28 inputs; this model is another network")
     arrays = dict(model.parameters())
     openset = OpenSet.of(model, metadata)
-    threshold, shape, shifts, scales, vote = None, False, False, None, False
+    threshold, shape, shifts, views, scales, vote = None, False, False, False, None, False
     if openset is not None:
         if openset.pixels:
             raise ScratchnetError("the web page does not compute the detector's pixel features")
@@ -67,7 +67,7 @@ def weights_file(model, metadata):
                                       "as the reference CNN, only")
             arrays.update(openset.net_arrays())    # int8 and a scale a column, as in the model file
             scales, vote = list(openset.scales), outlier_network_votes(metadata)
-        threshold, shape, shifts = openset.threshold, openset.shape, openset.shifts
+        threshold, shape, shifts, views = openset.threshold, openset.shape, openset.shifts, openset.views
     arrays = {k: np.ascontiguousarray(v, dtype="i1" if v.dtype == np.int8 else "<f4") for k, v in arrays.items()}
     entries, chunks, offset = [], [], 0
     for name, value in arrays.items():
@@ -77,7 +77,8 @@ def weights_file(model, metadata):
         offset += value.nbytes + padding
     data = b"".join(chunks)
     header = json.dumps({"format": "scratchnet.web", "version": 1, "model_version": FORMAT_VERSION,
-                         "threshold": threshold, "shape_features": shape, "shifts": shifts, "scales": scales, "vote": vote, "crc32": zlib.crc32(data),
+                         "threshold": threshold, "shape_features": shape, "shifts": shifts, "views": views, "scales": scales,
+                         "vote": vote, "crc32": zlib.crc32(data),
                          "arrays": entries}).encode()
     header += b" " * ((4 - len(header) % 4) % 4)          # the arrays start 4-byte aligned
     return len(header).to_bytes(4, "little") + header + data

@@ -48,7 +48,7 @@ from ..errors import DataError, ImageError
 from ..fileio import atomic_write
 from . import atlas
 from .mnist import cache_root
-from .preprocess import _crop, to_mnist
+from .preprocess import _crop, to_mnist, to_mnist_views
 from .strokes import dilate, skeleton
 
 VERSION = 9   # of these pictures (with the source of this module, preprocess and strokes:
@@ -721,15 +721,17 @@ def traced_digit_picture(digit, rng):
     return _pen(_lines_of(Image.fromarray(digit), size, rng), rng, widths=(0, size // 12 + 1))
 
 
-def preprocessed(pictures, n):
+def preprocessed(pictures, n, views=False):
     """(n, 28, 28) uint8: each of the n pictures (an iterable, drawn as it is consumed) as the
-    network sees it after preprocess.to_mnist (a picture it would refuse as blank gives zeros).
+    network sees it after preprocess.to_mnist (a picture it would refuse as blank gives zeros);
+    with `views`, (n, 2, 28, 28): both of preprocess.to_mnist_views' views.
 
     BLOCK pictures at a time (not all of them, and their copies on the way to other processes,
     in memory at once), each block shared out over the cores (~4-8 ms a picture;
     separate processes, since preprocessing is Python-bound) while this one draws the next
     block, and put back in order: the result is the same as one by one."""
-    out = np.zeros((n, 28, 28), dtype=np.uint8)
+    out = np.zeros((n, 2, 28, 28) if views else (n, 28, 28), dtype=np.uint8)
+    one = functools.partial(_preprocessed_one, views=views)
     workers = min(available_cpus(), n // PER_PROCESS)
     # "spawn": fresh processes, never a fork of a process running kernel threads
     pool = (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -745,7 +747,7 @@ def preprocessed(pictures, n):
                 if pool is not None:
                     pool.shutdown()
                 pool = None
-        out[start:start + len(block)] = [_preprocessed_one(picture) for picture in block]
+        out[start:start + len(block)] = [one(picture) for picture in block]
 
     try:
         pictures, pending = iter(pictures), None
@@ -754,7 +756,7 @@ def preprocessed(pictures, n):
             results = None
             if pool is not None:
                 try:   # one share of the block per process, in order
-                    results = pool.map(_preprocessed_one, block, chunksize=-(-len(block) // workers))
+                    results = pool.map(one, block, chunksize=-(-len(block) // workers))
                 except (OSError, BrokenProcessPool):
                     pool.shutdown()
                     pool = None
@@ -769,11 +771,12 @@ def preprocessed(pictures, n):
     return out
 
 
-def _preprocessed_one(picture):
+def _preprocessed_one(picture, views=False):
     try:
-        return np.round(to_mnist(picture) * 255).astype(np.uint8)
+        return np.round(np.stack(to_mnist_views(picture)) * 255 if views else to_mnist(picture) * 255
+                        ).astype(np.uint8)
     except ImageError:   # "blank": nothing for the network to see
-        return np.zeros((28, 28), dtype=np.uint8)
+        return np.zeros((2, 28, 28) if views else (28, 28), dtype=np.uint8)
 
 
 def make_nondigits(n, seed):
@@ -789,16 +792,16 @@ def mean_per_family(values):
     return {f: float(np.mean(values[family == f])) for f in FAMILIES}
 
 
-def make_digit_pictures(digits, seed, style="canvas"):
+def make_digit_pictures(digits, seed, style="canvas", views=False):
     """(n, 28, 28) uint8 preprocessed drawings of the given MNIST digits, seeded: "plain"
     (the digit itself as a picture), "canvas" (digit_picture), "traced", "low resolution" or
-    "drawn"."""
+    "drawn"; (n, 2, 28, 28) with `views` (preprocessed())."""
     rng = np.random.default_rng([seed, 1311])
     draw = {"plain": lambda d: Image.fromarray(d), "canvas": lambda d: digit_picture(d, rng),
             "traced": lambda d: traced_digit_picture(d, rng),
             "low resolution": lambda d: low_resolution_digit_picture(d, rng),
             "drawn": lambda d: drawn_digit_picture(d, rng)}[style]
-    return preprocessed((draw(d) for d in digits), len(digits))
+    return preprocessed((draw(d) for d in digits), len(digits), views)
 
 
 def _source_hash():
@@ -925,7 +928,13 @@ def detector_examples(digits, n, seed=0, on_prepare=None):
 
 def calibration_examples(digits, styles=DIGIT_STYLES, seed=7):
     """{style: (k, 28, 28) uint8} the k held-out digits in each of `styles` (of DIGIT_STYLES),
-    preprocessed as predict.py would (cached per user, as detector_examples)."""
+    preprocessed as predict.py would, and {style + " as drawn": ...} their views as drawn
+    (preprocess.to_mnist_views; cached per user, as detector_examples)."""
     def make():
-        return {style: make_digit_pictures(digits, seed, style) for style in styles}
-    return _cached("calibration-" + "-".join(styles).replace(" ", "_"), styles, digits, seed, make)
+        arrays = {}
+        for style in styles:
+            both = make_digit_pictures(digits, seed, style, views=True)
+            arrays[style], arrays[style + " as drawn"] = both[:, 0], both[:, 1]
+        return arrays
+    return _cached("calibration-" + "-".join(styles).replace(" ", "_"),
+                   [*styles, *(style + " as drawn" for style in styles)], digits, seed, make)

@@ -302,6 +302,27 @@ def to_mnist(img, normalise_strokes=True):
     normalise_strokes=False skips step 6 (the pen's width stays as drawn).
 
     Raises ImageError if there is no ink (a blank image)."""
+    crop = _ink_crop(img)
+    if normalise_strokes:
+        crop = _crop(normalise_width(crop, DIGIT_BOX)[0])   # 6. MNIST's pen width
+    return _place(crop)
+
+
+def to_mnist_views(img):
+    """PIL image -> (the (28, 28) input to_mnist makes, and the picture as drawn): without
+    step 6 if that step thinned the strokes, else the same array. Thinning turns a filled
+    shape into a stick, a dress into a 1: the open set looks at both views (OpenSet.answer).
+
+    Raises ImageError if there is no ink (a blank image)."""
+    crop = _ink_crop(img)
+    normalised = normalise_width(crop, DIGIT_BOX)[0]
+    digit = _place(_crop(normalised))
+    thinned = normalised.sum() < crop.sum()                 # (thickening adds ink)
+    return digit, (_place(crop) if thinned else digit)
+
+
+def _ink_crop(img):
+    """Steps 1-5: PIL image -> (h, w) float32 ink in [0, 1], bright on dark, cropped to its box."""
     full = to_grey(img)
     grey = _shrink(full, WORK_SIZE)
     if np.median(_border(grey)) > 0.5:                      # 3. dark ink on light paper
@@ -317,9 +338,11 @@ def to_mnist(img, normalise_strokes=True):
         y0, y1 = (max(0, int(v * factor)) for v in (top - margin, bottom + margin))
         x0, x1 = (max(0, int(v * factor)) for v in (left - margin, right + margin))
         a = _ink(_shrink(full[y0:y1, x0:x1], WORK_SIZE))
-    crop = _crop(a)
-    if normalise_strokes:
-        crop = _crop(normalise_width(crop, DIGIT_BOX)[0])   # 6. MNIST's pen width
+    return _crop(a)
+
+
+def _place(crop):
+    """Steps 7-8: (h, w) ink cropped to its box -> the (28, 28) input."""
     h, w = crop.shape
     scale = DIGIT_BOX / max(h, w)                           # 7. longer side -> 20 px
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
@@ -390,11 +413,12 @@ def write_digit_png(digit, path):
         save_digit_png(digit, f)
 
 
-def preprocess_file(source, max_pixels=MAX_PIXELS, name=None):
-    """Path or file object -> (28, 28) float32 MNIST-style digit; ImageError naming it if not."""
+def preprocess_file(source, max_pixels=MAX_PIXELS, name=None, views=False):
+    """Path or file object -> (28, 28) float32 MNIST-style digit (both of to_mnist_views'
+    views if `views`); ImageError naming it if not."""
     img = load_image(source, max_pixels, name)
     try:
-        return to_mnist(img)
+        return to_mnist_views(img) if views else to_mnist(img)
     except ImageError as e:
         raise ImageError(f"{name or source}: {e}") from None
 

@@ -6,9 +6,11 @@
 //   await scratchnet.ready                     // the weights (model.bin) are loaded
 //   const x = scratchnet.preprocess(imageData) // canvas pixels -> Float32Array(784), 28x28 in [0, 1]
 //   scratchnet.predict(x)                      // -> {probabilities, digit, isDigit, digitScore}
+//   const {pixels, asDrawn} = scratchnet.views(imageData)   // and as drawn, if the pen was thinned
+//   scratchnet.predict(pixels, asDrawn)        // a thinned picture scored by both views
 //
 // model.bin: a 4-byte little-endian header length, a JSON header {format, version,
-// model_version, threshold, shape_features, shifts, scales, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
+// model_version, threshold, shape_features, shifts, views, scales, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
 // then the arrays (float32, or int8 with a float32 scale a column, each 4-byte aligned); crc32 is that of their bytes. Written by `python -m scratchnet.export --web`.
 "use strict";
 (function () {
@@ -133,28 +135,37 @@
     return Array.from(z, v => Math.exp(v - lse));
   }
 
-  function predict(pixels) {         // apps/inference.py Predictor.classify, OpenSet.answer
-    const seen = forward(pixels, "");
-    let probabilities = softmax(seen.logits);
-    const answer = () => ({probabilities, digit: probabilities.indexOf(Math.max(...probabilities))});
-    if (!net["openset.mean"]) return {...answer(), isDigit: true, digitScore: null};
+  // the open-set score of one picture (OpenSet._scores), and the outlier network's softmax over
+  // its digits for the picture as it is (or null); `seen` is the network's forward pass of it
+  function openSetScore(pixels, seen) {
     const topology = header.shape_features ? shapeFeatures(pixels, 28, 28) : [];   // (the same moved)
     const copies = header.shifts ? SHIFTS.map(([dy, dx]) => shifted(pixels, dy, dx)) : [pixels];
     const outlier = Boolean(net["openset.net.0.W"]);
-    let detector = 0, more = 0;
+    let detector = 0, more = 0, theirs = null;
     for (const [k, x] of copies.entries()) {
       detector += detectorLogOdds(k === 0 ? seen : forward(x, ""), topology);   // (SHIFTS[0]: not moved)
       if (!outlier) continue;
       const z = outlierLogits(x), none = z.length - 1;   // log P(a digit) - log P(not a digit)
       more += logSumExp(z.slice(0, none)) - z[none];
-      if (k === 0 && header.vote) {      // the answer: its digits' softmax and the network's, averaged
-        const theirs = softmax(z.slice(0, none));
-        probabilities = probabilities.map((p, d) => (p + theirs[d]) / 2);
-      }
+      if (k === 0) theirs = softmax(z.slice(0, none));
     }
     detector /= copies.length;
     more /= copies.length;
-    const digitScore = outlier ? detector / header.scales[0] + more / header.scales[1] : detector;
+    return {score: outlier ? detector / header.scales[0] + more / header.scales[1] : detector, theirs};
+  }
+
+  // apps/inference.py Predictor.classify, OpenSet.answer; asDrawn: the picture as drawn (views)
+  function predict(pixels, asDrawn = null) {
+    const seen = forward(pixels, "");
+    let probabilities = softmax(seen.logits);
+    const answer = () => ({probabilities, digit: probabilities.indexOf(Math.max(...probabilities))});
+    if (!net["openset.mean"]) return {...answer(), isDigit: true, digitScore: null};
+    const {score, theirs} = openSetScore(pixels, seen);
+    let digitScore = score;
+    if (theirs && header.vote)          // the answer: its digits' softmax and the network's, averaged
+      probabilities = probabilities.map((p, d) => (p + theirs[d]) / 2);
+    if (header.views && asDrawn)        // thinned: the mean of the two views' scores
+      digitScore = (digitScore + openSetScore(asDrawn, forward(asDrawn, "")).score) / 2;
     return {...answer(), isDigit: digitScore >= header.threshold, digitScore};
   }
 
@@ -602,6 +613,12 @@
 
   // ImageData (RGBA) -> Float32Array(784): the 28x28 input the network sees (preprocess.to_mnist)
   function preprocess(imageData) {
+    return views(imageData).pixels;
+  }
+
+  // ImageData -> {pixels, asDrawn}: the input, and the picture as drawn (without step 6) if
+  // that step thinned the strokes, else null (preprocess.to_mnist_views)
+  function views(imageData) {
     const {width, height, data} = imageData;
     let full = image(height, width);
     for (let i = 0; i < width * height; i++) {          // 1. grey (ITU-R 601), alpha onto white
@@ -622,7 +639,13 @@
       a = ink(shrink(crop(full, at(top - margin), Math.min(full.h, at(bottom + margin)),
                           at(left - margin), Math.min(full.w, at(right + margin))), WORK_SIZE));
     }
-    const c = cropInk(normaliseWidth(cropInk(a)));      // 6. MNIST's pen width
+    const drawn = cropInk(a), normalised = normaliseWidth(drawn);   // 6. MNIST's pen width
+    const sum = img => img.d.reduce((s, v) => s + v, 0);
+    const pixels = place(cropInk(normalised));
+    return {pixels, asDrawn: sum(normalised) < sum(drawn) ? place(drawn) : null};   // (thickening adds ink)
+  }
+
+  function place(c) {                                   // preprocess._place: steps 7-8
     const scale = DIGIT_BOX / Math.max(c.h, c.w);       // 7. longer side -> 20 px
     const digit = resize(c, Math.max(1, pyRound(c.w * scale)), Math.max(1, pyRound(c.h * scale)),
                          scale < 1 ? "lanczos" : "bilinear");
@@ -634,7 +657,7 @@
 
   const script = document.currentScript;
   const modelUrl = (script && script.dataset.model) || "model.bin";
-  window.scratchnet = {predict, preprocess, header: () => header, ready: null, load,
+  window.scratchnet = {predict, preprocess, views, header: () => header, ready: null, load,
                        parts: {resize, shrink, background, ink, normaliseWidth, strokeWidth, skeleton, otsu, image,
                                box, crop, cropInk, centerByMass}};
   if (!(script && script.dataset.manual)) window.scratchnet.ready = load(modelUrl);
