@@ -26,11 +26,12 @@ def main():
                         "with this one's, --runs pairs: the cold start's cost of a change")
     args = p.parse_args()
     import numpy as np
-    from PIL import Image
+    from PIL import Image, ImageDraw
     from scratchnet import load_model
     from scratchnet.core import kernels
     from scratchnet.data.mnist import load_mnist, to_input
     from scratchnet.apps.inference import predict_files
+    from scratchnet.data.preprocess import to_mnist_views
     from synthetic.userstyle import STYLES, stylise
 
     header("prediction benchmark")
@@ -39,28 +40,36 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         png = Path(tmp) / "digit.png"
         stylise(data.test_images[0], "ink_on_paper", np.random.default_rng(0)).save(png)
+        # a 7 drawn with a fat marker: preprocessing thins it, and the open set scores it by two views
+        fat = Path(tmp) / "fat.png"
+        seven = Image.new("L", (280, 280), 255)
+        ImageDraw.Draw(seven).line([(40, 40), (240, 40), (110, 250)], fill=0, width=70, joint="curve")
+        seven.save(fat)
+        x, as_drawn = to_mnist_views(seven)
+        assert as_drawn is not x, "the fat 7 is no longer thinned: draw a fatter one"
 
-        def cold(script, model_file):
+        def cold(script, model_file, picture):
             """Wall time of one predict.py process on the PNG."""
             start = time.perf_counter()
-            subprocess.run([sys.executable, str(script), "--image", str(png), "--model", model_file],
+            subprocess.run([sys.executable, str(script), "--image", str(picture), "--model", model_file],
                            check=True, capture_output=True)
             return time.perf_counter() - start
         ours = (ROOT / "predict.py", args.model)
-        walls = [cold(*ours) for _ in range(args.runs)]
-        w, h = Image.open(png).size
-        print(f"cold `python predict.py --image digit.png` ({png.stat().st_size:,} B, {w}x{h}): "
-              f"median {statistics.median(walls):.3f} s, min {min(walls):.3f} s over {args.runs} runs")
-        if args.against:
-            theirs = (Path(args.against[0]) / "predict.py", args.against[1])
-            differences = []
-            for pair in range(args.runs):      # in turns, the order alternating
-                first, second = (ours, theirs) if pair % 2 == 0 else (theirs, ours)
-                t = {first: cold(*first), second: cold(*second)}
-                differences.append(t[ours] - t[theirs])
-            print(f"  against {args.against[0]} in turns, {args.runs} pairs: this one "
-                  f"{1e3 * statistics.median(differences):+.1f} ms a run (median; "
-                  f"{1e3 * min(differences):+.1f} to {1e3 * max(differences):+.1f})")
+        for picture, what in ((png, "digit.png"), (fat, "fat.png, a fat marker's digit, thinned")):
+            walls = [cold(*ours, picture) for _ in range(args.runs)]
+            w, h = Image.open(picture).size
+            print(f"cold `python predict.py --image {picture.name}` ({what}; {picture.stat().st_size:,} B, "
+                  f"{w}x{h}): median {statistics.median(walls):.3f} s, min {min(walls):.3f} s over {args.runs} runs")
+            if args.against:
+                theirs = (Path(args.against[0]) / "predict.py", args.against[1])
+                differences = []
+                for pair in range(args.runs):      # in turns, the order alternating
+                    first, second = (ours, theirs) if pair % 2 == 0 else (theirs, ours)
+                    t = {first: cold(*first, picture), second: cold(*second, picture)}
+                    differences.append(t[ours] - t[theirs])
+                print(f"  against {args.against[0]} in turns, {args.runs} pairs: this one "
+                      f"{1e3 * statistics.median(differences):+.1f} ms a run (median; "
+                      f"{1e3 * min(differences):+.1f} to {1e3 * max(differences):+.1f})")
 
         x = to_input(data.test_images)
         for backend in ("jit", "reference"):
