@@ -99,7 +99,7 @@ def legacy_model_file(model_file, path):
     net = mnist_cnn(seed=1)
     net.layers[-1] = Dense(100, 11, rng=np.random.default_rng(1))
     model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
-    openset.net = net
+    openset.net, openset.views = net, False      # (the two views came later still)
     model.save(path, metadata=dict(meta, openset=openset.save_into(model)))
     return path
 
