@@ -81,8 +81,8 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import (HELD_OUT, MORE_DIGITS, OpenSet, detectors_for, examples_for,
-                                         fit_open_set, outlier_network_pays)
+    from scratchnet.apps.openset import (MORE_DIGITS, OpenSet, detectors_for, examples_for, fit_open_set,
+                                         held_out_for, outlier_network_pays)
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -169,7 +169,7 @@ def main():
     images_trained = len(train[0]) * len(result.history)
     examples = examples_for(images_trained)
     detector_digits = data.train_images[:examples].copy()
-    held_out_digits = data.train_images[-HELD_OUT:].copy()
+    held_out_digits = data.train_images[-held_out_for(images_trained):].copy()
     digit_labels, more_digits = None, None
     if outlier_network_pays(images_trained):
         digit_labels = data.train_labels[:examples].copy()
@@ -185,7 +185,7 @@ def main():
                                examples=examples, labels=digit_labels, more=more_digits,
                                detectors=detectors_for(images_trained),
                                on_prepare=lambda n: print(
-                                   f"drawing and preprocessing {n} pictures for the 'not a digit' "
+                                   f"drawing and preprocessing {n:,} pictures for the 'not a digit' "
                                    f"detector (first run only, then cached) ...", flush=True))
         both = " and outlier network" if openset.net is not None else ""
         print(f"'not a digit' detector{both} trained and calibrated in {time.perf_counter() - start:.1f} s")

@@ -926,10 +926,10 @@ def detector_examples(digits, n, seed=0, on_prepare=None):
     return arrays["positives"], arrays["negatives"]
 
 
-def calibration_examples(digits, styles=DIGIT_STYLES, seed=7):
+def calibration_examples(digits, styles=DIGIT_STYLES, seed=7, on_prepare=None):
     """{style: (k, 28, 28) uint8} the k held-out digits in each of `styles` (of DIGIT_STYLES),
     preprocessed as predict.py would, and {style + " as drawn": ...} their views as drawn
-    (preprocess.to_mnist_views; cached per user, as detector_examples)."""
+    (preprocess.to_mnist_views; cached per user, as detector_examples, on_prepare likewise)."""
     def make():
         arrays = {}
         for style in styles:
@@ -937,4 +937,5 @@ def calibration_examples(digits, styles=DIGIT_STYLES, seed=7):
             arrays[style], arrays[style + " as drawn"] = both[:, 0], both[:, 1]
         return arrays
     return _cached("calibration-" + "-".join(styles).replace(" ", "_"),
-                   [*styles, *(style + " as drawn" for style in styles)], digits, seed, make)
+                   [*styles, *(style + " as drawn" for style in styles)], digits, seed, make,
+                   on_prepare, len(styles) * len(digits))
