@@ -41,7 +41,7 @@ def model_file(tmp_path_factory, mnist):
     model = mnist_cnn(seed=0)
     train, val = mnist.train_images[:54000], mnist.train_images[54000:]
     fit(model, (train[:50000], mnist.train_labels[:50000]), epochs=2, seed=0, prepare=to_input)
-    # its threshold set on the last 1,000 training digits, as train.py's (the same cached pictures)
+    # its threshold set on the last 1,000 training digits, as a short train.py try's (the same cached pictures)
     openset = fit_open_set(model, train, val[-1000:], to_input, seed=0, examples=3000,
                            labels=mnist.train_labels[:54000],
                            more=(train[9000:15000], mnist.train_labels[9000:15000]), outlier_epochs=3)
