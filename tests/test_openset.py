@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -360,6 +361,38 @@ def test_cached_pictures_are_made_again_for_another_generator_or_a_foreign_file(
     # an edited generator never reads what the old one cached
     monkeypatch.setattr(nondigits, "_source_hash", lambda: "edited")
     assert nondigits._cached("t", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 4
+
+
+def test_cached_pictures_of_another_generator_are_removed_once_unused_for_a_day(tmp_path, monkeypatch):
+    from scratchnet.data import nondigits
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "scratchnet" / "openset"
+    folder.mkdir(parents=True)
+    day_ago = time.time() - nondigits.STALE_AFTER - 60
+    files = {name: folder / name for name in (
+        "examples-0123456789abcdef0123.npz",                  # from before the tag: untagged
+        "examples-othergenerat-0123456789abcdef0123.npz",      # another generator's, unused
+        "calibration-plain-othergenerat-0123456789abcdef0123.npz",   # ... read this morning
+        ".examples-x.npz.abc.part",                            # a write killed a day ago
+        "notes.txt")}                                          # not the cache's
+    for path in files.values():
+        path.write_bytes(b"x")
+        os.utime(path, (day_ago, day_ago))
+    os.utime(files["calibration-plain-othergenerat-0123456789abcdef0123.npz"])
+    made = []
+
+    def make():
+        made.append(1)
+        return {"pictures": np.full((2, 28, 28), 7, np.uint8)}
+    digits = np.zeros((3, 28, 28), np.uint8)
+    nondigits._cached("calibration-plain", ("pictures",), digits, 0, make)
+    left = sorted(p.name for p in folder.iterdir())
+    ours, = folder.glob(f"calibration-plain-{nondigits._generator_tag()}-*.npz")
+    assert left == sorted([ours.name, "calibration-plain-othergenerat-0123456789abcdef0123.npz", "notes.txt"])
+    # this generator's pictures are never removed, and reading them marks them used
+    os.utime(ours, (day_ago, day_ago))
+    assert nondigits._cached("calibration-plain", ("pictures",), digits, 0, make)["pictures"][0, 0, 0] == 7
+    assert ours.exists() and time.time() - ours.stat().st_mtime < 60 and len(made) == 1
 
 
 def test_stored_pictures_read_a_slice_as_the_array_holds_it(tmp_path):

@@ -29,12 +29,15 @@ not the benchmark's).
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
 and preprocesses them (~38,500, two to five minutes on 2 cores), the next ones read them.
 """
+import contextlib
 import functools
 import hashlib
 import importlib.util
 import itertools
 import multiprocessing
+import os
 import struct
+import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -868,17 +871,44 @@ class StoredPictures:
         return self[:] if dtype is None else self[:].astype(dtype)
 
 
+STALE_AFTER = 24 * 3600   # seconds: another generator's cached pictures unread this long are removed
+
+
+def _generator_tag():
+    """A short name for the code that makes the pictures (VERSION and _source_hash)."""
+    return hashlib.sha256(f"{VERSION}:{_source_hash()}".encode()).hexdigest()[:12]
+
+
+def _prune(folder, tag, now):
+    """Remove the cached pictures that another generator made (an older version of this code,
+    named "<name>-<its tag>-<key>.npz" or, older still, without a tag) and that no run has read
+    for STALE_AFTER, and writes left unfinished as long: this code never reads them, and each
+    set is tens of megabytes. Another checkout's, read within the day, are kept."""
+    for path in [*folder.glob("*.npz"), *folder.glob(".*.part")]:
+        if path.suffix == ".npz" and path.stem.rsplit("-", 2)[1:2] == [tag]:
+            continue
+        try:
+            if now - path.stat().st_mtime > STALE_AFTER:
+                path.unlink()
+        except OSError:                    # (gone already, or a read-only cache)
+            pass
+
+
 def _cached(name, names, digits, seed, make, on_prepare=None, count=0):
     """make() -> dict of uint8 (k, 28, 28) arrays called `names`, kept in the per-user cache
     (data.mnist.cache_root() / "openset"), keyed by VERSION, the generator's source, `name`,
     the seed and the digits' bytes, and returned as StoredPictures read from there (the
     arrays themselves where the cache cannot be written); on_prepare(count) is called when
     they must be made. A cached file whose arrays are not what make() would give (names,
-    dtypes, picture size) is made again."""
+    dtypes, picture size) is made again. Reading a file marks it used (its mtime); other
+    generators' files unused for STALE_AFTER are removed (_prune)."""
     digits = np.ascontiguousarray(digits)
+    tag = _generator_tag()
     key = hashlib.sha256(f"{VERSION}:{_source_hash()}:{name}:{seed}:{digits.shape}:".encode()
                          + digits.tobytes()).hexdigest()[:20]
-    path = cache_root() / "openset" / f"{name}-{key}.npz"
+    folder = cache_root() / "openset"
+    path = folder / f"{name}-{tag}-{key}.npz"
+    _prune(folder, tag, time.time())
 
     def stored():
         arrays = {k: StoredPictures(path, k) for k in names}
@@ -889,7 +919,10 @@ def _cached(name, names, digits, seed, make, on_prepare=None, count=0):
             raise ValueError(f"{path} holds other pictures")
         return arrays
     try:
-        return stored()
+        arrays = stored()
+        with contextlib.suppress(OSError):
+            os.utime(path)                 # used: not stale (_prune)
+        return arrays
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         pass
     if on_prepare is not None:
