@@ -167,6 +167,49 @@ def gemm_limit(model, batch_size, steps, repeat=30):
     return seconds * steps, flops / seconds / 1e9
 
 
+def limit_in_turns(batch_size, rounds=10, steps=60):
+    """The fast network's training steps against their arithmetic limit, taking turns, in this
+    process: `steps` data-parallel steps of Adam (batches gathered and converted as fit does),
+    then the same steps' matrix products alone (gemm_limit's), `rounds` times, the first mover
+    alternating, so a busy spell of the host slows both. Returns (each round's step time /
+    limit time, the products' GFLOP/s in each round)."""
+    import numpy as np
+
+    from scratchnet.core.optim import Adam
+    from scratchnet.apps.recipes import FAST
+    from scratchnet.core import kernels
+    from scratchnet.core.networks import ARCHITECTURES
+    from scratchnet.core.training import Batches, DataParallel, warm_up
+    from scratchnet.data.mnist import load_mnist, to_input
+    data = load_mnist(progress=False)
+    model = ARCHITECTURES[FAST.arch]()
+    warm_up(model, FAST.batch_size, optimizer=Adam(FAST.lr, FAST.betas))
+    opt, split = Adam(FAST.lr, FAST.betas), DataParallel(model, kernels.threads())
+    take = Batches(model, data.train_images, data.train_labels, batch_size, to_input).take
+    order, batches = np.random.default_rng(1).permutation(len(data.train_images)), len(data.train_images) // batch_size
+
+    def train(r):
+        with kernels.active().pinned():                     # as fit() runs its steps
+            for k in range(steps):
+                b = (r * steps + k) % batches
+                split.step(opt, *take(order[b * batch_size:(b + 1) * batch_size]))
+    ratios, rates = [], []
+    train(0)                                                # warm
+    gemm_limit(model, batch_size, steps, repeat=3)
+    for r in range(rounds):
+        seconds = {}
+        for name in (("steps", "limit") if r % 2 == 0 else ("limit", "steps")):
+            if name == "steps":
+                start = time.perf_counter()
+                train(r)
+                seconds[name] = time.perf_counter() - start
+            else:          # (unpinned, as at the end of main: pinned, these products ran 2x slower here)
+                seconds[name], rate = gemm_limit(model, batch_size, steps, repeat=steps)
+        ratios.append(seconds["steps"] / seconds["limit"])
+        rates.append(rate)
+    return ratios, rates
+
+
 def spread(values):
     return f"median {statistics.median(values):.2f}, {min(values):.2f}-{max(values):.2f}"
 
@@ -223,9 +266,11 @@ def main():
     from scratchnet.core.networks import ARCHITECTURES
     steps = -(-60000 // FAST.batch_size)
     limit, rate = gemm_limit(ARCHITECTURES[FAST.arch](), FAST.batch_size, steps)
-    training = statistics.median(r[0][2] for r in rows)
     print(f"arithmetic limit (its matrix products alone, as a step runs them: {rate:.0f} GFLOP/s): "
-          f"{limit:.2f} s per epoch; training / limit = {training / limit:.2f}")
+          f"{limit:.2f} s per epoch")
+    ratios, rates = limit_in_turns(FAST.batch_size)
+    print(f"training steps / limit, taking turns ({len(ratios)} rounds of 60 steps and their products "
+          f"alone, {spread(rates)} GFLOP/s): {spread(ratios)}")
     if firsts:
         extra = [cold[1] - warm[1] for cold, warm in firsts]
         print(f"first run (empty kernel cache) against a warm run, seed 0, in turns, {len(firsts)} pairs: "
