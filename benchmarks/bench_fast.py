@@ -175,10 +175,10 @@ def limit_in_turns(batch_size, rounds=10, steps=60):
     limit time, the products' GFLOP/s in each round)."""
     import numpy as np
 
-    from scratchnet.core.optim import Adam
     from scratchnet.apps.recipes import FAST
     from scratchnet.core import kernels
     from scratchnet.core.networks import ARCHITECTURES
+    from scratchnet.core.optim import Adam
     from scratchnet.core.training import Batches, DataParallel, warm_up
     from scratchnet.data.mnist import load_mnist, to_input
     data = load_mnist(progress=False)
