@@ -874,9 +874,9 @@ class StoredPictures:
 STALE_AFTER = 24 * 3600   # seconds: another generator's cached pictures unread this long are removed
 
 
-def _generator_tag(source=None):
-    """A short name for the code that makes the pictures: `source`, VERSION and _source_hash()."""
-    return hashlib.sha256((source or f"{VERSION}:{_source_hash()}").encode()).hexdigest()[:12]
+def _generator_tag():
+    """A short name for the code that makes the pictures (VERSION and _source_hash)."""
+    return hashlib.sha256(f"{VERSION}:{_source_hash()}".encode()).hexdigest()[:12]
 
 
 def _prune(folder, tag, now):
@@ -903,9 +903,8 @@ def _cached(name, names, digits, seed, make, on_prepare=None, count=0):
     dtypes, picture size) is made again. Reading a file marks it used (its mtime); other
     generators' files unused for STALE_AFTER are removed (_prune)."""
     digits = np.ascontiguousarray(digits)
-    source = f"{VERSION}:{_source_hash()}"
-    tag = _generator_tag(source)
-    key = hashlib.sha256(f"{source}:{name}:{seed}:{digits.shape}:".encode() + digits.tobytes()).hexdigest()[:20]
+    tag = _generator_tag()
+    key = hashlib.sha256(f"{tag}:{name}:{seed}:{digits.shape}:".encode() + digits.tobytes()).hexdigest()[:20]
     folder = cache_root() / "openset"
     path = folder / f"{name}-{tag}-{key}.npz"
     _prune(folder, tag, time.time())
