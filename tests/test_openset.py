@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from scratchnet.apps.inference import Prediction, Predictor
-from scratchnet.apps.openset import (DETECTORS, EXAMPLES, SHIFTS, OpenSet, detectors_for, examples_for, features,
-                                     from_int8, mean_over_shifts, outlier_log_odds, outlier_network, outlier_network_pays,
+from scratchnet.apps.openset import (DETECTORS, EXAMPLES, HELD_OUT, SHIFTS, OpenSet, detectors_for, examples_for,
+                                     features, from_int8, held_out_for, mean_over_shifts, outlier_log_odds, outlier_network, outlier_network_pays,
                                      shifted, to_int8)
 from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
@@ -167,6 +167,9 @@ def test_the_outlier_network_is_fine_tuned_after_full_runs_only():
     assert detectors_for(1500 * 3) == 1
     assert examples_for(training * REFERENCE.epochs) == examples_for(60000 * FAST.epochs) == EXAMPLES
     assert examples_for(1500 * 3) < EXAMPLES / 4                     # drawn in seconds, not minutes
+    # the threshold of a full run on the whole validation split (6,000 of 60,000), of a short try on fewer
+    assert held_out_for(training * REFERENCE.epochs) == HELD_OUT == 60000 - training
+    assert held_out_for(1500 * 3) < HELD_OUT / 4
 
 
 def test_int8_weights_are_within_half_a_step_and_come_back_exactly():

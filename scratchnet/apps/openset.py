@@ -314,13 +314,15 @@ OUTLIER_EPOCHS = 4     # the outlier network's training, as --recipe fast trains
                        # (8 and 12 kept fewer digits drawn small and refused fewer Fashion items)
 MORE_DIGITS = 24000    # more MNIST digits it learns to name, besides the detector's (it starts
                        # from nothing)
+FULL_PASS = 50000      # images trained (all epochs): from here on a run has passed over about all
+                       # of MNIST's training images; fewer is a short try (--limit)
 
 
 def detectors_for(images_trained):
     """How many detectors a run that trained on `images_trained` images (all epochs) averages:
     DETECTORS after at least a pass over MNIST's training images, one after a shorter try
     (--limit), whose network is too rough for the average to matter (a third of the time)."""
-    return DETECTORS if images_trained >= 50000 else 1
+    return DETECTORS if images_trained >= FULL_PASS else 1
 
 
 def examples_for(images_trained):
@@ -328,14 +330,14 @@ def examples_for(images_trained):
     learns from: EXAMPLES after a pass over MNIST's training images, SHORT_EXAMPLES after a
     shorter try, whose first run would otherwise spend minutes drawing the pictures of a
     detector for a network that rough."""
-    return EXAMPLES if images_trained >= 50000 else SHORT_EXAMPLES
+    return EXAMPLES if images_trained >= FULL_PASS else SHORT_EXAMPLES
 
 
 def held_out_for(images_trained):
     """How many held-out digits the threshold of a run that trained on `images_trained` images
     is calibrated on: HELD_OUT after a pass over MNIST's training images, SHORT_HELD_OUT after
     a shorter try (drawn in seconds)."""
-    return HELD_OUT if images_trained >= 50000 else SHORT_HELD_OUT
+    return HELD_OUT if images_trained >= FULL_PASS else SHORT_HELD_OUT
 
 
 def outlier_network_pays(images_trained):
