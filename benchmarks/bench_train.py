@@ -92,30 +92,45 @@ def flops_per_image(model):
 PRODUCTS_FLOP = 3 * 2 * 64 * 5408 * 100   # one call of dense_products
 
 
-def dense_products(np):
+def dense_products(np, by_rows=False):
     """A function running float32 BLAS once at each of the network's three big GEMM shapes
-    (batch 64: the dense layer's forward, weight gradient and input gradient)."""
+    (batch 64: the dense layer's forward, weight gradient and input gradient): whole, on
+    BLAS's own threads, or by_rows as a training step runs them (kernels.jit's dense_forward
+    and dense_backward: each kernel thread its rows of the weights, BLAS on one thread)."""
     a = np.random.rand(64, 5408).astype(np.float32)
     w = np.random.rand(5408, 100).astype(np.float32)
     g = np.random.rand(64, 100).astype(np.float32)
-    return lambda: (a @ w, a.T @ g, g @ w.T)
+    out, dw, dx = np.empty((64, 100), np.float32), np.empty_like(w), np.empty_like(a)
+    if not by_rows:
+        return lambda: (np.matmul(a, w, out=out), np.matmul(a.T, g, out=dw), np.matmul(g, w.T, out=dx))
+    from scratchnet.core.kernels import jit
+    b, db, buffers = np.zeros(100, np.float32), np.empty(100, np.float32), {}
+
+    def scratch(name, shape, dtype):
+        return buffers.setdefault((name, shape), np.empty(shape, dtype))
+    return lambda: (jit.dense_forward(a, w, b, out, scratch), jit.dense_backward(a, w, g, dw, db, dx))
 
 
 def gemm_rate(np):
-    """GFLOP/s of float32 BLAS at the network's three big GEMM shapes (batch 64)."""
-    return PRODUCTS_FLOP / best_of(dense_products(np), repeat=5, number=50) / 1e9
+    """GFLOP/s of float32 BLAS at the network's three big GEMM shapes (batch 64), the faster
+    of dense_products' two ways."""
+    return max(PRODUCTS_FLOP / best_of(dense_products(np, by_rows), repeat=5, number=50) / 1e9
+               for by_rows in (False, True))
 
 
-def limit_in_turns(np, model, images, labels, rounds=20, steps=50):
+def limit_in_turns(np, model, images, labels, rounds=20, steps=50, pause=0.2):
     """Training steps against their arithmetic limit, taking turns: `steps` steps (batches
-    gathered and converted as fit does), then the same FLOPs as sgemm at the network's three
-    big batch-64 shapes, `rounds` times, the first mover alternating, so a busy spell of the
-    host slows both. Returns each round's step time / limit time. The model trains on."""
+    gathered and converted as fit does), then the same FLOPs as the network's three big
+    batch-64 products run each of dense_products' two ways, `rounds` times, the first mover
+    alternating, so a busy spell of the host slows all. Each turn starts after `pause` seconds:
+    OpenBLAS's threads spin for a while after a call, and would run into the next turn.
+    Returns each round's step time / limit time (the faster way's) and the two ways' GFLOP/s
+    per round. The model trains on."""
     from scratchnet import SGD
     from scratchnet.core.training import Batches, train_step
     from scratchnet.data.mnist import to_input
     take, opt = Batches(model, images, labels, 64, to_input).take, SGD(0.01, 0.9)
-    run, calls = dense_products(np), round(steps * 64 * flops_per_image(model) / PRODUCTS_FLOP)
+    calls = round(steps * 64 * flops_per_image(model) / PRODUCTS_FLOP)
     order, batches = np.random.default_rng(1).permutation(len(images)), len(images) // 64
 
     def train(r):
@@ -123,21 +138,27 @@ def limit_in_turns(np, model, images, labels, rounds=20, steps=50):
             b = (r * steps + k) % batches
             train_step(model, opt, *take(order[b * 64:(b + 1) * 64]))
 
-    def products(_):
-        for _ in range(calls):
-            run()
-    train(0)                                               # warm
-    products(0)
-    ratios = []
+    def products(run):
+        def repeat(_):
+            for _ in range(calls):
+                run()
+        return repeat
+    sides = {"steps": train, "whole": products(dense_products(np)),
+             "rows": products(dense_products(np, by_rows=True))}
+    for fn in sides.values():                              # warm
+        fn(0)
+    ratios, rates = [], {"whole": [], "rows": []}
     for r in range(rounds):
         seconds = {}
-        for name, fn in ((("steps", train), ("limit", products)) if r % 2 == 0
-                         else (("limit", products), ("steps", train))):
+        for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
+            time.sleep(pause)
             start = time.perf_counter()
-            fn(r)
+            sides[name](r)
             seconds[name] = time.perf_counter() - start
-        ratios.append(seconds["steps"] / seconds["limit"])
-    return ratios
+        ratios.append(seconds["steps"] / min(seconds["whole"], seconds["rows"]))
+        for way in rates:
+            rates[way].append(calls * PRODUCTS_FLOP / seconds[way] / 1e9)
+    return ratios, rates
 
 
 def stage_times(np, model, images, labels, batches=200):
@@ -310,10 +331,12 @@ def main():
     print(f"steady-state epoch / limit = {steady / limit:.3f}x (the sgemm rate the best of 5 runs, "
           f"the epochs' a median: see the turns below)")
     with kernels.active().pinned():
-        ratios = limit_in_turns(np, model, *train)
+        ratios, rates = limit_in_turns(np, model, *train)
     print(f"training steps / limit, taking turns ({len(ratios)} rounds of 50 steps and the same FLOPs "
-          f"as sgemm at those shapes): median {np.median(ratios):.3f}x, "
-          f"{min(ratios):.3f}-{max(ratios):.3f}x")
+          f"as sgemm at those shapes, whole on BLAS's threads and by rows on the kernel threads, "
+          f"the faster): median {np.median(ratios):.3f}x, {min(ratios):.3f}-{max(ratios):.3f}x")
+    for way, r in rates.items():
+        print(f"  the products {way}: median {np.median(r):.0f} GFLOP/s, {min(r):.0f}-{max(r):.0f}")
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 

@@ -343,6 +343,79 @@ def test_sgd_momentum_is_bitwise_its_reference(dtype, weight_decay):
     np.testing.assert_array_equal(v2, v)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_sgd_momentum_of_a_matrix_split_over_threads_is_bitwise_its_reference(threads, monkeypatch):
+    # a big dense layer's weights are updated by rows, one run of rows per thread
+    team, chunks = Team(threads), []
+    run = team.run
+    monkeypatch.setattr(team, "run", lambda fn, args, pieces: (chunks.append(pieces), run(fn, args, pieces)))
+    monkeypatch.setattr(jit, "_team", team)
+    monkeypatch.setattr(jit, "SPLIT_WEIGHTS", 0)
+    rng = np.random.default_rng(1)
+    w, v, g = (rng.standard_normal((101, 7)).astype(np.float32) for _ in range(3))
+    w2, v2 = w.copy(), v.copy()
+    for _ in range(3):
+        reference.sgd_momentum(w, v, g, 0.01, 0.9, 5e-4)
+        jit.sgd_momentum(w2, v2, g, 0.01, 0.9, 5e-4)
+    rows = [(lo * 7, hi * 7) for lo, hi in jit.split(101, threads)]     # whole rows per thread
+    assert chunks == [rows] * 3
+    np.testing.assert_array_equal(w2, w)
+    np.testing.assert_array_equal(v2, v)
+
+
+def _scratch():
+    buffers = {}
+    return lambda name, shape, dtype: buffers.setdefault((name, tuple(shape), dtype), np.empty(shape, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N, D, M", [(1, 3, 1), (5, 101, 7), (64, 300, 10)])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_dense_jit_matches_reference(threads, N, D, M, dtype, monkeypatch):
+    # split by rows of the weights over the threads (every layer here: SPLIT_WEIGHTS 0), the
+    # forward's partial products summed: close to the whole products, not always equal
+    monkeypatch.setattr(jit, "_team", Team(threads))
+    monkeypatch.setattr(jit, "SPLIT_WEIGHTS", 0)
+    rng = np.random.default_rng(N + D + M)
+    x, w, b, dout = (rng.standard_normal(shape).astype(dtype) for shape in ((N, D), (D, M), (M,), (N, M)))
+    assert (jit._row_pieces(w) is None) == (threads == 1)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    got = jit.dense_forward(x, w, b, np.empty((N, M), dtype), _scratch())
+    np.testing.assert_allclose(got, reference.dense_forward(x, w, b, np.empty((N, M), dtype)), **tol)
+    np.testing.assert_allclose(got, x @ w + b, **tol)
+    for need_dx in (True, False):
+        grads = [(np.empty((D, M), dtype), np.empty(M, dtype), np.empty((N, D), dtype) if need_dx else None)
+                 for _ in range(2)]
+        assert (jit.dense_backward(x, w, dout, *grads[0]) is None) == (not need_dx)
+        reference.dense_backward(x, w, dout, *grads[1])
+        for mine, theirs, by_hand in zip(grads[0], grads[1], (x.T @ dout, dout.sum(axis=0), dout @ w.T)):
+            if need_dx or mine is not None:
+                np.testing.assert_allclose(mine, theirs, **tol)
+                np.testing.assert_allclose(mine, by_hand, **tol)
+
+
+def test_dense_jit_runs_whole_in_a_data_parallel_slice_or_for_a_small_layer(monkeypatch):
+    # a slice of a data-parallel step runs on one thread of a busy team: the layer there is
+    # the reference's, bitwise, as is a layer below SPLIT_WEIGHTS
+    monkeypatch.setattr(jit, "_team", Team(2))
+    rng = np.random.default_rng(3)
+    x, w, b = rng.standard_normal((8, 300)).astype(np.float32), rng.standard_normal((300, 9)).astype(np.float32), np.zeros(9, np.float32)
+    expected = reference.dense_forward(x, w, b, np.empty((8, 9), np.float32))
+    assert w.size < jit.SPLIT_WEIGHTS and jit._row_pieces(w) is None
+    np.testing.assert_array_equal(jit.dense_forward(x, w, b, np.empty((8, 9), np.float32), _scratch()), expected)
+    monkeypatch.setattr(jit, "SPLIT_WEIGHTS", 0)
+    assert jit._row_pieces(w) is not None
+    seen = []
+
+    def slice_(k):
+        seen.append(jit._row_pieces(w))
+        seen.append(jit.dense_forward(x, w, b, np.empty((8, 9), np.float32), _scratch()))
+    jit.team().run(slice_, (), [(0,), (1,)])
+    assert seen[0] is None and seen[2] is None
+    np.testing.assert_array_equal(seen[1], expected)
+    np.testing.assert_array_equal(seen[3], expected)
+
+
 def test_a_first_run_trains_like_a_warm_one(tmp_path):
     """Two processes, the first with an empty Numba cache (forked processes compile its
     kernels, which it then loads), the second with the cache the first left: after the same

@@ -235,18 +235,14 @@ class Dense(Layer):
     def forward(self, x):
         self.cache = x
         out = self._buffer("out", (x.shape[0], self.out_features), self.params["W"].dtype)
-        np.matmul(x, self.params["W"], out=out)                        # (N, D) @ (D, M) -> (N, M)
-        out += self.params["b"]
-        return out
+        # out = x @ W + b:  (N, D) @ (D, M) -> (N, M)
+        return kernels.active().dense_forward(x, self.params["W"], self.params["b"], out, self._buffer)
 
     def backward(self, dout, need_dx=True):
+        # dW = x.T @ dout  (D, N) @ (N, M);  db = dout summed over N;  dx = dout @ W.T  (N, M) @ (M, D)
         x = self.cache
-        np.matmul(x.T, dout, out=self.grads["W"])                      # (D, N) @ (N, M) -> (D, M)
-        np.sum(dout, axis=0, out=self.grads["b"])
-        if not need_dx:
-            return None
-        dx = self._buffer("dx", x.shape, dout.dtype)
-        return np.matmul(dout, self.params["W"].T, out=dx)             # (N, M) @ (M, D) -> (N, D)
+        dx = self._buffer("dx", x.shape, dout.dtype) if need_dx else None
+        return kernels.active().dense_backward(x, self.params["W"], dout, self.grads["W"], self.grads["b"], dx)
 
     def output_shape(self, input_shape):
         return (self.out_features,)

@@ -81,6 +81,13 @@ def selected():
     return _check(_selected.get())
 
 
+_modules = {}   # name -> module: active() runs a dozen times a training step
+
+
 def active():
     """The module of the back end selected for this thread (imported on first use)."""
-    return importlib.import_module(f"{__name__}.{_check(_selected.get())}")
+    name = _selected.get()
+    module = _modules.get(name)
+    if module is None:
+        module = _modules[name] = importlib.import_module(f"{__name__}.{_check(name)}")
+    return module

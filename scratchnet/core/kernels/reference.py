@@ -463,6 +463,26 @@ def winograd_untiles(dV, x_shape, pad, dx=None):
     return dx
 
 
+# ----------------------------------------------------------------------- dense layer
+def dense_forward(x, w, b, out, scratch=None):
+    """out = x @ w + b.  x (N, D), w (D, M), b (M,) -> out (N, M), written and returned.
+    `scratch(name, shape, dtype)`, the caller's buffers, is for the jit twin's partial sums."""
+    np.matmul(x, w, out=out)
+    out += b
+    return out
+
+
+def dense_backward(x, w, dout, dw, db, dx=None):
+    """The gradients of out = x @ w + b, written into dw (D, M), db (M,) and, if given, dx (N, D):
+    dw = x.T @ dout (each weight's input times its output's gradient, summed over the batch),
+    db = dout summed over the batch, dx = dout @ w.T. Returns dx."""
+    np.matmul(x.T, dout, out=dw)
+    np.sum(dout, axis=0, out=db)
+    if dx is not None:
+        np.matmul(dout, w.T, out=dx)
+    return dx
+
+
 # ------------------------------------------------------------------- optimizer update
 FLUSH = 1e-30
 """Velocities smaller than this are set to exactly 0. A weight whose gradient stays 0 (a pixel
