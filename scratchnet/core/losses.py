@@ -25,12 +25,10 @@ def softmax_cross_entropy(logits, labels):
     L = -1/N * sum_n log p[n, y_n];   dL/dz = (p - onehot(y)) / N
     """
     N = logits.shape[0]
+    logp = log_softmax(logits)
     rows = np.arange(N)
-    shifted = logits - logits.max(axis=1, keepdims=True)       # log p = shifted - log(total)
-    dlogits = np.exp(shifted)
-    total = dlogits.sum(axis=1, keepdims=True)
-    loss = (np.log(total).sum() - shifted[rows, labels].sum()) / N
-    dlogits /= total                                            # p
+    loss = -logp[rows, labels].mean()
+    dlogits = np.exp(logp)
     dlogits[rows, labels] -= 1
     dlogits /= N
     return float(loss), dlogits
