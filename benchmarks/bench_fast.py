@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, header
+from common import ROOT, header, step_products
 
 ACCURACY_LINE = re.compile(r"^test accuracy (\d\.\d+) on ([\d,]+) images")
 TRAINING_LINE = re.compile(r"^training took ([\d.]+) s")
@@ -114,27 +114,6 @@ def run_torch(seed):
         raise SystemExit(f"the PyTorch worker failed:\n{proc.stderr[-2000:]}")
     accuracy, training, version, threads = proc.stdout.split()
     return float(accuracy), float(training), version, int(threads)
-
-
-def step_products(model, n):
-    """(M, K, N) of each matrix product out = A (M, K) @ B (K, N) a training step runs on n
-    images: per Conv2D (as im2row + GEMM) and Dense layer, its forward, its weight gradient
-    and, but for the first layer, its input gradient."""
-    from scratchnet.core.layers import Conv2D, Dense
-    shapes, shape = [], model.input_shape
-    for layer in model.layers:
-        out = layer.output_shape(shape)
-        if isinstance(layer, Conv2D):
-            kh, kw = layer.kernel_size
-            m, k, f = n * out[1] * out[2], layer.in_channels * kh * kw, layer.out_channels
-        elif isinstance(layer, Dense):
-            m, k, f = n, layer.in_features, layer.out_features
-        else:
-            shape = out
-            continue
-        shapes += [(m, k, f), (k, m, f)] + ([(m, f, k)] if shapes else [])
-        shape = out
-    return shapes
 
 
 def gemm_limit(model, batch_size, steps, repeat=30):

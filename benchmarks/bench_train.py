@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, best_of, header, peak_rss_mb, slowest_over_first
+from common import ROOT, best_of, header, layer_products, peak_rss_mb, slowest_over_first
 from scratchnet.cli import set_threads
 
 # what train.py does before its first epoch: imports, the model, warm_up (compile_ahead),
@@ -92,19 +92,19 @@ def flops_per_image(model):
 PRODUCTS_FLOP = 3 * 2 * 64 * 5408 * 100   # one call of dense_products
 
 
-def dense_products(np, by_rows=False):
+def dense_products(np, by_rows=False, features=5408, units=100):
     """A function running float32 BLAS once at each of the network's three big GEMM shapes
     (batch 64: the dense layer's forward, weight gradient and input gradient): whole, on
     BLAS's own threads, or by_rows as a training step runs them (kernels.jit's dense_forward
     and dense_backward: each kernel thread its rows of the weights, BLAS on one thread)."""
-    a = np.random.rand(64, 5408).astype(np.float32)
-    w = np.random.rand(5408, 100).astype(np.float32)
-    g = np.random.rand(64, 100).astype(np.float32)
+    a = np.random.rand(64, features).astype(np.float32)
+    w = np.random.rand(features, units).astype(np.float32)
+    g = np.random.rand(64, units).astype(np.float32)
     out, dw, dx = np.empty((64, 100), np.float32), np.empty_like(w), np.empty_like(a)
     if not by_rows:
         return lambda: (np.matmul(a, w, out=out), np.matmul(a.T, g, out=dw), np.matmul(g, w.T, out=dx))
     from scratchnet.core.kernels import jit
-    b, db, buffers = np.zeros(100, np.float32), np.empty(100, np.float32), {}
+    b, db, buffers = np.zeros(units, np.float32), np.empty(units, np.float32), {}
 
     def scratch(name, shape, dtype):
         return buffers.setdefault((name, shape), np.empty(shape, dtype))
@@ -118,14 +118,55 @@ def gemm_rate(np):
                for by_rows in (False, True))
 
 
+def own_products(np, model, by_threads=False):
+    """A function running one training step's matrix products at the network's own shapes
+    (common.layer_products: each conv as im2row + GEMM, each dense layer), on random float32
+    data: whole, on BLAS's own threads, or by_threads as a step splits the work (each kernel
+    thread a conv's products for its share of the images, BLAS on one thread each; a dense
+    layer of >= kernels.jit.SPLIT_WEIGHTS weights by rows, as dense_products; the rest whole)."""
+    from scratchnet.core import kernels
+    from scratchnet.core.kernels import blas, jit
+    from scratchnet.core.layers import Conv2D
+    rng = np.random.default_rng(0)
+
+    def operands(shapes):
+        return [(rng.random((m, k), dtype=np.float32), rng.random((k, c), dtype=np.float32),
+                 np.empty((m, c), np.float32)) for m, k, c in shapes]
+
+    def run(ops):
+        for a, b, out in ops:
+            np.matmul(a, b, out=out)
+    if not by_threads:
+        ops = operands([s for _, shapes in layer_products(model, 64) for s in shapes])
+        return lambda: run(ops)
+    threads = kernels.threads()
+    per_thread = [operands([s for layer, shapes in layer_products(model, 64 // threads)
+                            if isinstance(layer, Conv2D) for s in shapes]) for _ in range(threads)]
+    split_dense = [layer for layer, _ in layer_products(model, 64)
+                   if not isinstance(layer, Conv2D) and layer.in_features * layer.out_features >= jit.SPLIT_WEIGHTS]
+    rest = operands([s for layer, shapes in layer_products(model, 64)
+                     if not isinstance(layer, Conv2D) and layer not in split_dense for s in shapes])
+    by_rows = [dense_products(np, True, layer.in_features, layer.out_features) for layer in split_dense]
+
+    def step():
+        with blas.single_threaded():
+            jit.team().run(lambda i: run(per_thread[i]), (), [(i,) for i in range(threads)])
+        for products in by_rows:
+            products()
+        run(rest)
+    return step
+
+
 def limit_in_turns(np, model, images, labels, rounds=20, steps=50, pause=0.2):
     """Training steps against their arithmetic limit, taking turns: `steps` steps (batches
-    gathered and converted as fit does), then the same FLOPs as the network's three big
-    batch-64 products run each of dense_products' two ways, `rounds` times, the first mover
-    alternating, so a busy spell of the host slows all. Each turn starts after `pause` seconds:
-    OpenBLAS's threads spin for a while after a call, and would run into the next turn.
-    Returns each round's step time / limit time (the faster way's) and the two ways' GFLOP/s
-    per round. The model trains on."""
+    gathered and converted as fit does), then the same steps' matrix products at their own
+    shapes (own_products), each of its two ways, then the same FLOPs as the network's three
+    big batch-64 products (dense_products), each of its two ways: a stricter limit, every
+    multiply-add at the rate of the network's most efficient shapes; `rounds` times, the first
+    mover alternating, so a busy spell of the host slows all. Each turn starts after `pause`
+    seconds: OpenBLAS's threads spin for a while after a call, and would run into the next
+    turn. Returns each round's step time / limit time (the faster way's) for both limits, and
+    each way's GFLOP/s per round. The model trains on."""
     from scratchnet import SGD
     from scratchnet.core.training import Batches, train_step
     from scratchnet.data.mnist import to_input
@@ -138,16 +179,20 @@ def limit_in_turns(np, model, images, labels, rounds=20, steps=50, pause=0.2):
             b = (r * steps + k) % batches
             train_step(model, opt, *take(order[b * 64:(b + 1) * 64]))
 
-    def products(run):
+    def repeated(run, times):
         def repeat(_):
-            for _ in range(calls):
+            for _ in range(times):
                 run()
         return repeat
-    sides = {"steps": train, "whole": products(dense_products(np)),
-             "rows": products(dense_products(np, by_rows=True))}
+    sides = {"steps": train,
+             "own shapes, whole": repeated(own_products(np, model), steps),
+             "own shapes, by threads": repeated(own_products(np, model, by_threads=True), steps),
+             "dense shapes, whole": repeated(dense_products(np), calls),
+             "dense shapes, by rows": repeated(dense_products(np, by_rows=True), calls)}
     for fn in sides.values():                              # warm
         fn(0)
-    ratios, rates = [], {"whole": [], "rows": []}
+    flop = {"own": steps * 64 * flops_per_image(model), "dense": calls * PRODUCTS_FLOP}
+    ratios, rates = {"own": [], "dense": []}, {name: [] for name in list(sides)[1:]}
     for r in range(rounds):
         seconds = {}
         for name in (list(sides) if r % 2 == 0 else list(sides)[::-1]):
@@ -155,9 +200,10 @@ def limit_in_turns(np, model, images, labels, rounds=20, steps=50, pause=0.2):
             start = time.perf_counter()
             sides[name](r)
             seconds[name] = time.perf_counter() - start
-        ratios.append(seconds["steps"] / min(seconds["whole"], seconds["rows"]))
+        for limit in ratios:
+            ratios[limit].append(seconds["steps"] / min(v for k, v in seconds.items() if k.startswith(limit)))
         for way in rates:
-            rates[way].append(calls * PRODUCTS_FLOP / seconds[way] / 1e9)
+            rates[way].append(flop[way.split()[0]] / seconds[way] / 1e9)
     return ratios, rates
 
 
@@ -332,11 +378,16 @@ def main():
           f"the epochs' a median: see the turns below)")
     with kernels.active().pinned():
         ratios, rates = limit_in_turns(np, model, *train)
-    print(f"training steps / limit, taking turns ({len(ratios)} rounds of 50 steps and the same FLOPs "
-          f"as sgemm at those shapes, whole on BLAS's threads and by rows on the kernel threads, "
-          f"the faster): median {np.median(ratios):.3f}x, {min(ratios):.3f}-{max(ratios):.3f}x")
+    rounds = len(ratios["own"])
+    print(f"training steps / limit, taking turns ({rounds} rounds of 50 steps, the same products at their "
+          f"own shapes, and the same FLOPs at the dense layer's shapes; each way whole on BLAS's threads "
+          f"and split as a step splits it, the faster):")
+    for limit, text in (("own", "every product at the sgemm rate at its own shapes (a conv as im2row + GEMM)"),
+                        ("dense", "stricter: every multiply-add at the sgemm rate at the dense layer's shapes")):
+        r = ratios[limit]
+        print(f"  {text}: median {np.median(r):.3f}x, {min(r):.3f}-{max(r):.3f}x")
     for way, r in rates.items():
-        print(f"  the products {way}: median {np.median(r):.0f} GFLOP/s, {min(r):.0f}-{max(r):.0f}")
+        print(f"  the products, {way}: median {np.median(r):.0f} GFLOP/s, {min(r):.0f}-{max(r):.0f}")
     print(f"peak RSS of this process: {peak_rss_mb():.0f} MB")
 
 

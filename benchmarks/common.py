@@ -35,6 +35,32 @@ def best_of(fn, repeat=5, number=20):
     return best
 
 
+def layer_products(model, n):
+    """[(layer, [(M, K, N), ...]), ...]: each matrix product out = A (M, K) @ B (K, N) a
+    training step runs on n images, per Conv2D (as im2row + GEMM) and Dense layer: its
+    forward, its weight gradient and, but for the first layer, its input gradient."""
+    from scratchnet.core.layers import Conv2D, Dense
+    products, shape = [], model.input_shape
+    for layer in model.layers:
+        out = layer.output_shape(shape)
+        if isinstance(layer, Conv2D):
+            kh, kw = layer.kernel_size
+            m, k, f = n * out[1] * out[2], layer.in_channels * kh * kw, layer.out_channels
+        elif isinstance(layer, Dense):
+            m, k, f = n, layer.in_features, layer.out_features
+        else:
+            shape = out
+            continue
+        products.append((layer, [(m, k, f), (k, m, f)] + ([(m, f, k)] if products else [])))
+        shape = out
+    return products
+
+
+def step_products(model, n):
+    """(M, K, N) of every matrix product a training step runs on n images (layer_products')."""
+    return [s for _, shapes in layer_products(model, n) for s in shapes]
+
+
 def slowest_over_first(seconds):
     """The drift figure: the slowest epoch over the first (>= 1; the target is at most 1.1). Printed
     to three decimals by its callers: 1.102 must not read as 1.10."""
