@@ -110,11 +110,14 @@ def main():
           f"{len(data.test_images):,} test images, {data.train_images.shape[1:]} uint8")
 
     if args.evaluate:
+        from scratchnet.apps.metrics import AS_IS, TEST_SHIFTS
         from scratchnet.apps.report import write_report
         model, meta = load_model(args.evaluate, return_metadata=True)
+        config = meta.get("config", {})
         metrics = write_report(model, *test, args.report_dir, history=meta.get("history", []),
-                               info={"model": args.evaluate, "config": meta.get("config", {})},
-                               command=command, openset=OpenSet.of(model, meta))
+                               info={"model": args.evaluate, "config": config},
+                               command=command, openset=OpenSet.of(model, meta),
+                               shifts=TEST_SHIFTS if config.get("test_shifts") else AS_IS)
         print(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}")
         print(f"report written to {args.report_dir}/")
         return 0
@@ -157,9 +160,11 @@ def main():
         return 130
     from scratchnet.apps.metrics import timed_evaluation
     give_back_freed_memory()       # the training threads' freed arrays, before the test batches
-    evaluation = timed_evaluation(model, *test)        # (the report uses it: not made twice)
+    evaluation = timed_evaluation(model, *test, recipe.shifts)   # (the report uses it: not made twice)
+    moves = (f"\n(each picture's probabilities averaged over it and {len(recipe.shifts) - 1} copies moved "
+             f"one pixel; {evaluation[4]:.4f} as they are)" if len(recipe.shifts) > 1 else "")
     print(f"\ntest accuracy {evaluation[1]:.4f} on {len(test[0]):,} images, {time.perf_counter() - started:.1f} s "
-          f"after start (then the detector, report and model file)", flush=True)
+          f"after start (then the detector, report and model file){moves}", flush=True)
     model.release_buffers()        # the training step's arrays: not held through what follows
     # the detector needs only a few thousand digits: keep those and free the 47 MB of
     # training images before it and the report run (so neither raises the peak memory). The
@@ -197,11 +202,12 @@ def main():
                                             "val_split", "seed", "limit", "threads", "augment",
                                             "extra_data")}
     config["recipe"] = recipe.describe()
+    config["test_shifts"] = recipe.test_shifts
     metrics = write_report(model, *test, args.report_dir, history=result.history,
                            info={"seed": args.seed, "config": config, "model": args.model,
                                  "interrupted": result.interrupted,
                                  "timings": {"training_seconds": total}},
-                           command=command, openset=openset, evaluation=evaluation)
+                           command=command, openset=openset, evaluation=evaluation, shifts=recipe.shifts)
     metadata = {"history": result.history, "config": config, "test_accuracy": metrics["test_accuracy"],
                 "interrupted": result.interrupted}
     if openset is not None:

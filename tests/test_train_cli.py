@@ -257,11 +257,18 @@ def test_fast_recipe_trains_its_network_on_every_image_and_says_so(mnist_dir, tm
     assert "total parameters: 215,194" in proc.stdout
     assert "validating on 0 (none held out)" in proc.stdout and "Adam lr 0.01 betas (0.7, 0.9)" in proc.stdout
     assert re.search(r"^test accuracy 0\.\d{4} on 300 images, [\d.]+ s after start", proc.stdout, re.M)
+    assert re.search(r"^\(each picture's probabilities averaged over it and 4 copies moved one pixel; "
+                     r"0\.\d{4} as they are\)", proc.stdout, re.M)
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["test_accuracy"] > 0.7 and len(metrics["history"]) == 1
+    assert len(metrics["test_shifts"]) == 5 and metrics["test_accuracy_as_is"] > 0.7
     from scratchnet.core.model import load_model
     model, meta = load_model(tmp_path / "fast.npz", return_metadata=True)
-    assert meta["config"]["arch"] == "fast" and "Adam" in meta["config"]["recipe"]
+    assert meta["config"]["arch"] == "fast" and "Adam" in meta["config"]["recipe"] and meta["config"]["test_shifts"]
+    again = run_train("--data-dir", str(mnist_dir), "--evaluate", str(tmp_path / "fast.npz"), "--test-limit", "300",
+                      "--report-dir", str(tmp_path / "again"))
+    assert again.returncode == 0, again.stderr
+    assert json.loads((tmp_path / "again" / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
 
 
 def test_augment_and_another_recipe_are_refused_together(mnist_dir):

@@ -238,3 +238,28 @@ def test_warm_up_compiles_adams_data_parallel_update_ahead(monkeypatch):
     from scratchnet.core.optim import Adam
     recorded = kernels_warm_up_compiles(monkeypatch, mnist_fast_cnn(seed=0), optimizer=Adam())
     assert jit._adam_sum in recorded and jit._adam in recorded
+
+
+def test_moved_images_shift_by_whole_pixels_with_background_entering():
+    from scratchnet.apps.metrics import moved
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) + 1
+    down_left = moved(images, 1, -1)
+    assert (down_left[:, 1:, :-1] == images[:, :-1, 1:]).all()
+    assert (down_left[:, 0, :] == 0).all() and (down_left[:, :, -1] == 0).all()
+    assert (moved(images, 0, 0) == images).all() and moved(images, 0, 0) is not images
+    assert (moved(moved(images, 0, 2), 0, -2)[:, :, :2] == images[:, :, :2]).all()
+
+
+def test_shift_averaged_evaluation_is_the_mean_of_each_moved_copys_probabilities(mnist):
+    from scratchnet.apps.metrics import AS_IS, TEST_SHIFTS, moved, timed_evaluation
+    model = mnist_cnn(seed=3)
+    fit(model, (mnist.train_images[:2000], mnist.train_labels[:2000]), epochs=1, seed=0, prepare=to_input)
+    x, y = mnist.test_images[:300], mnist.test_labels[:300]
+    loss, acc, probs, _, as_is = timed_evaluation(model, x, y, AS_IS)
+    assert (loss, acc, as_is) == pytest.approx(evaluate(model, x, y, prepare=to_input)[:2] + (acc,))
+    loss5, acc5, probs5, _, as_is5 = timed_evaluation(model, x, y, TEST_SHIFTS)
+    copies = [evaluate(model, moved(x, dy, dx), y, prepare=to_input)[2] for dy, dx in TEST_SHIFTS]
+    assert not np.allclose(copies[0], copies[1], atol=1e-3)       # a move changes what the network says
+    np.testing.assert_allclose(probs5, np.mean(copies, axis=0), atol=1e-6)
+    assert acc5 == (np.mean(copies, axis=0).argmax(axis=1) == y).mean() and as_is5 == acc
+    assert loss5 == pytest.approx(-np.log(np.mean(copies, axis=0)[np.arange(300), y]).mean(), rel=1e-5)

@@ -4,7 +4,9 @@ metrics.json keys (top level):
     test_accuracy (fraction), test_loss, history (one record per epoch: epoch, train_loss,
     train_accuracy, val_loss, val_accuracy, seconds, images_per_second), per_class
     (precision/recall/f1/support), confusion_matrix (10x10, rows = true digit),
-    most_confused (pairs), timings, config, seed, versions, command, created.
+    most_confused (pairs), test_shifts (the moves a picture's probabilities are averaged over,
+    or null) and test_accuracy_as_is (the pictures unmoved), timings, config, seed, versions,
+    command, created.
 """
 import json
 import time
@@ -18,19 +20,20 @@ from ..fileio import atomic_write
 from ..sysinfo import machine, versions
 from .explain import conv_feature_maps
 from .openset import ACCEPT, in_chunks
-from .metrics import confusion_matrix, most_confused_pairs, per_class_scores, timed_evaluation
+from .metrics import AS_IS, confusion_matrix, most_confused_pairs, per_class_scores, timed_evaluation
 
 
 def write_report(model, test_images, test_labels, out_dir, history=(), info=None, n_mistakes=32,
-                 command=None, openset=None, evaluation=None):
+                 command=None, openset=None, evaluation=None, shifts=AS_IS):
     """Evaluate `model` on the uint8 test images and write the report files into `out_dir`;
     return the metrics dict. `command` (the command line, as a string) is recorded; with an
     `openset` (apps/openset.py) the report says how it does (an "open set" section).
-    `evaluation`, if the caller has already made it: timed_evaluation's result for this model
-    and these images, used instead of evaluating again."""
+    `evaluation`, if the caller has already made it: timed_evaluation's result for this model,
+    these images and `shifts`, used instead of evaluating again."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    test_loss, test_acc, probs, eval_seconds = evaluation or timed_evaluation(model, test_images, test_labels)
+    test_loss, test_acc, probs, eval_seconds, as_is = (evaluation or
+                                                       timed_evaluation(model, test_images, test_labels, shifts))
     pred = probs.argmax(axis=1)
     cm = confusion_matrix(test_labels, pred)
     confused = most_confused_pairs(cm)
@@ -38,6 +41,8 @@ def write_report(model, test_images, test_labels, out_dir, history=(), info=None
     metrics = {
         "test_accuracy": test_acc, "test_loss": test_loss, "test_images": int(len(test_labels)),
         "test_errors": int((pred != test_labels).sum()),
+        "test_shifts": [list(s) for s in shifts] if len(shifts) > 1 else None,   # (as `evaluation` was made)
+        "test_accuracy_as_is": as_is,
         "history": list(history),
         "per_class": per_class_scores(cm), "confusion_matrix": cm.tolist(),
         "most_confused": [{"pair": [a, b], "a_as_b": ab, "b_as_a": ba} for a, b, ab, ba in confused],
@@ -104,7 +109,10 @@ def _markdown(m, has_curves, has_conv=False):
     lines = [
         "# scratchnet evaluation report", "",
         f"- **Test accuracy: {m['test_accuracy']:.2%}** ({m['test_errors']} errors in "
-        f"{m['test_images']:,} test images), test loss {m['test_loss']:.4f}",
+        f"{m['test_images']:,} test images), test loss {m['test_loss']:.4f}" + (
+            f"; each picture's probabilities averaged over it and {len(m['test_shifts']) - 1} copies "
+            f"moved one pixel (the pictures as they are: {m['test_accuracy_as_is']:.2%})"
+            if m.get("test_shifts") else ""),
         f"- Command: `{m['command']}`" if m["command"] else "- Command: (not recorded)",
         f"- Machine: {m['machine']['cpu']}, {m['machine']['cores']} cores; created {m['created']}",
     ]
