@@ -28,34 +28,38 @@ import time
 from common import ROOT, header, step_products
 
 ACCURACY_LINE = re.compile(r"^test accuracy (\d\.\d+) on ([\d,]+) images")
+AS_IS_LINE = re.compile(r"^\(each picture's probabilities averaged over .*; (\d\.\d+) as they are\)")
 TRAINING_LINE = re.compile(r"^training took ([\d.]+) s")
 SCRATCHNET_SETTINGS = ("OPENBLAS_THREAD_TIMEOUT", "OMP_WAIT_POLICY")
 
 
 def run_scratchnet(seed, workdir, env=None, until_accuracy=False):
     """train.py --recipe fast in a process of its own: (accuracy, seconds from start to the
-    accuracy line, training seconds, whole run's seconds, peak RSS in MB); stopped at the
-    accuracy line if asked (then only the first two are known)."""
+    accuracy line, training seconds, whole run's seconds, peak RSS in MB, accuracy on the
+    pictures as they are); stopped at the accuracy line if asked (then only the first two are
+    known)."""
     command = [sys.executable, str(ROOT / "train.py"), "--recipe", "fast", "--seed", str(seed),
                "--model", os.path.join(workdir, f"fast{seed}.npz"), "--report-dir", os.path.join(workdir, "report")]
     start = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT,
                             env=env)
-    accuracy = to_accuracy = training = None
+    accuracy = to_accuracy = training = as_is = None
     for line in proc.stdout:
         if (m := ACCURACY_LINE.match(line)) and accuracy is None:
             accuracy, to_accuracy = float(m.group(1)), time.perf_counter() - start
             if until_accuracy:
                 proc.kill()
                 proc.wait()
-                return accuracy, to_accuracy, None, None, None
+                return accuracy, to_accuracy, None, None, None, None
+        if m := AS_IS_LINE.match(line):
+            as_is = float(m.group(1))
         if m := TRAINING_LINE.match(line):
             training = float(m.group(1))
     _, status, usage = os.wait4(proc.pid, 0)
     whole = time.perf_counter() - start
     if status != 0 or accuracy is None:
         raise SystemExit(f"train.py --recipe fast --seed {seed} failed (status {status})")
-    return accuracy, to_accuracy, training, whole, usage.ru_maxrss / 1024
+    return accuracy, to_accuracy, training, whole, usage.ru_maxrss / 1024, as_is
 
 
 TORCH_WORKER = r"""
@@ -232,6 +236,9 @@ def main():
     print()
     print(f"scratchnet test accuracy: mean {statistics.mean(accs):.4f} +- {statistics.pstdev(accs):.4f}, "
           f"lowest {min(accs):.4f} ({len(accs)} seeds)")
+    if None not in (as_is := [r[0][5] for r in rows]):
+        print(f"  (each test picture's probabilities averaged over it and 4 copies moved one pixel; as they "
+              f"are: mean {statistics.mean(as_is):.4f} +- {statistics.pstdev(as_is):.4f}, lowest {min(as_is):.4f})")
     print(f"scratchnet start to printed test accuracy: {spread([r[0][1] for r in rows])} s")
     print(f"scratchnet training: {spread([r[0][2] for r in rows])} s; peak RSS "
           f"{max(r[0][4] for r in rows):.0f} MB")
