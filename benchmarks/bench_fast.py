@@ -209,8 +209,8 @@ def main():
     rows, ratios = [], []
     with tempfile.TemporaryDirectory() as workdir:
         run_scratchnet(0, workdir)                       # the kernel cache filled, data in the page cache
-        print("seed  scratchnet: test acc  to accuracy  training  whole run  peak RSS | PyTorch: test acc  "
-              "training | training ratio")
+        print("seed  scratchnet: test acc (as they are)  to accuracy  training  whole run  peak RSS | "
+              "PyTorch: test acc  training | training ratio")
         for seed in range(args.seeds):
             ours_first = seed % 2 == 0
             torch_result = None if ours_first else run_torch(seed)
@@ -218,8 +218,8 @@ def main():
             if ours_first:
                 torch_result = run_torch(seed)
             rows.append((ours, torch_result))
-            acc, to_acc, training, whole, rss = ours
-            line = (f"{seed:>4}  {acc:>20.4f}  {to_acc:>9.2f} s  {training:>6.2f} s  {whole:>7.2f} s  "
+            acc, to_acc, training, whole, rss, as_is = ours
+            line = (f"{seed:>4}  {acc:>25.4f} ({as_is:.4f})  {to_acc:>9.2f} s  {training:>6.2f} s  {whole:>7.2f} s  "
                     f"{rss:>5.0f} MB")
             if torch_result is not None:
                 t_acc, t_training, version, threads = torch_result
