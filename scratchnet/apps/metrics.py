@@ -37,6 +37,7 @@ def most_confused_pairs(cm, top=5):
 AS_IS = ((0, 0),)
 # The picture and its four copies moved one pixel (rows, columns): a one-pixel move keeps an
 # MNIST digit a digit, and the network's mistakes on one copy are seldom made on all five
+# (the "not a digit" detector scores these five places too: apps/openset.SHIFTS)
 TEST_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
 
 
