@@ -112,7 +112,7 @@ def dense_products(np, by_rows=False, features=5408, units=100):
 
 
 def gemm_rate(np):
-    """GFLOP/s of float32 BLAS at the network's three big GEMM shapes (batch 64), the faster
+    """GFLOP/s of float32 BLAS at the dense layer's three GEMM shapes (batch 64), the faster
     of dense_products' two ways."""
     return max(PRODUCTS_FLOP / best_of(dense_products(np, by_rows), repeat=5, number=50) / 1e9
                for by_rows in (False, True))
@@ -372,10 +372,10 @@ def main():
     rate = gemm_rate(np)
     limit = flops / (rate * 1e9)
     print(f"\nwork: {flops_per_image(model) / 1e6:.2f} MFLOP per image, {flops / 1e9:.0f} GFLOP per epoch")
-    print(f"BLAS sgemm at the network's batch-64 shapes: {rate:.0f} GFLOP/s "
-          f"-> arithmetic limit {limit:.2f} s per epoch")
-    print(f"steady-state epoch / limit = {steady / limit:.3f}x (the sgemm rate the best of 5 runs, "
-          f"the epochs' a median: see the turns below)")
+    print(f"BLAS sgemm at the dense layer's batch-64 shapes: {rate:.0f} GFLOP/s "
+          f"-> the stricter arithmetic limit, every multiply-add at that rate: {limit:.2f} s per epoch")
+    print(f"steady-state epoch / that limit = {steady / limit:.3f}x (the sgemm rate the best of 5 runs, "
+          f"the epochs' a median: see the turns below for both limits)")
     with kernels.active().pinned():
         ratios, rates = limit_in_turns(np, model, *train)
     rounds = len(ratios["own"])
