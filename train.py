@@ -110,14 +110,15 @@ def main():
           f"{len(data.test_images):,} test images, {data.train_images.shape[1:]} uint8")
 
     if args.evaluate:
-        from scratchnet.apps.metrics import AS_IS, TEST_SHIFTS
+        from scratchnet.apps.metrics import AS_IS
+        from scratchnet.apps.openset import SHIFTS
         from scratchnet.apps.report import write_report
         model, meta = load_model(args.evaluate, return_metadata=True)
         config = meta.get("config", {})
         metrics = write_report(model, *test, args.report_dir, history=meta.get("history", []),
                                info={"model": args.evaluate, "config": config},
                                command=command, openset=OpenSet.of(model, meta),
-                               shifts=TEST_SHIFTS if config.get("test_shifts") else AS_IS)
+                               shifts=SHIFTS if config.get("test_shifts") else AS_IS)
         print(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}")
         print(f"report written to {args.report_dir}/")
         return 0

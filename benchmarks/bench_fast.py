@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, header, step_products
+from common import ROOT, header, product_operands, run_products, step_products
 
 ACCURACY_LINE = re.compile(r"^test accuracy (\d\.\d+) on ([\d,]+) images")
 AS_IS_LINE = re.compile(r"^\(each picture's probabilities averaged over .*; (\d\.\d+) as they are\)")
@@ -100,10 +100,10 @@ for epoch in range(FAST.epochs):
         loss_fn(net(x[idx]), y[idx]).backward()
         opt.step()
 training = time.perf_counter() - start
-from scratchnet.apps.metrics import moved
+from scratchnet.apps.openset import shifted
+tx = data.test_images[:, None].astype(np.float32) / 255
 with torch.no_grad():                               # tested as train.py tests (FAST.shifts)
-    probs = sum(torch.softmax(net(torch.from_numpy(moved(data.test_images, dy, dx).astype(np.float32) / 255)
-                                  .reshape(-1, 1, 28, 28)), 1) for dy, dx in FAST.shifts)
+    probs = sum(torch.softmax(net(torch.from_numpy(shifted(tx, [shift]))), 1) for shift in FAST.shifts)
     accuracy = (probs.argmax(1) == ty).float().mean().item()
 print(f"{accuracy} {training} {torch.__version__} {torch.get_num_threads()}")
 """
@@ -134,12 +134,10 @@ def gemm_limit(model, batch_size, steps, repeat=30):
     n = batch_size // kernels.threads()
     rng = np.random.default_rng(0)
     shapes = step_products(model, n)
-    pairs = [[(rng.random((m, k), dtype=np.float32), rng.random((k, c), dtype=np.float32),
-               np.empty((m, c), np.float32)) for m, k, c in shapes] for _ in range(kernels.threads())]
+    pairs = [product_operands(shapes, rng) for _ in range(kernels.threads())]
 
     def products(i):
-        for a, b, out in pairs[i]:
-            np.matmul(a, b, out=out)
+        run_products(pairs[i])
 
     times = []
     with blas.single_threaded():

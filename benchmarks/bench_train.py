@@ -13,7 +13,8 @@ import sys
 import tempfile
 import time
 
-from common import ROOT, best_of, header, layer_products, peak_rss_mb, slowest_over_first
+from common import (ROOT, best_of, header, layer_products, peak_rss_mb, product_operands, run_products,
+                    slowest_over_first)
 from scratchnet.cli import set_threads
 
 # what train.py does before its first epoch: imports, the model, warm_up (compile_ahead),
@@ -100,7 +101,7 @@ def dense_products(np, by_rows=False, features=5408, units=100):
     a = np.random.rand(64, features).astype(np.float32)
     w = np.random.rand(features, units).astype(np.float32)
     g = np.random.rand(64, units).astype(np.float32)
-    out, dw, dx = np.empty((64, 100), np.float32), np.empty_like(w), np.empty_like(a)
+    out, dw, dx = np.empty((64, units), np.float32), np.empty_like(w), np.empty_like(a)
     if not by_rows:
         return lambda: (np.matmul(a, w, out=out), np.matmul(a.T, g, out=dw), np.matmul(g, w.T, out=dx))
     from scratchnet.core.kernels import jit
@@ -127,33 +128,25 @@ def own_products(np, model, by_threads=False):
     from scratchnet.core import kernels
     from scratchnet.core.kernels import blas, jit
     from scratchnet.core.layers import Conv2D
-    rng = np.random.default_rng(0)
-
-    def operands(shapes):
-        return [(rng.random((m, k), dtype=np.float32), rng.random((k, c), dtype=np.float32),
-                 np.empty((m, c), np.float32)) for m, k, c in shapes]
-
-    def run(ops):
-        for a, b, out in ops:
-            np.matmul(a, b, out=out)
+    rng, products = np.random.default_rng(0), layer_products(model, 64)
     if not by_threads:
-        ops = operands([s for _, shapes in layer_products(model, 64) for s in shapes])
-        return lambda: run(ops)
+        ops = product_operands([s for _, shapes in products for s in shapes], rng)
+        return lambda: run_products(ops)
     threads = kernels.threads()
-    per_thread = [operands([s for layer, shapes in layer_products(model, 64 // threads)
-                            if isinstance(layer, Conv2D) for s in shapes]) for _ in range(threads)]
-    split_dense = [layer for layer, _ in layer_products(model, 64)
-                   if not isinstance(layer, Conv2D) and layer.in_features * layer.out_features >= jit.SPLIT_WEIGHTS]
-    rest = operands([s for layer, shapes in layer_products(model, 64)
-                     if not isinstance(layer, Conv2D) and layer not in split_dense for s in shapes])
-    by_rows = [dense_products(np, True, layer.in_features, layer.out_features) for layer in split_dense]
+    per_thread = [product_operands([s for layer, shapes in layer_products(model, 64 // threads)
+                                    if isinstance(layer, Conv2D) for s in shapes], rng) for _ in range(threads)]
+    dense = [(layer, shapes) for layer, shapes in products if not isinstance(layer, Conv2D)]
+    by_rows = [dense_products(np, True, layer.in_features, layer.out_features) for layer, _ in dense
+               if layer.in_features * layer.out_features >= jit.SPLIT_WEIGHTS]
+    rest = product_operands([s for layer, shapes in dense
+                             if layer.in_features * layer.out_features < jit.SPLIT_WEIGHTS for s in shapes], rng)
 
     def step():
         with blas.single_threaded():
-            jit.team().run(lambda i: run(per_thread[i]), (), [(i,) for i in range(threads)])
-        for products in by_rows:
-            products()
-        run(rest)
+            jit.team().run(lambda i: run_products(per_thread[i]), (), [(i,) for i in range(threads)])
+        for run in by_rows:
+            run()
+        run_products(rest)
     return step
 
 
@@ -200,10 +193,10 @@ def limit_in_turns(np, model, images, labels, rounds=20, steps=50, pause=0.2):
             start = time.perf_counter()
             sides[name](r)
             seconds[name] = time.perf_counter() - start
-        for limit in ratios:
-            ratios[limit].append(seconds["steps"] / min(v for k, v in seconds.items() if k.startswith(limit)))
-        for way in rates:
-            rates[way].append(flop[way.split()[0]] / seconds[way] / 1e9)
+        for limit, values in ratios.items():
+            values.append(seconds["steps"] / min(v for k, v in seconds.items() if k.startswith(limit)))
+        for way, values in rates.items():
+            values.append(flop[way.split()[0]] / seconds[way] / 1e9)
     return ratios, rates
 
 

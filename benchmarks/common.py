@@ -61,6 +61,20 @@ def step_products(model, n):
     return [s for _, shapes in layer_products(model, n) for s in shapes]
 
 
+def product_operands(shapes, rng):
+    """[(A, B, out), ...] float32: random A (M, K) and B (K, N), an empty out (M, N) per shape."""
+    import numpy as np
+    return [(rng.random((m, k), dtype=np.float32), rng.random((k, c), dtype=np.float32),
+             np.empty((m, c), np.float32)) for m, k, c in shapes]
+
+
+def run_products(operands):
+    """out = A @ B for each of product_operands' triples."""
+    import numpy as np
+    for a, b, out in operands:
+        np.matmul(a, b, out=out)
+
+
 def slowest_over_first(seconds):
     """The drift figure: the slowest epoch over the first (>= 1; the target is at most 1.1). Printed
     to three decimals by its callers: 1.102 must not read as 1.10."""

@@ -240,25 +240,16 @@ def test_warm_up_compiles_adams_data_parallel_update_ahead(monkeypatch):
     assert jit._adam_sum in recorded and jit._adam in recorded
 
 
-def test_moved_images_shift_by_whole_pixels_with_background_entering():
-    from scratchnet.apps.metrics import moved
-    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4) + 1
-    down_left = moved(images, 1, -1)
-    assert (down_left[:, 1:, :-1] == images[:, :-1, 1:]).all()
-    assert (down_left[:, 0, :] == 0).all() and (down_left[:, :, -1] == 0).all()
-    assert (moved(images, 0, 0) == images).all() and moved(images, 0, 0) is not images
-    assert (moved(moved(images, 0, 2), 0, -2)[:, :, :2] == images[:, :, :2]).all()
-
-
 def test_shift_averaged_evaluation_is_the_mean_of_each_moved_copys_probabilities(mnist):
-    from scratchnet.apps.metrics import AS_IS, TEST_SHIFTS, moved, timed_evaluation
+    from scratchnet.apps.metrics import AS_IS, timed_evaluation
+    from scratchnet.apps.openset import SHIFTS, shifted
     model = mnist_cnn(seed=3)
     fit(model, (mnist.train_images[:2000], mnist.train_labels[:2000]), epochs=1, seed=0, prepare=to_input)
     x, y = mnist.test_images[:300], mnist.test_labels[:300]
-    loss, acc, probs, _, as_is = timed_evaluation(model, x, y, AS_IS)
+    loss, acc, _, _, as_is = timed_evaluation(model, x, y, AS_IS)
     assert (loss, acc, as_is) == pytest.approx(evaluate(model, x, y, prepare=to_input)[:2] + (acc,))
-    loss5, acc5, probs5, _, as_is5 = timed_evaluation(model, x, y, TEST_SHIFTS)
-    copies = [evaluate(model, moved(x, dy, dx), y, prepare=to_input)[2] for dy, dx in TEST_SHIFTS]
+    loss5, acc5, probs5, _, as_is5 = timed_evaluation(model, x, y, SHIFTS)
+    copies = [evaluate(model, shifted(x[:, None], [shift])[:, 0], y, prepare=to_input)[2] for shift in SHIFTS]
     assert not np.allclose(copies[0], copies[1], atol=1e-3)       # a move changes what the network says
     np.testing.assert_allclose(probs5, np.mean(copies, axis=0), atol=1e-6)
     # (one picture either way: the two means may round a near tie apart)

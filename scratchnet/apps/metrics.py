@@ -35,34 +35,24 @@ def most_confused_pairs(cm, top=5):
 
 
 AS_IS = ((0, 0),)
-# The picture and its four copies moved one pixel (rows, columns): a one-pixel move keeps an
-# MNIST digit a digit, and the network's mistakes on one copy are seldom made on all five
-# (the "not a digit" detector scores these five places too: apps/openset.SHIFTS)
-TEST_SHIFTS = ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))
-
-
-def moved(images, dy, dx):
-    """(N, H, W) images moved dy rows down and dx columns right; what enters is background (0)."""
-    out = np.zeros_like(images)
-    H, W = images.shape[1:]
-    out[:, max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)] = \
-        images[:, max(-dy, 0):H + min(-dy, 0), max(-dx, 0):W + min(-dx, 0)]
-    return out
 
 
 def timed_evaluation(model, test_images, test_labels, shifts=AS_IS):
     """(loss, accuracy, probabilities, seconds, accuracy of the pictures as they are) of `model`
-    on uint8 test images (MNIST's). With shifts (rows, columns; the first (0, 0)), each
-    picture's probabilities are their mean over its copies moved so (shift-only test-time
-    augmentation): the accuracy is that mean's, the loss its cross-entropy."""
+    on uint8 test images (MNIST's). With shifts (one-pixel moves, rows and columns, the first
+    (0, 0): openset.SHIFTS), each picture's probabilities are their mean over its copies moved
+    so (shift-only test-time augmentation): the accuracy is that mean's, the loss its
+    cross-entropy."""
     from ..core.training import evaluate
     from ..data.mnist import to_input
+    from .openset import shifted
     start = time.perf_counter()
     loss, accuracy, probs = evaluate(model, test_images, test_labels, prepare=to_input)
     as_is = accuracy
     if len(shifts) > 1:
         for dy, dx in shifts[1:]:
-            probs += evaluate(model, moved(test_images, dy, dx), test_labels, prepare=to_input)[2]
+            copies = shifted(test_images[:, None], [(dy, dx)])[:, 0]
+            probs += evaluate(model, copies, test_labels, prepare=to_input)[2]
         probs /= len(shifts)
         right = probs[np.arange(len(test_labels)), test_labels]
         loss = float(-np.log(np.maximum(right, np.finfo(np.float32).tiny)).mean())

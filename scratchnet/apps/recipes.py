@@ -76,8 +76,9 @@ class Recipe:
     @property
     def shifts(self):
         """The moves timed_evaluation averages a test picture's probabilities over."""
-        from .metrics import AS_IS, TEST_SHIFTS
-        return TEST_SHIFTS if self.test_shifts else AS_IS
+        from .metrics import AS_IS
+        from .openset import SHIFTS
+        return SHIFTS if self.test_shifts else AS_IS
 
 
 REFERENCE = Recipe("reference", epochs=10, lr=0.01)
