@@ -114,7 +114,12 @@ def test_predictions_during_a_correction_see_the_old_or_the_new_network(model_fi
         learner.correct(mistakes[0][0].astype(np.float32), int(mistakes[1][0]))
         stop.set()
     new = learner.predictor.classify([Prediction("p", input=probe)])[0].probabilities
-    assert answers and all(a == old or a == new for a in answers)
+
+    def same(a, b):   # one network, but BLAS may split its products over threads another way
+        return np.allclose(a, b, rtol=1e-4, atol=0)         # and round a last digit apart
+
+    assert not same(old, new)                               # a correction moves the answer more
+    assert answers and all(same(a, old) or same(a, new) for a in answers)
 
 
 
