@@ -12,7 +12,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from scratchnet.apps.recipes import AUGMENTED, FAST, RECIPES, REFERENCE
+from scratchnet.apps.recipes import AUGMENTED, FAST, RECIPES, REFERENCE, test_moves
 from scratchnet.cli import (REPLACES, Parser, cap_threads, check_writable, float_in, give_back_freed_memory,
                             non_negative_int, positive_int, run, set_threads)
 
@@ -110,15 +110,13 @@ def main():
           f"{len(data.test_images):,} test images, {data.train_images.shape[1:]} uint8")
 
     if args.evaluate:
-        from scratchnet.apps.metrics import AS_IS
-        from scratchnet.apps.openset import SHIFTS
         from scratchnet.apps.report import write_report
         model, meta = load_model(args.evaluate, return_metadata=True)
         config = meta.get("config", {})
         metrics = write_report(model, *test, args.report_dir, history=meta.get("history", []),
                                info={"model": args.evaluate, "config": config},
                                command=command, openset=OpenSet.of(model, meta),
-                               shifts=SHIFTS if config.get("test_shifts") else AS_IS)
+                               shifts=test_moves(config.get("test_shifts")))
         print(f"test accuracy {metrics['test_accuracy']:.4f}, loss {metrics['test_loss']:.4f}")
         print(f"report written to {args.report_dir}/")
         return 0

@@ -256,3 +256,12 @@ def test_shift_averaged_evaluation_is_the_mean_of_each_moved_copys_probabilities
     assert acc5 == pytest.approx((np.mean(copies, axis=0).argmax(axis=1) == y).mean(), abs=1 / 300)
     assert as_is5 == acc
     assert loss5 == pytest.approx(-np.log(np.mean(copies, axis=0)[np.arange(300), y]).mean(), rel=1e-5)
+
+
+def test_the_fast_recipe_tests_on_the_moves_it_describes():
+    from scratchnet.apps.metrics import AS_IS
+    from scratchnet.apps.openset import SHIFTS
+    from scratchnet.apps.recipes import FAST, REFERENCE, test_moves
+    assert FAST.shifts == test_moves(True) == SHIFTS and REFERENCE.shifts == test_moves(None) == AS_IS
+    assert f"tested on each picture and {len(SHIFTS) - 1} copies moved one pixel" in FAST.describe()
+    assert "moved" not in REFERENCE.describe()

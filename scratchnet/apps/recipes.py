@@ -69,6 +69,7 @@ class Recipe:
                      else f"SGD lr {self.lr:g} momentum {self.momentum:g}")
         held_out = (f"{self.val_split:.0%} held out for validation" if self.val_split
                     else "every training image trained on, none held out")
+        # (written out: counting openset.SHIFTS would import NumPy before train.py sets BLAS's threads)
         tested = "; tested on each picture and 4 copies moved one pixel" if self.test_shifts else ""
         return (f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}, {optimizer}{decay}, batch "
                 f"{self.batch_size}, {self.schedule} learning rate; {distort}{clean}; {held_out}{tested}")
@@ -76,9 +77,15 @@ class Recipe:
     @property
     def shifts(self):
         """The moves timed_evaluation averages a test picture's probabilities over."""
-        from .metrics import AS_IS
-        from .openset import SHIFTS
-        return SHIFTS if self.test_shifts else AS_IS
+        return test_moves(self.test_shifts)
+
+
+def test_moves(test_shifts):
+    """The moves a test picture's probabilities are averaged over: openset.SHIFTS if
+    `test_shifts` (a recipe's, or a saved model's config), else the picture as it is."""
+    from .metrics import AS_IS
+    from .openset import SHIFTS
+    return SHIFTS if test_shifts else AS_IS
 
 
 REFERENCE = Recipe("reference", epochs=10, lr=0.01)
