@@ -6,7 +6,8 @@ digit: the share of each kind kept (digits) or refused (non-digits), and the pic
 Digits: MNIST's test set (as 28x28 PNGs through predict.py's preprocessing), the user-style
 PNGs (synthetic/userstyle.py), MNIST test digits re-drawn in pen styles (synthetic/
 drawstyles.py: a 1-px paint tool, fine pen, marker, pressure pen, small on a big canvas, a
-photo of paper, cropped tight to the ink) and scikit-learn's UCI handwritten digits (43
+photo of paper, cropped tight to the ink), a screenshot of a canvas demo (the canvas in its
+frame, the page, a title and buttons around it) and scikit-learn's UCI handwritten digits (43
 people). Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from
 Debian's packages), doodles, scribbles, blank-ish noise, letters in eight handwriting-style
 fonts, Fashion-MNIST (Debian's dataset-fashion-mnist); the digit-shaped letters (Latin, and
@@ -59,7 +60,7 @@ def main():
     from scratchnet.data.preprocess import to_mnist_views
     from scratchnet.data.strokes import stroke_width
     from scratchnet.errors import ImageError
-    from synthetic.drawstyles import DIGIT_STYLES, draw_digit, nondigit_kinds, uci_digits
+    from synthetic.drawstyles import DIGIT_STYLES, draw_digit, nondigit_kinds, screenshot, uci_digits
     from synthetic.userstyle import STYLES, stylise
 
     header("open set: 'not a digit' on digits drawn as people draw them")
@@ -104,6 +105,9 @@ def main():
         pick = rng.choice(len(data.test_images), size=args.per_style, replace=False)
         digits[style.replace("_", " ")] = ([draw_digit(data.test_images[i], style, rng) for i in pick],
                                            data.test_labels[pick])
+    shots = np.random.default_rng(2028)    # its own seed: the pictures after it stay as they were
+    pick = shots.choice(len(data.test_images), size=args.per_style, replace=False)
+    digits["canvas screenshot"] = ([screenshot(data.test_images[i], shots) for i in pick], data.test_labels[pick])
     digits["UCI handwritten 8x8"] = uci_digits()
     results = {name: (*judge(pictures), np.asarray(labels)) for name, (pictures, labels) in digits.items()}
 
@@ -203,6 +207,15 @@ def main():
     print(f"\npreprocessing a 280 px drawing: {1e3 * np.median(costs[True]):.1f} ms with the stroke width "
           f"normalised, {1e3 * np.median(costs[False]):.1f} ms without (median of 3 pairs; "
           f"difference {1e3 * extra:+.1f} ms)")
+    searches = {}
+    for name in ("fine pen", "canvas screenshot"):
+        greys = [preprocess._shrink(preprocess.to_grey(p), preprocess.WORK_SIZE) for p in digits[name][0][:60]]
+        begin = time.perf_counter()
+        for grey in greys:
+            preprocess.drawing_area(grey)
+        searches[name] = 1e3 * (time.perf_counter() - begin) / len(greys)
+    print("looking for a screenshot's drawing area: " + ", ".join(f"{v:.2f} ms a {k} picture"
+                                                                 for k, v in searches.items()))
 
 
 if __name__ == "__main__":

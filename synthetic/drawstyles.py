@@ -140,6 +140,38 @@ def draw_digit(digit, style, rng):
     raise ValueError(f"unknown style {style!r}")
 
 
+def screenshot(digit, rng):
+    """An MNIST digit drawn on a canvas demo's canvas (dark on white, or white on black) and
+    the screen around it captured, as an RGB picture: the canvas with a frame's line or none,
+    on a page of another shade (light, grey or dark), a title above it and buttons below."""
+    side = int(rng.integers(180, 320))
+    ink = trace(outline(digit, int(side * rng.uniform(0.6, 0.85)), rng, 2.0), int(rng.integers(3, 10)))
+    canvas = np.asarray(on_canvas(ink, side, rng), np.float32) / 255          # dark ink on white
+    if rng.integers(0, 3) == 0:
+        canvas = 1 - canvas                                                    # white ink on black
+    shades = [s for s in (0.97, 0.85, 0.75, 0.25, 0.12) if abs(s - canvas[0, 0]) > 0.1]
+    page = float(rng.choice(shades))
+    frame = int(rng.integers(0, 4)) if abs(page - canvas[0, 0]) > 0.2 else int(rng.integers(1, 4))
+    left, top = int(rng.integers(10, 120)), int(rng.integers(50, 110))
+    width, height = left + side + int(rng.integers(10, 200)), top + side + int(rng.integers(60, 140))
+    shot = Image.new("L", (width, height), round(page * 255))
+    draw = ImageDraw.Draw(shot)
+    text = 0 if page > 0.5 else 230
+    draw.text((left, top // 3), "Draw a digit", fill=text, font=_font(DEJAVU / "DejaVuSans.ttf", int(rng.integers(14, 24))))
+    shot.paste(Image.fromarray(np.round(canvas * 255).astype(np.uint8)), (left, top))
+    if frame:
+        shade = int(rng.choice([0, 90, 150, 200]))
+        draw.rectangle([left - frame, top - frame, left + side + frame - 1, top + side + frame - 1],
+                       outline=shade, width=frame)
+    x = left
+    for label in ("Clear", "Predict")[:int(rng.integers(1, 3))]:               # buttons
+        draw.rectangle([x, top + side + 16, x + 70, top + side + 44], fill=round(page * 255), outline=text)
+        draw.text((x + 12, top + side + 21), label, fill=text, font=_font(DEJAVU / "DejaVuSans.ttf", 14))
+        x += 86
+    tint = rng.uniform(0.9, 1.0, 3)
+    return Image.fromarray(np.clip(np.asarray(shot)[..., None] * tint, 0, 255).astype(np.uint8), "RGB")
+
+
 def cropped_to_ink(digit, size=112, margin=0):
     """An MNIST digit (28, 28) uint8 cropped to its ink, scaled so its longer side is `size`
     px, dark on light paper with `margin` px all round (as a user crops a drawing before

@@ -270,6 +270,20 @@ def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser,
     assert min(close) >= 0.98, close
 
 
+def test_the_page_reads_a_screenshot_as_preprocess_py(browser, static_url, mnist):
+    """A canvas demo's screenshot (frame, page, title, buttons): the page finds the same
+    drawing area, and makes the same input of it."""
+    from synthetic.drawstyles import screenshot
+    open_static(browser, static_url)
+    rng = np.random.default_rng(4)
+    close = []
+    for digit in mnist.test_images[:12]:
+        picture = screenshot(digit, rng)
+        page = page_preprocess(browser, picture)
+        close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
+    assert min(close) >= 0.98, close
+
+
 def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
     """Handwritten ! ? and umlauts: their dots are small beside the strokes, and kept."""
     from synthetic.drawstyles import DEJAVU, handwritten

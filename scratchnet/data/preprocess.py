@@ -9,6 +9,8 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            transparent canvas becomes plain background whatever colour the ink is;
  2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos); a
            digit found small in a big picture is looked at again at full resolution around it;
+           a drawing area inside the picture (a screenshot of a paint program or a canvas
+           demo: a frame's line, or a page of another shade, around it) is cut out first;
  3. polarity: the border is background; if it is brighter than the middle grey, invert,
            so ink is bright on dark like MNIST;
  4. flatten uneven paper, lighting and shadows: subtract a background estimate (the
@@ -46,6 +48,8 @@ INKY = 0.5                # raised by this share of the ink's contrast (a patch'
 DOT_REACH = 0.6           # a pen's dot lies within this share of the drawing's size from it
 DOT_BRIGHT = 0.6          # and is as bright as ink (the ink's level is 1)
 MAX_DOTS = 3              # an umlaut has two; more small pieces are speckle
+EDGE = 0.08               # a drawing area's side: the grey steps by more than this across it
+AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -325,6 +329,12 @@ def _ink_crop(img):
     """Steps 1-5: PIL image -> (h, w) float32 ink in [0, 1], bright on dark, cropped to its box."""
     full = to_grey(img)
     grey = _shrink(full, WORK_SIZE)
+    area = drawing_area(grey)
+    if area is not None:                                    # a screenshot: the canvas alone
+        top, bottom, left, right = area
+        factor = max(full.shape) / max(grey.shape)
+        full = full[int(np.ceil(top * factor)):int(bottom * factor), int(np.ceil(left * factor)):int(right * factor)]
+        grey = _shrink(full, WORK_SIZE)
     if np.median(_border(grey)) > 0.5:                      # 3. dark ink on light paper
         grey, full = 1 - grey, 1 - full
     a = _ink(grey)
@@ -339,6 +349,64 @@ def _ink_crop(img):
         x0, x1 = (max(0, int(v * factor)) for v in (left - margin, right + margin))
         a = _ink(_shrink(full[y0:y1, x0:x1], WORK_SIZE))
     return _crop(a)
+
+
+def drawing_area(grey):
+    """The drawing area of a screenshot, (top, bottom, left, right) of the working-size grey
+    picture, ends excluded; None if there is none. It is the smallest axis-aligned rectangle
+    whose four sides are straight steps of grey (a frame's line, a page of another shade)
+    that end at its corners (not the lines of squared paper), whose inside next to the sides
+    is plain and is the inside's usual shade (a canvas, not the stroke of a square 0), that
+    holds no such rectangle (a box drawn inside a box is a drawing) and has something drawn
+    inside. Its inside is returned, 2 px in from the sides."""
+    h, w = grey.shape
+    if min(h, w) < 48:                                      # MNIST-sized: no screenshot
+        return None
+    across_rows = np.abs(np.diff(grey, axis=0)) > EDGE      # (h - 1, w): between rows y, y + 1
+    across_cols = np.abs(np.diff(grey, axis=1)) > EDGE      # (h, w - 1): between columns x, x + 1
+    rows = _lines(across_rows, max(12, AREA_SIDE * w))
+    cols = _lines(across_cols.T, max(12, AREA_SIDE * h))
+    if not (2 <= len(rows) <= 12 and 2 <= len(cols) <= 12):   # none, or a picture of lines
+        return None
+    # each boundary line's running count of edges, so any stretch of it is counted at once
+    row_counts = np.pad(np.cumsum(across_rows, axis=1), ((0, 0), (1, 0)))      # (h - 1, w + 1)
+    col_counts = np.pad(np.cumsum(across_cols.T, axis=1), ((0, 0), (1, 0)))    # (w - 1, h + 1)
+
+    def edge(counts, line, a, b):               # the share of [a, b) along a line that is edge
+        a, b = max(a, 0), min(b, counts.shape[1] - 1)
+        return (counts[line, b] - counts[line, a]) / (b - a) if b > a else 0.0
+
+    found = []
+    for top, bottom in ((t, b) for i, t in enumerate(rows) for b in rows[i + 1:] if b - t >= 16):
+        for left, right in ((l, r) for j, l in enumerate(cols) for r in cols[j + 1:] if r - l >= 16):
+            # inside: rows top + 1 .. bottom, columns left + 1 .. right
+            sides = min(edge(row_counts, top, left + 1, right + 1), edge(row_counts, bottom, left + 1, right + 1),
+                        edge(col_counts, left, top + 1, bottom + 1), edge(col_counts, right, top + 1, bottom + 1))
+            past_corners = max(edge(row_counts, y, x0, x1) for y in (top, bottom)
+                               for x0, x1 in ((left - 4, left), (right + 1, right + 5)))
+            past_corners = max(past_corners, *(edge(col_counts, x, y0, y1) for x in (left, right)
+                                               for y0, y1 in ((top - 4, top), (bottom + 1, bottom + 5))))
+            if sides >= 0.9 and past_corners < 0.5:
+                found.append(((bottom - top) * (right - left), top, bottom, left, right))
+    for _, top, bottom, left, right in sorted(found):
+        if any(t - top >= 4 and bottom - b >= 4 and l - left >= 4 and right - r >= 4 for _, t, b, l, r in found):
+            continue                                        # boxes in a box: a drawing (回, a thick 0)
+        top, bottom, left, right = top + 3, bottom - 1, left + 3, right - 1   # 2 px in from the sides
+        inside = grey[top:bottom, left:right]
+        ring = np.concatenate([inside[:2].ravel(), inside[-2:].ravel(), inside[:, :2].ravel(), inside[:, -2:].ravel()])
+        low, paper, high = np.percentile(ring, [5, 50, 95])
+        drawn = np.abs(inside - paper) > 0.25
+        if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3:
+            return top, bottom, left, right
+    return None
+
+
+def _lines(mask, length):
+    """The rows of a bool (n, m) mask that hold a run of True at least `length` long."""
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return np.unique(rows[ends - starts >= length]).tolist()
 
 
 def _place(crop):

@@ -230,6 +230,7 @@
 
   const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
+  const EDGE = Math.fround(0.08), AREA_SIDE = 0.2;             // preprocess: a screenshot's drawing area
 
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
@@ -244,6 +245,70 @@
     for (let y = 0; y < img.h; y++) for (let x = 0; x < k; x++) v.push(img.d[y * img.w + x]);
     for (let y = 0; y < img.h; y++) for (let x = img.w - k; x < img.w; x++) v.push(img.d[y * img.w + x]);
     return v;
+  }
+
+  // preprocess.drawing_area: [top, bottom, left, right) of a screenshot's drawing area in the
+  // working-size grey picture, or null
+  function drawingArea(g) {
+    const {h, w} = g;
+    if (Math.min(h, w) < 48) return null;
+    const step = (i, j) => Math.abs(Math.fround(g.d[i] - g.d[j])) > EDGE;
+    // running counts of edges along each boundary line: rows (between y, y + 1), columns
+    const rowCounts = [], colCounts = [];
+    for (let y = 0; y < h - 1; y++) {
+      const c = new Int32Array(w + 1);
+      for (let x = 0; x < w; x++) c[x + 1] = c[x] + step(y * w + x, (y + 1) * w + x);
+      rowCounts.push(c);
+    }
+    for (let x = 0; x < w - 1; x++) {
+      const c = new Int32Array(h + 1);
+      for (let y = 0; y < h; y++) c[y + 1] = c[y] + step(y * w + x, y * w + x + 1);
+      colCounts.push(c);
+    }
+    const lines = (counts, length) => counts.map((c, i) => {      // preprocess._lines
+      let run = 0, longest = 0;
+      for (let k = 1; k < c.length; k++) { run = c[k] > c[k - 1] ? run + 1 : 0; longest = Math.max(longest, run); }
+      return longest >= length ? i : -1;
+    }).filter(i => i >= 0);
+    const rows = lines(rowCounts, Math.max(12, AREA_SIDE * w)), cols = lines(colCounts, Math.max(12, AREA_SIDE * h));
+    if (!(rows.length >= 2 && rows.length <= 12 && cols.length >= 2 && cols.length <= 12)) return null;
+    const edge = (counts, line, a, b) => {
+      const c = counts[line];
+      a = Math.max(a, 0); b = Math.min(b, c.length - 1);
+      return b > a ? (c[b] - c[a]) / (b - a) : 0;
+    };
+    const found = [];
+    for (let i = 0; i < rows.length; i++) for (let i2 = i + 1; i2 < rows.length; i2++) {
+      const top = rows[i], bottom = rows[i2];
+      if (bottom - top < 16) continue;
+      for (let j = 0; j < cols.length; j++) for (let j2 = j + 1; j2 < cols.length; j2++) {
+        const left = cols[j], right = cols[j2];
+        if (right - left < 16) continue;
+        const sides = Math.min(edge(rowCounts, top, left + 1, right + 1), edge(rowCounts, bottom, left + 1, right + 1),
+                               edge(colCounts, left, top + 1, bottom + 1), edge(colCounts, right, top + 1, bottom + 1));
+        let past = 0;
+        for (const y of [top, bottom]) past = Math.max(past, edge(rowCounts, y, left - 4, left), edge(rowCounts, y, right + 1, right + 5));
+        for (const x of [left, right]) past = Math.max(past, edge(colCounts, x, top - 4, top), edge(colCounts, x, bottom + 1, bottom + 5));
+        if (sides >= 0.9 && past < 0.5) found.push([(bottom - top) * (right - left), top, bottom, left, right]);
+      }
+    }
+    // smallest first, ties as Python's sort of tuples
+    found.sort((p, q) => { for (let k = 0; k < 5; k++) if (p[k] !== q[k]) return p[k] - q[k]; return 0; });
+    for (const [, t0, b0, l0, r0] of found) {
+      if (found.some(([, t, b, l, r]) => t - t0 >= 4 && b0 - b >= 4 && l - l0 >= 4 && r0 - r >= 4)) continue;
+      const top = t0 + 3, bottom = b0 - 1, left = l0 + 3, right = r0 - 1, inside = crop(g, top, bottom, left, right);
+      const ring = [];
+      for (let y = 0; y < inside.h; y++) for (let x = 0; x < inside.w; x++)
+        if (y < 2 || y >= inside.h - 2) ring.push(inside.d[y * inside.w + x]);
+      for (let y = 0; y < inside.h; y++) for (let x = 0; x < inside.w; x++)
+        if (x < 2 || x >= inside.w - 2) ring.push(inside.d[y * inside.w + x]);
+      const paper = percentile(ring, 50);
+      let drawn = 0;
+      for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
+      if (percentile(ring, 95) - percentile(ring, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3)
+        return [top, bottom, left, right];
+    }
+    return null;
   }
 
   function nth(s, k) {                                  // the k-th smallest of s (reordered in place)
@@ -627,6 +692,12 @@
       full.d[i] = g * a + (1 - a);
     }
     let grey = shrink(full, WORK_SIZE);                 // 2. working size
+    const area = drawingArea(grey);
+    if (area) {                                         // a screenshot: the canvas alone
+      const [top, bottom, left, right] = area, factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w);
+      full = crop(full, Math.ceil(top * factor), Math.trunc(bottom * factor), Math.ceil(left * factor), Math.trunc(right * factor));
+      grey = shrink(full, WORK_SIZE);
+    }
     if (median(border(grey)) > 0.5) {                   // 3. dark ink on light paper
       grey = image(grey.h, grey.w, grey.d.map(v => 1 - v));
       full = image(full.h, full.w, full.d.map(v => 1 - v));
@@ -658,7 +729,7 @@
   const script = document.currentScript;
   const modelUrl = (script && script.dataset.model) || "model.bin";
   window.scratchnet = {predict, preprocess, views, header: () => header, ready: null, load,
-                       parts: {resize, shrink, background, ink, normaliseWidth, strokeWidth, skeleton, otsu, image,
+                       parts: {resize, shrink, drawingArea, background, ink, normaliseWidth, strokeWidth, skeleton, otsu, image,
                                box, crop, cropInk, centerByMass}};
   if (!(script && script.dataset.manual)) window.scratchnet.ready = load(modelUrl);
 })();
