@@ -1,4 +1,5 @@
 """Prediction on real-world-style PNGs made from MNIST test digits, and predict.py's CLI."""
+import io
 import json
 import subprocess
 import sys
@@ -222,7 +223,6 @@ def test_screenshots_of_a_canvas_demo_are_named_right(model_file, mnist):
     """The canvas in its frame, a page, a title and buttons around it (synthetic.drawstyles.
     screenshot): kept and named right nearly as often as MNIST's digits (a quarter of them
     without the drawing-area step, the frame or the page taken for the ink)."""
-    import io
     from scratchnet.apps.inference import Predictor
     predictor = Predictor.load(model_file)
     rng = np.random.default_rng(3)

@@ -50,6 +50,7 @@ DOT_BRIGHT = 0.6          # and is as bright as ink (the ink's level is 1)
 MAX_DOTS = 3              # an umlaut has two; more small pieces are speckle
 EDGE = 0.08               # a drawing area's side: the grey steps by more than this across it
 AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
+MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -358,40 +359,42 @@ def drawing_area(grey):
     that end at its corners (not the lines of squared paper), whose inside next to the sides
     is plain and is the inside's usual shade (a canvas, not the stroke of a square 0), that
     holds no such rectangle (a box drawn inside a box is a drawing) and has something drawn
-    inside. Its inside is returned, 2 px in from the sides."""
+    inside. Its inside is returned, about 2 px in from the sides."""
     h, w = grey.shape
     if min(h, w) < 48:                                      # MNIST-sized: no screenshot
         return None
-    across_rows = np.abs(np.diff(grey, axis=0)) > EDGE      # (h - 1, w): between rows y, y + 1
-    across_cols = np.abs(np.diff(grey, axis=1)) > EDGE      # (h, w - 1): between columns x, x + 1
-    rows = _lines(across_rows, max(12, AREA_SIDE * w))
-    cols = _lines(across_cols.T, max(12, AREA_SIDE * h))
-    if not (2 <= len(rows) <= 12 and 2 <= len(cols) <= 12):   # none, or a picture of lines
+    # a step of grey across two pixels: shrinking spreads a sharp edge over two
+    across_rows = np.abs(grey[2:] - grey[:-2]) > EDGE       # (h - 2, w): rows y, y + 2 differ
+    across_cols = np.abs(grey[:, 2:] - grey[:, :-2]) > EDGE     # (h, w - 2): columns x, x + 2
+    rows = np.array(_lines(across_rows, max(12, AREA_SIDE * w)))
+    cols = np.array(_lines(across_cols.T, max(12, AREA_SIDE * h)))
+    if not (2 <= len(rows) <= MAX_LINES and 2 <= len(cols) <= MAX_LINES):   # none, or a picture of lines
         return None
-    # each boundary line's running count of edges, so any stretch of it is counted at once
-    row_counts = np.pad(np.cumsum(across_rows, axis=1), ((0, 0), (1, 0)))      # (h - 1, w + 1)
-    col_counts = np.pad(np.cumsum(across_cols.T, axis=1), ((0, 0), (1, 0)))    # (w - 1, h + 1)
+    # each line's running count of edges, so any stretch of it is counted at once
+    row_counts = np.pad(np.cumsum(across_rows, axis=1), ((0, 0), (1, 0)))      # (h - 2, w + 1)
+    col_counts = np.pad(np.cumsum(across_cols.T, axis=1), ((0, 0), (1, 0)))    # (w - 2, h + 1)
 
-    def edge(counts, line, a, b):               # the share of [a, b) along a line that is edge
-        a, b = max(a, 0), min(b, counts.shape[1] - 1)
-        return (counts[line, b] - counts[line, a]) / (b - a) if b > a else 0.0
-
-    found = []
-    for top, bottom in ((t, b) for i, t in enumerate(rows) for b in rows[i + 1:] if b - t >= 16):
-        for left, right in ((l, r) for j, l in enumerate(cols) for r in cols[j + 1:] if r - l >= 16):
-            # inside: rows top + 1 .. bottom, columns left + 1 .. right
-            sides = min(edge(row_counts, top, left + 1, right + 1), edge(row_counts, bottom, left + 1, right + 1),
-                        edge(col_counts, left, top + 1, bottom + 1), edge(col_counts, right, top + 1, bottom + 1))
-            past_corners = max(edge(row_counts, y, x0, x1) for y in (top, bottom)
-                               for x0, x1 in ((left - 4, left), (right + 1, right + 5)))
-            past_corners = max(past_corners, *(edge(col_counts, x, y0, y1) for x in (left, right)
-                                               for y0, y1 in ((top - 4, top), (bottom + 1, bottom + 5))))
-            if sides >= 0.9 and past_corners < 0.5:
-                found.append(((bottom - top) * (right - left), top, bottom, left, right))
-    for _, top, bottom, left, right in sorted(found):
+    def sides(counts, lines, ends):
+        """ok[i, j, k]: line i is a side from line j to line k of the other direction: edge
+        along 90% of the way between them, and under half of 4 px past either end."""
+        along = _shares(counts, lines, ends + 2, ends)
+        past = np.maximum(_shares(counts, lines, ends - 5, ends - 1).diagonal(0, 1, 2)[:, :, None],
+                          _shares(counts, lines, ends + 3, ends + 7).diagonal(0, 1, 2)[:, None, :])
+        return (along >= 0.9) & (past < 0.5)
+    across = sides(row_counts, rows, cols)                  # (rows, cols, cols)
+    down = sides(col_counts, cols, rows).transpose(1, 2, 0)     # (rows, rows, cols)
+    tall = rows[None, :] - rows[:, None] >= 16
+    wide = cols[None, :] - cols[:, None] >= 16
+    # rectangle [top, bottom, left, right]: all four sides, big enough
+    ok = (tall[:, :, None, None] & wide & across[:, None] & across[None, :]
+          & down[:, :, :, None] & down[:, :, None, :])
+    t, b, l, r = np.nonzero(ok)
+    found = sorted(zip(((rows[b] - rows[t]) * (cols[r] - cols[l])).tolist(), rows[t].tolist(), rows[b].tolist(),
+                       cols[l].tolist(), cols[r].tolist()))
+    for _, top, bottom, left, right in found:
         if any(t - top >= 4 and bottom - b >= 4 and l - left >= 4 and right - r >= 4 for _, t, b, l, r in found):
             continue                                        # boxes in a box: a drawing (回, a thick 0)
-        top, bottom, left, right = top + 3, bottom - 1, left + 3, right - 1   # 2 px in from the sides
+        top, left = top + 3, left + 3
         inside = grey[top:bottom, left:right]
         ring = np.concatenate([inside[:2].ravel(), inside[-2:].ravel(), inside[:, :2].ravel(), inside[:, -2:].ravel()])
         low, paper, high = np.percentile(ring, [5, 50, 95])
@@ -407,6 +410,18 @@ def _lines(mask, length):
     rows, starts = np.nonzero(edges == 1)
     _, ends = np.nonzero(edges == -1)
     return np.unique(rows[ends - starts >= length]).tolist()
+
+
+def _shares(counts, lines, a, b):
+    """share[i, j, k]: the share of [a[j], b[k]) along line lines[i] that is edge (0 where
+    that stretch is empty), from running counts (lines, n + 1)."""
+    n = counts.shape[1] - 1
+    a, b = np.clip(a, 0, n), np.clip(b, 0, n)
+    c = counts[lines].astype(np.float64)
+    span = b[None, :] - a[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (c[:, b][:, None, :] - c[:, a][:, :, None]) / span
+    return np.where(span > 0, share, 0.0)
 
 
 def _place(crop):

@@ -230,7 +230,7 @@
 
   const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
-  const EDGE = Math.fround(0.08), AREA_SIDE = 0.2;             // preprocess: a screenshot's drawing area
+  const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32;   // preprocess: a screenshot's drawing area
 
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
@@ -253,16 +253,16 @@
     const {h, w} = g;
     if (Math.min(h, w) < 48) return null;
     const step = (i, j) => Math.abs(Math.fround(g.d[i] - g.d[j])) > EDGE;
-    // running counts of edges along each boundary line: rows (between y, y + 1), columns
+    // running counts of edges along each line: rows y and y + 2 differ; columns x and x + 2
     const rowCounts = [], colCounts = [];
-    for (let y = 0; y < h - 1; y++) {
+    for (let y = 0; y < h - 2; y++) {
       const c = new Int32Array(w + 1);
-      for (let x = 0; x < w; x++) c[x + 1] = c[x] + step(y * w + x, (y + 1) * w + x);
+      for (let x = 0; x < w; x++) c[x + 1] = c[x] + step(y * w + x, (y + 2) * w + x);
       rowCounts.push(c);
     }
-    for (let x = 0; x < w - 1; x++) {
+    for (let x = 0; x < w - 2; x++) {
       const c = new Int32Array(h + 1);
-      for (let y = 0; y < h; y++) c[y + 1] = c[y] + step(y * w + x, y * w + x + 1);
+      for (let y = 0; y < h; y++) c[y + 1] = c[y] + step(y * w + x, y * w + x + 2);
       colCounts.push(c);
     }
     const lines = (counts, length) => counts.map((c, i) => {      // preprocess._lines
@@ -271,32 +271,30 @@
       return longest >= length ? i : -1;
     }).filter(i => i >= 0);
     const rows = lines(rowCounts, Math.max(12, AREA_SIDE * w)), cols = lines(colCounts, Math.max(12, AREA_SIDE * h));
-    if (!(rows.length >= 2 && rows.length <= 12 && cols.length >= 2 && cols.length <= 12)) return null;
-    const edge = (counts, line, a, b) => {
-      const c = counts[line];
-      a = Math.max(a, 0); b = Math.min(b, c.length - 1);
+    if (!(rows.length >= 2 && rows.length <= MAX_LINES && cols.length >= 2 && cols.length <= MAX_LINES)) return null;
+    const share = (counts, line, a, b) => {               // preprocess._shares
+      const c = counts[line], n = c.length - 1;
+      a = Math.min(Math.max(a, 0), n); b = Math.min(Math.max(b, 0), n);
       return b > a ? (c[b] - c[a]) / (b - a) : 0;
     };
+    const side = (counts, line, a, b) =>                  // a side from line a to line b, ending there
+      share(counts, line, a + 2, b) >= 0.9 && Math.max(share(counts, line, a - 5, a - 1), share(counts, line, b + 3, b + 7)) < 0.5;
     const found = [];
     for (let i = 0; i < rows.length; i++) for (let i2 = i + 1; i2 < rows.length; i2++) {
       const top = rows[i], bottom = rows[i2];
       if (bottom - top < 16) continue;
       for (let j = 0; j < cols.length; j++) for (let j2 = j + 1; j2 < cols.length; j2++) {
         const left = cols[j], right = cols[j2];
-        if (right - left < 16) continue;
-        const sides = Math.min(edge(rowCounts, top, left + 1, right + 1), edge(rowCounts, bottom, left + 1, right + 1),
-                               edge(colCounts, left, top + 1, bottom + 1), edge(colCounts, right, top + 1, bottom + 1));
-        let past = 0;
-        for (const y of [top, bottom]) past = Math.max(past, edge(rowCounts, y, left - 4, left), edge(rowCounts, y, right + 1, right + 5));
-        for (const x of [left, right]) past = Math.max(past, edge(colCounts, x, top - 4, top), edge(colCounts, x, bottom + 1, bottom + 5));
-        if (sides >= 0.9 && past < 0.5) found.push([(bottom - top) * (right - left), top, bottom, left, right]);
+        if (right - left >= 16 && side(rowCounts, top, left, right) && side(rowCounts, bottom, left, right)
+            && side(colCounts, left, top, bottom) && side(colCounts, right, top, bottom))
+          found.push([(bottom - top) * (right - left), top, bottom, left, right]);
       }
     }
     // smallest first, ties as Python's sort of tuples
     found.sort((p, q) => { for (let k = 0; k < 5; k++) if (p[k] !== q[k]) return p[k] - q[k]; return 0; });
     for (const [, t0, b0, l0, r0] of found) {
       if (found.some(([, t, b, l, r]) => t - t0 >= 4 && b0 - b >= 4 && l - l0 >= 4 && r0 - r >= 4)) continue;
-      const top = t0 + 3, bottom = b0 - 1, left = l0 + 3, right = r0 - 1, inside = crop(g, top, bottom, left, right);
+      const top = t0 + 3, bottom = b0, left = l0 + 3, right = r0, inside = crop(g, top, bottom, left, right);
       const ring = [];
       for (let y = 0; y < inside.h; y++) for (let x = 0; x < inside.w; x++)
         if (y < 2 || y >= inside.h - 2) ring.push(inside.d[y * inside.w + x]);
