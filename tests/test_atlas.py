@@ -23,7 +23,8 @@ def test_the_stored_atlas_holds_every_script_without_its_digit_like_letters():
         shapes = z["shapes"]
     letters = atlas.letters()
     assert list(letters) == list(atlas.SCRIPTS)
-    assert all(len(v) >= 30 for v in letters.values())
+    # an alphabet of 22 letters less its digit-like ones, or a script of 30 and more
+    assert all(len(v) >= (15 if name.startswith("hebrew") else 30) for name, v in letters.items())
     hands = sum(len(v) for v in atlas.hand_letters().values())
     assert len(chars) == sum(len(v) for v in letters.values()) + hands == len(shapes)
     assert shapes.max(axis=1).tolist() == [atlas.SIDE] * len(shapes)

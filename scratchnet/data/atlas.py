@@ -5,7 +5,8 @@ so that the "not a digit" detector learns from them on a machine with no system 
   Malayalam, Ethiopic and Hangul (300 of its syllables). People try the letters of their own
   script on a digit reader; matplotlib's fonts cover the Latin, Greek, Cyrillic, Hebrew,
   Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
-  Asia's or Ethiopia's, nor Korean;
+  Asia's or Ethiopia's, nor Korean; and Hebrew in three more designs (a sans, a serif, Ezra
+  SIL's), as matplotlib draws it only in DejaVu's;
 - Latin letters in nine handwriting-style fonts (HANDS): a hand's letters are
   rounder, leaner and more slanted than a typeface's, and more of them pass for a digit.
 
@@ -17,10 +18,11 @@ file is made by
     python -m scratchnet.data.atlas --build      # needs Debian's fonts below installed
 
 from fonts under the SIL Open Font License (Debian's fonts-lohit-beng-bengali, -guru, -gujr,
--orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum; fonts-bwht,
-fonts-breip, fonts-dancingscript, fonts-kaushanscript). Not Devanagari (the benchmark's Lohit
-Devanagari) nor Chinese, nor the benchmark's handwriting fonts: synthetic/drawstyles.py draws
-those, and the detector's pictures come from other code and other fonts than the benchmark's.
+-orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum; fonts-noto-core;
+fonts-sil-ezra; fonts-bwht, fonts-breip, fonts-dancingscript, fonts-kaushanscript). Not
+Devanagari (the benchmark's Lohit Devanagari) nor Chinese, nor DejaVu's Hebrew, nor the
+benchmark's handwriting fonts: synthetic/drawstyles.py draws those, and the detector's
+pictures come from other code and other fonts than the benchmark's.
 """
 import functools
 import sys
@@ -43,6 +45,10 @@ SCRIPTS = {
     "malayalam": ("truetype/lohit-malayalam/Lohit-Malayalam.ttf", [(0xD05, 0xD39)]),
     "ethiopic": ("truetype/abyssinica/AbyssinicaSIL-Regular.ttf", [(0x1200, 0x1357)]),
     "hangul": ("truetype/nanum/NanumGothic.ttf", [(0xAC00, 0xD7A3)]),
+    # Hebrew again, in designs other than DejaVu's (matplotlib's only Hebrew, and the benchmark's)
+    "hebrew sans": ("truetype/noto/NotoSansHebrew-Regular.ttf", [(0x5D0, 0x5EA)]),
+    "hebrew serif": ("truetype/noto/NotoSerifHebrew-Regular.ttf", [(0x5D0, 0x5EA)]),
+    "hebrew ezra": ("truetype/ezra/SILEOT.ttf", [(0x5D0, 0x5EA)]),
 }
 # font: file under FONTS (each drawn as often, its letters HAND_LETTERS)
 HANDS = {f"because we {name.lower()}": f"opentype/bwht/BecauseWe{name}-Regular.otf"
@@ -54,6 +60,9 @@ HAND_LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"   # not B D G I J O Q S T Z b 
 NAMES = list(SCRIPTS) + list(HANDS)   # atlas.npz's groups of letters, in order
 HANGUL_SYLLABLES = 300     # of its 11,172, drawn at random (seeded)
 DIGIT_LIKE = ("ঌওড" "ਉਊਓ" "ઇઈઉઊઙઠડઢરવહ" "ଌଓଔଠଡ" "உஒஓர" "ఒఠర" "ಒಠರ" "ഉടഠഡധഭരള"
+              # Hebrew: vav, zayin, final nun (a 1), lamed, resh, final kaf (a 7), samekh,
+              # final mem (a 0), yod (a speck)
+              + "וזןלרךסםי"
               # Ethiopic: whole orders of a consonant shaped like a 2, 7, 0, 9 or P
               + "".join(chr(c) for a, b in [(0x1228, 0x122F), (0x1280, 0x128D), (0x1290, 0x1297),
                                             (0x12D0, 0x12D6), (0x12E8, 0x12EF), (0x1308, 0x130F),
@@ -158,7 +167,8 @@ def main(argv):
     if missing_fonts():
         sys.exit(f"error: {missing_fonts()[0]} is missing (Debian: apt-get install fonts-lohit-beng-bengali "
                  "fonts-lohit-guru fonts-lohit-gujr fonts-lohit-orya fonts-lohit-taml fonts-lohit-telu "
-                 "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum fonts-bwht fonts-breip "
+                 "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum fonts-noto-core "
+                 "fonts-sil-ezra fonts-bwht fonts-breip "
                  "fonts-dancingscript fonts-kaushanscript)")
     print(f"{build()} letters written to {PATH}")
 
