@@ -15,6 +15,7 @@ drawn with a stand-in.
 import functools
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
@@ -157,7 +158,9 @@ def screenshot(digit, rng):
     shot = Image.new("L", (width, height), round(page * 255))
     draw = ImageDraw.Draw(shot)
     text = 0 if page > 0.5 else 230
-    draw.text((left, top // 3), "Draw a digit", fill=text, font=_font(DEJAVU / "DejaVuSans.ttf", int(rng.integers(14, 24))))
+    # matplotlib's own copy of the font: the tests draw screenshots on machines without system fonts
+    sans = Path(matplotlib.get_data_path(), "fonts", "ttf", "DejaVuSans.ttf")
+    draw.text((left, top // 3), "Draw a digit", fill=text, font=_font(sans, int(rng.integers(14, 24))))
     shot.paste(Image.fromarray(np.round(canvas * 255).astype(np.uint8)), (left, top))
     if frame:
         shade = int(rng.choice([0, 90, 150, 200]))
@@ -166,7 +169,7 @@ def screenshot(digit, rng):
     x = left
     for label in ("Clear", "Predict")[:int(rng.integers(1, 3))]:               # buttons
         draw.rectangle([x, top + side + 16, x + 70, top + side + 44], fill=round(page * 255), outline=text)
-        draw.text((x + 12, top + side + 21), label, fill=text, font=_font(DEJAVU / "DejaVuSans.ttf", 14))
+        draw.text((x + 12, top + side + 21), label, fill=text, font=_font(sans, 14))
         x += 86
     tint = rng.uniform(0.9, 1.0, 3)
     return Image.fromarray(np.clip(np.asarray(shot)[..., None] * tint, 0, 255).astype(np.uint8), "RGB")
