@@ -202,7 +202,7 @@ def test_a_screenshot_is_read_as_its_canvas_alone(mnist):
 
 def test_no_drawing_area_where_there_is_none(mnist):
     """Pictures without a canvas in them are left whole: user-style pictures, a digit on
-    squared paper, a box in a box (回), a square 0 drawn thick."""
+    squared paper, a box in a box (回), a square 0 drawn thick, a house whose door stands on its floor."""
     def area(picture):
         return drawing_area(_shrink(to_grey(picture), WORK_SIZE))
     rng = np.random.default_rng(2)
@@ -215,7 +215,11 @@ def test_no_drawing_area_where_there_is_none(mnist):
     ImageDraw.Draw(boxes).rectangle([30, 30, 210, 210], outline=0, width=6)
     ImageDraw.Draw(boxes).rectangle([90, 90, 150, 150], outline=0, width=6)
     ImageDraw.Draw(square_zero).rectangle([60, 30, 180, 210], outline=0, width=30)
-    for picture in (Image.fromarray(squared), boxes, square_zero):
+    house = Image.new("L", (280, 280), 255)                  # walls ruled straight, a door on the floor
+    ImageDraw.Draw(house).rectangle([60, 110, 220, 240], outline=0, width=2)
+    ImageDraw.Draw(house).rectangle([120, 170, 160, 241], outline=0, width=2)
+    ImageDraw.Draw(house).line([(50, 120), (140, 40), (230, 120)], fill=0, width=2)
+    for picture in (Image.fromarray(squared), boxes, square_zero, house):
         assert area(picture) is None
 
 

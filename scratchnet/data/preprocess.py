@@ -357,9 +357,9 @@ def drawing_area(grey):
     picture, ends excluded; None if there is none. It is the smallest axis-aligned rectangle
     whose four sides are straight steps of grey (a frame's line, a page of another shade)
     that end at its corners (not the lines of squared paper), whose inside next to the sides
-    is plain and is the inside's usual shade (a canvas, not the stroke of a square 0), that
-    holds no such rectangle (a box drawn inside a box is a drawing) and has something drawn
-    inside. Its inside is returned, about 2 px in from the sides."""
+    is plain, nothing drawn touching it (a house's walls and its door), and is the inside's
+    usual shade (a canvas, not the stroke of a square 0), that holds no such rectangle (a
+    box drawn inside a box is a drawing) and has something drawn inside. Its inside is returned, about 2 px in from the sides."""
     h, w = grey.shape
     if min(h, w) < 48:                                      # MNIST-sized: no screenshot
         return None
@@ -399,7 +399,8 @@ def drawing_area(grey):
         ring = np.concatenate([inside[:2].ravel(), inside[-2:].ravel(), inside[:, :2].ravel(), inside[:, -2:].ravel()])
         low, paper, high = np.percentile(ring, [5, 50, 95])
         drawn = np.abs(inside - paper) > 0.25
-        if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3:
+        if (high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3
+                and not (np.abs(ring - paper) > 0.25).any()):
             return top, bottom, left, right
     return None
 

@@ -303,7 +303,8 @@
       const paper = percentile(ring, 50);
       let drawn = 0;
       for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
-      if (percentile(ring, 95) - percentile(ring, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3)
+      if (percentile(ring, 95) - percentile(ring, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3
+          && !ring.some(v => Math.abs(v - paper) > 0.25))
         return [top, bottom, left, right];
     }
     return null;
