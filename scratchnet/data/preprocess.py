@@ -216,6 +216,15 @@ def otsu_threshold(a, bins=128):
     return float(edges[np.argmax(between) + 1])
 
 
+def _runs(mask):
+    """Each row's runs of True in a bool (h, w) mask: (rows, starts, ends), runs [start, end)
+    in row-major order."""
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)     # (h, w + 1)
+    rows, starts = np.nonzero(edges == 1)
+    _, ends = np.nonzero(edges == -1)
+    return rows, starts, ends
+
+
 def _components(mask):
     """Label 8-connected regions of a boolean mask (outside it: the int64 maximum). Each row's
     runs of ink are found at once; a run joins the runs of the next row it touches (columns
@@ -223,9 +232,7 @@ def _components(mask):
     links, with jumps (label of the label), until nothing changes; runs paint their pixels."""
     h, w = mask.shape
     labels = np.full((h, w), np.iinfo(np.int64).max, np.int64)
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)     # (h, w + 1)
-    rows, starts = np.nonzero(edges == 1)          # runs [start, end), in row-major order
-    _, ends = np.nonzero(edges == -1)
+    rows, starts, ends = _runs(mask)
     n = len(rows)
     if n == 0:
         return labels
@@ -359,7 +366,8 @@ def drawing_area(grey):
     that end at its corners (not the lines of squared paper), whose inside next to the sides
     is plain, nothing drawn touching it (a house's walls and its door), and is the inside's
     usual shade (a canvas, not the stroke of a square 0), that holds no such rectangle (a
-    box drawn inside a box is a drawing) and has something drawn inside. Its inside is returned, about 2 px in from the sides."""
+    box drawn inside a box is a drawing) and has something drawn inside. Its inside is
+    returned, about 2 px in from the sides."""
     h, w = grey.shape
     if min(h, w) < 48:                                      # MNIST-sized: no screenshot
         return None
@@ -407,9 +415,7 @@ def drawing_area(grey):
 
 def _lines(mask, length):
     """The rows of a bool (n, m) mask that hold a run of True at least `length` long."""
-    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
-    rows, starts = np.nonzero(edges == 1)
-    _, ends = np.nonzero(edges == -1)
+    rows, starts, ends = _runs(mask)
     return np.unique(rows[ends - starts >= length]).tolist()
 
 
