@@ -10,8 +10,9 @@ photo of paper, cropped tight to the ink), a screenshot of a canvas demo (the ca
 frame, the page, a title and buttons around it) and scikit-learn's UCI handwritten digits (43
 people). Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from
 Debian's packages), doodles, scribbles, blank-ish noise, letters in eight handwriting-style
-fonts, Fashion-MNIST (Debian's dataset-fashion-mnist); the digit-shaped letters (Latin, and
-the Hebrew lamed and resh, a 7's bar and down-stroke) are reported apart. None of these
+fonts, Fashion-MNIST (Debian's dataset-fashion-mnist), joined-up letters drawn with a pen
+(Hershey's script simplex, Debian's hershey-fonts-data); the digit-shaped letters (Latin,
+and the Hebrew lamed and resh, a 7's bar and down-stroke) are reported apart. None of these
 pictures come from the code, fonts or seeds the detector was trained on
 (scratchnet/data/nondigits.py). A picture preprocessing refuses as blank counts as refused. "named right" is predict.py's answer
 (the network and the outlier network together, OpenSet.answer); "network alone" the network's.
@@ -126,7 +127,7 @@ def main():
     if missing:
         print("not measured (install Debian's fonts-dejavu-core, fonts-lohit-deva, fonts-wqy-microhei, "
               "fonts-dkg-handwriting, fonts-femkeklaver, fonts-kristi, fonts-ecolier-court, fonts-humor-sans, "
-              "fonts-comic-neue, fonts-klee, fonts-cabinsketch, "
+              "fonts-comic-neue, fonts-klee, fonts-cabinsketch, hershey-fonts-data, "
               "dataset-fashion-mnist): " + ", ".join(missing))
 
     print(f"\n{'digits':26s} {'pictures':>8s} {'kept':>8s} {'named right':>12s} {'right, if kept':>15s} "

@@ -9,7 +9,7 @@ code (scratchnet/data/nondigits.py), other fonts and other seeds.
 
 Other scripts need fonts from system packages (Debian: fonts-dejavu-core for Greek, Cyrillic
 and Hebrew, fonts-lohit-deva for Devanagari, fonts-wqy-microhei for CJK; the handwriting fonts'
-packages for HANDWRITING_FONTS); a kind whose fonts are missing is reported as such, never
+packages for HANDWRITING_FONTS; hershey-fonts-data for the cursive letters); a kind whose fonts are missing is reported as such, never
 drawn with a stand-in.
 """
 import functools
@@ -19,6 +19,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from scratchnet.data.atlas import read_jhf
 from scratchnet.data.preprocess import _crop
 from scratchnet.data.strokes import dilate, skeleton
 
@@ -52,6 +53,10 @@ HANDWRITING_FONTS = tuple("/usr/share/fonts/" + f for f in (
     "truetype/ecolier-court/Ecolier-court.ttf", "truetype/humor-sans/Humor-Sans.ttf",
     "opentype/comic-neue/ComicNeue-Regular.otf", "truetype/klee/KleeOne-Regular.ttf",
     "truetype/cabinsketch/CabinSketch-Regular.ttf"))
+
+# Hershey's "script simplex" (Debian's hershey-fonts-data): a joined-up hand's letters, one
+# pen line along each stroke; the detector learns from Hershey's other fonts
+CURSIVE_FONT = "/usr/share/hershey-fonts/scripts.jhf"
 
 
 @functools.lru_cache(maxsize=None)
@@ -222,6 +227,36 @@ def handwritten(char, font_path, rng):
     return on_canvas(trace(lines, int(rng.integers(1, 7))), CANVAS, rng)
 
 
+@functools.lru_cache(maxsize=None)
+def _strokes(path):
+    return read_jhf(path)
+
+
+def cursive(rng, char=None):
+    """A joined-up letter (Hershey's script) as a pen draws it: its strokes slanted, swayed
+    by a slow wave and drawn 2-17 px wide, 45-80% of the canvas."""
+    char = char or cursive.characters[int(rng.integers(len(cursive.characters)))]
+    strokes = _strokes(CURSIVE_FONT)[char]
+    points = np.concatenate(strokes)
+    low, size = points.min(axis=0), rng.uniform(0.45, 0.8) * CANVAS
+    scale = size / np.ptp(points, axis=0).max()
+    slant, phase = rng.normal(0, 0.15), rng.uniform(0, 2 * np.pi, 2)
+    at = rng.uniform(0.1, 0.9, 2) * (CANVAS - np.ptp(points, axis=0) * scale)
+    img = Image.new("L", (CANVAS, CANVAS), 255)
+    draw, width, sway = ImageDraw.Draw(img), int(rng.integers(2, 18)), rng.uniform(0, 0.02) * size
+    for stroke in strokes:
+        along = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(stroke, axis=0), axis=1))])
+        t = np.linspace(0, along[-1], max(2, int(along[-1] * 2)))
+        p = (np.stack([np.interp(t, along, stroke[:, 0]), np.interp(t, along, stroke[:, 1])], 1) - low) * scale
+        p[:, 0] += slant * (p[:, 1] - p[:, 1].mean())
+        p += sway * np.stack([np.sin(t / 3 + phase[0]), np.cos(t / 4 + phase[1])], 1)
+        draw.line([tuple(q) for q in p + at], fill=0, width=width, joint="curve")
+    return img
+
+
+cursive.characters = UPPER + LOWER
+
+
 def _doodle_lines(kind, rng):
     """A doodle's strokes, drawn with a 1-px pen on a 200 px square: (200, 200) bool."""
     img = Image.new("1", (200, 200), 0)
@@ -333,5 +368,6 @@ def nondigit_kinds():
                   # last, in the order added: the kinds before each draw the same pictures from
                   # the same seed as before it
                   "letters (handwriting fonts)": _handwriting(UPPER + LOWER),
-                  "digit-shaped (Hebrew)": _script(SCRIPTS["hebrew"][0], DIGIT_SHAPED_HEBREW)})
+                  "digit-shaped (Hebrew)": _script(SCRIPTS["hebrew"][0], DIGIT_SHAPED_HEBREW),
+                  "letters (cursive pen)": (cursive, font_available(CURSIVE_FONT))})
     return kinds

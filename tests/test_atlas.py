@@ -17,6 +17,22 @@ def test_bitmaps_come_back_from_their_packed_arrays_exactly():
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_hershey_font_file_is_read_stroke_by_stroke(tmp_path):
+    """One glyph a line in ASCII order: number, point count, side bearings, then points as
+    letter pairs ("R" is 0) and " R" lifting the pen: a + is two strokes."""
+    lines = ["  699  1JZ"] * 95
+    lines[ord("+") - 32] = "  725  6E_RIR[ RIR[R"
+    lines[ord("L") - 32] = "  512  4F[KFK[W["
+    (tmp_path / "font.jhf").write_text("\n".join(lines) + "\n")
+    glyphs = atlas.read_jhf(tmp_path / "font.jhf")
+    assert len(glyphs) == 95 and glyphs[" "] == []
+    assert [s.tolist() for s in glyphs["+"]] == [[[0, -9], [0, 9]], [[-9, 0], [9, 0]]]
+    assert [s.tolist() for s in glyphs["L"]] == [[[-7, -12], [-7, 9], [5, 9]]]
+    letter = atlas.render_strokes(glyphs["L"])
+    assert max(letter.shape) == atlas.SIDE and letter[:, :letter.shape[1] // 4].mean() > 0.5  # its down-stroke
+    assert letter[letter.shape[0] // 2, letter.shape[1] // 2:].sum() == 0                     # nothing right of it
+
+
 def test_the_stored_atlas_holds_every_script_without_its_digit_like_letters():
     with np.load(atlas.PATH, allow_pickle=False) as z:       # no objects: never pickle
         chars = "".join(chr(c) for c in z["chars"])

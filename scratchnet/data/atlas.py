@@ -7,8 +7,10 @@ so that the "not a digit" detector learns from them on a machine with no system 
   Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
   Asia's or Ethiopia's, nor Korean; and Hebrew in three more designs (a sans, a serif, Ezra
   SIL's), as matplotlib draws it only in DejaVu's;
-- Latin letters in nine handwriting-style fonts (HANDS): a hand's letters are
-  rounder, leaner and more slanted than a typeface's, and more of them pass for a digit.
+- Latin letters in nine handwriting-style fonts and three of Hershey's stroke fonts (HANDS):
+  a hand's letters are rounder, leaner and more slanted than a typeface's, and more of them
+  pass for a digit; a stroke font has one pen line along each stroke, as a hand draws, and
+  its script is joined-up writing.
 
 Each letter is rendered once, at 150 px, cropped to its ink and scaled so that its longer
 side is SIDE px, a bool bitmap. The letters that look like a digit (a 0, a 2, a 3 under a
@@ -19,10 +21,14 @@ file is made by
 
 from fonts under the SIL Open Font License (Debian's fonts-lohit-beng-bengali, -guru, -gujr,
 -orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum; fonts-noto-core;
-fonts-sil-ezra; fonts-bwht, fonts-breip, fonts-dancingscript, fonts-kaushanscript). Not
-Devanagari (the benchmark's Lohit Devanagari) nor Chinese, nor DejaVu's Hebrew, nor the
-benchmark's handwriting fonts: synthetic/drawstyles.py draws those, and the detector's
-pictures come from other code and other fonts than the benchmark's.
+fonts-sil-ezra; fonts-bwht, fonts-breip, fonts-dancingscript, fonts-kaushanscript) and from
+Hershey's fonts (Debian's hershey-fonts-data; free for any use with this acknowledgement: the
+Hershey Fonts were originally created by Dr. A. V. Hershey while working at the U. S.
+National Bureau of Standards; the format of the font data was originally created by James
+Hurt, Cognition, Inc.). Not Devanagari (the benchmark's Lohit Devanagari) nor Chinese, nor
+DejaVu's Hebrew, nor the benchmark's handwriting fonts or Hershey's script simplex:
+synthetic/drawstyles.py draws those, and the detector's pictures come from other code and
+other fonts than the benchmark's.
 """
 import functools
 import sys
@@ -56,6 +62,11 @@ HANDS = {f"because we {name.lower()}": f"opentype/bwht/BecauseWe{name}-Regular.o
 HANDS.update({"breip": "truetype/breip/Breip.ttf",
               "dancing script": "opentype/dancingscript/DancingScript-Regular.otf",
               "kaushan script": "opentype/kaushanscript/KaushanScript-Regular.otf"})
+# Hershey's stroke fonts (Debian's hershey-fonts-data): one pen line along each stroke, not
+# a typeface's outline; "script complex" is joined-up writing with doubled lines
+HERSHEY = "/usr/share/hershey-fonts/"
+HANDS.update({f"hershey {name}": HERSHEY + file for name, file in (
+    ("simplex", "futural.jhf"), ("italic", "timesi.jhf"), ("script", "scriptc.jhf"))})
 HAND_LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"   # not B D G I J O Q S T Z b d g i j l o q s z
 NAMES = list(SCRIPTS) + list(HANDS)   # atlas.npz's groups of letters, in order
 HANGUL_SYLLABLES = 300     # of its 11,172, drawn at random (seeded)
@@ -78,6 +89,35 @@ def _letters(script):
     if script == "hangul":
         found = sorted(np.random.default_rng(2048).choice(found, HANGUL_SYLLABLES, replace=False).tolist())
     return found
+
+
+def read_jhf(path):
+    """A Hershey font file -> {character: [(n, 2) float points of one stroke, ...]} for the
+    printable ASCII characters, one glyph a line in their order (x right, y down)."""
+    glyphs = {}
+    for code, line in enumerate(Path(path).read_text("ascii").splitlines()[:95], start=32):
+        pairs = line[10:]                 # after the number, the count and the left/right bounds
+        strokes = [[(ord(a) - 82, ord(b) - 82) for a, b in zip(part[0::2], part[1::2])]
+                   for part in pairs.split(" R")]
+        glyphs[chr(code)] = [np.array(s, float) for s in strokes if s]
+    return glyphs
+
+
+def render_strokes(strokes, size=150):
+    """A glyph's strokes -> (h, w) bool, drawn with a pen a fourteenth of `size` wide and
+    scaled as render() scales a font's letter."""
+    from PIL import Image, ImageDraw
+    from .nondigits import _scaled
+    points = np.concatenate(strokes)
+    scale = size * 0.8 / max(np.ptp(points, axis=0).max(), 1)
+    pen = max(2, size // 14)
+    img = Image.new("L", (size + 2 * pen, size + 2 * pen), 0)
+    draw = ImageDraw.Draw(img)
+    for s in strokes:
+        draw.line([tuple(p) for p in (s - points.min(axis=0)) * scale + pen], fill=255, width=pen, joint="curve")
+    bright = np.asarray(img)
+    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+    return _scaled(bright[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], SIDE)
 
 
 def render(char, font):
@@ -114,9 +154,14 @@ def build(path=PATH):
     sources = [(file, [chr(c) for c in _letters(script)]) for script, (file, _) in SCRIPTS.items()]
     sources += [(file, HAND_LETTERS) for file in HANDS.values()]
     for i, (font_file, letters_of_font) in enumerate(sources):
-        font = ImageFont.truetype(FONTS + font_file, 150)
+        if font_file.endswith(".jhf"):
+            glyphs = read_jhf(font_file)
+            draw = lambda c: render_strokes(glyphs[c])     # noqa: E731
+        else:
+            font = ImageFont.truetype(FONTS + font_file, 150)
+            draw = functools.partial(render, font=font)
         for c in letters_of_font:
-            bitmaps.append(render(c, font))
+            bitmaps.append(draw(c))
             scripts.append(i)
             chars.append(c)
     with atomic_write(path) as f:
@@ -155,8 +200,8 @@ def random_letter(rng, hands=False):
 
 def missing_fonts():
     """The font files build() needs that this machine lacks."""
-    files = [f for f, _ in SCRIPTS.values()] + list(HANDS.values())
-    return [FONTS + f for f in files if not Path(FONTS + f).is_file()]
+    files = [FONTS + f for f, _ in SCRIPTS.values()] + [f if f.startswith("/") else FONTS + f for f in HANDS.values()]
+    return [f for f in files if not Path(f).is_file()]
 
 
 def main(argv):
@@ -169,7 +214,7 @@ def main(argv):
                  "fonts-lohit-guru fonts-lohit-gujr fonts-lohit-orya fonts-lohit-taml fonts-lohit-telu "
                  "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum fonts-noto-core "
                  "fonts-sil-ezra fonts-bwht fonts-breip "
-                 "fonts-dancingscript fonts-kaushanscript)")
+                 "fonts-dancingscript fonts-kaushanscript hershey-fonts-data)")
     print(f"{build()} letters written to {PATH}")
 
 

@@ -15,9 +15,9 @@ paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; th
 in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded,
 printed and seamed); and letters of ten scripts no matplotlib font has (South Indian and
 other Indic scripts, Ethiopic, Hangul), Hebrew in three designs besides DejaVu's, and Latin
-letters in handwriting-style fonts (two shares each, typed and drawn: a hand's letters pass
-for a digit more often than a typeface's), stored as bitmaps by atlas.py, drawn by the
-wobbling hand. Traced and hand-drawn pictures are on both sides, so that the pen tells
+letters in handwriting-style fonts and Hershey's stroke fonts, joined-up script among them
+(two shares each, typed and drawn: a hand's letters pass for a digit more often than a
+typeface's), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and hand-drawn pictures are on both sides, so that the pen tells
 nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
