@@ -9,8 +9,8 @@ code (scratchnet/data/nondigits.py), other fonts and other seeds.
 
 Other scripts need fonts from system packages (Debian: fonts-dejavu-core for Greek, Cyrillic
 and Hebrew, fonts-lohit-deva for Devanagari, fonts-wqy-microhei for CJK; the handwriting fonts'
-packages for HANDWRITING_FONTS; hershey-fonts-data for the cursive letters); a kind whose fonts are missing is reported as such, never
-drawn with a stand-in.
+packages for HANDWRITING_FONTS; hershey-fonts-data for the joined-up letters); a kind whose
+fonts are missing is reported as such, never drawn with a stand-in.
 """
 import functools
 from pathlib import Path
@@ -55,7 +55,8 @@ HANDWRITING_FONTS = tuple("/usr/share/fonts/" + f for f in (
     "truetype/cabinsketch/CabinSketch-Regular.ttf"))
 
 # Hershey's "script simplex" (Debian's hershey-fonts-data): a joined-up hand's letters, one
-# pen line along each stroke; the detector learns from Hershey's other fonts
+# pen line along each stroke; the detector learns from its "script complex" (the same hand,
+# doubled lines) and two other Hershey fonts, drawn by other code
 CURSIVE_FONT = "/usr/share/hershey-fonts/scripts.jhf"
 
 
