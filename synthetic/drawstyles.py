@@ -228,7 +228,7 @@ def handwritten(char, font_path, rng):
     return on_canvas(trace(lines, int(rng.integers(1, 7))), CANVAS, rng)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _strokes(path):
     return read_jhf(path)
 

@@ -107,6 +107,7 @@ def render_strokes(strokes, size=150):
     """A glyph's strokes -> (h, w) bool, drawn with a pen a fourteenth of `size` wide and
     scaled as render() scales a font's letter."""
     from PIL import Image, ImageDraw
+
     from .nondigits import _scaled
     points = np.concatenate(strokes)
     scale = size * 0.8 / max(np.ptp(points, axis=0).max(), 1)
@@ -156,14 +157,13 @@ def build(path=PATH):
     for i, (font_file, letters_of_font) in enumerate(sources):
         if font_file.endswith(".jhf"):
             glyphs = read_jhf(font_file)
-            draw = lambda c: render_strokes(glyphs[c])     # noqa: E731
+            drawn = [render_strokes(glyphs[c]) for c in letters_of_font]
         else:
             font = ImageFont.truetype(FONTS + font_file, 150)
-            draw = functools.partial(render, font=font)
-        for c in letters_of_font:
-            bitmaps.append(draw(c))
-            scripts.append(i)
-            chars.append(c)
+            drawn = [render(c, font) for c in letters_of_font]
+        bitmaps += drawn
+        scripts += [i] * len(drawn)
+        chars += list(letters_of_font)
     with atomic_write(path) as f:
         np.savez_compressed(f, **pack(bitmaps, scripts, chars))
     return len(bitmaps)
