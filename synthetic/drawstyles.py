@@ -239,10 +239,10 @@ def cursive(rng, char=None):
     char = char or cursive.characters[int(rng.integers(len(cursive.characters)))]
     strokes = _strokes(CURSIVE_FONT)[char]
     points = np.concatenate(strokes)
-    low, size = points.min(axis=0), rng.uniform(0.45, 0.8) * CANVAS
-    scale = size / np.ptp(points, axis=0).max()
+    low, extent, size = points.min(axis=0), np.ptp(points, axis=0), rng.uniform(0.45, 0.8) * CANVAS
+    scale = size / extent.max()
     slant, phase = rng.normal(0, 0.15), rng.uniform(0, 2 * np.pi, 2)
-    at = rng.uniform(0.1, 0.9, 2) * (CANVAS - np.ptp(points, axis=0) * scale)
+    at = rng.uniform(0.1, 0.9, 2) * (CANVAS - extent * scale)
     img = Image.new("L", (CANVAS, CANVAS), 255)
     draw, width, sway = ImageDraw.Draw(img), int(rng.integers(2, 18)), rng.uniform(0, 0.02) * size
     for stroke in strokes:

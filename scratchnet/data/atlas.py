@@ -109,6 +109,7 @@ def render_strokes(strokes, size=150):
     from PIL import Image, ImageDraw
 
     from .nondigits import _scaled
+    from .preprocess import _crop
     points = np.concatenate(strokes)
     scale = size * 0.8 / max(np.ptp(points, axis=0).max(), 1)
     pen = max(2, size // 14)
@@ -116,9 +117,7 @@ def render_strokes(strokes, size=150):
     draw = ImageDraw.Draw(img)
     for s in strokes:
         draw.line([tuple(p) for p in (s - points.min(axis=0)) * scale + pen], fill=255, width=pen, joint="curve")
-    bright = np.asarray(img)
-    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
-    return _scaled(bright[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], SIDE)
+    return _scaled(_crop(np.asarray(img)), SIDE)
 
 
 def render(char, font):
@@ -200,8 +199,8 @@ def random_letter(rng, hands=False):
 
 def missing_fonts():
     """The font files build() needs that this machine lacks."""
-    files = [FONTS + f for f, _ in SCRIPTS.values()] + [f if f.startswith("/") else FONTS + f for f in HANDS.values()]
-    return [f for f in files if not Path(f).is_file()]
+    files = [Path(FONTS, f) for f in [f for f, _ in SCRIPTS.values()] + list(HANDS.values())]   # Hershey's: absolute
+    return [str(f) for f in files if not f.is_file()]
 
 
 def main(argv):

@@ -17,8 +17,8 @@ printed and seamed); and letters of ten scripts no matplotlib font has (South In
 other Indic scripts, Ethiopic, Hangul), Hebrew in three designs besides DejaVu's, and Latin
 letters in handwriting-style fonts and Hershey's stroke fonts, joined-up script among them
 (two shares each, typed and drawn: a hand's letters pass for a digit more often than a
-typeface's), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and hand-drawn pictures are on both sides, so that the pen tells
-nothing.
+typeface's), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
+hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
 code, seeds and fonts: its Greek, Cyrillic and Hebrew are DejaVu Sans, which ALPHABET_FONTS
