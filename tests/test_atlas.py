@@ -33,6 +33,25 @@ def test_a_hershey_font_file_is_read_stroke_by_stroke(tmp_path):
     assert letter[letter.shape[0] // 2, letter.shape[1] // 2:].sum() == 0                     # nothing right of it
 
 
+def test_an_svg_stroke_font_is_read_stroke_by_stroke(tmp_path):
+    """Inkscape's single-line fonts: a glyph's path of moves, lines and cubic curves, y up."""
+    (tmp_path / "font.svg").write_text(
+        '<svg xmlns="http://www.w3.org/2000/svg"><defs><font horiz-adv-x="500">'
+        '<glyph unicode=" " glyph-name="space"/>'
+        '<glyph unicode="+" d="M 0 -90 L 0 90 M -90 0 L 90 0"/>'
+        '<glyph unicode="L" d="M -70 120 L -70 -90 50 -90"/>'
+        '<glyph unicode="c" d="M 0 0 C 0 100 100 100 100 0"/>'
+        '<glyph unicode="fi" d="M 0 0 L 1 1"/></font></defs></svg>')
+    glyphs = atlas.read_svg_font(tmp_path / "font.svg")
+    assert sorted(glyphs) == [" ", "+", "L", "c"] and glyphs[" "] == []   # two characters: not a letter
+    assert [s.tolist() for s in glyphs["+"]] == [[[0, 90], [0, -90]], [[-90, 0], [90, 0]]]
+    assert [s.tolist() for s in glyphs["L"]] == [[[-70, -120], [-70, 90], [50, 90]]]   # pairs after a line's
+    (curve,) = glyphs["c"]
+    assert len(curve) == 9 and curve[-1].tolist() == [100, 0] and curve[:, 1].min() == -75   # its top, y down
+    with pytest.raises(ValueError, match="path command Q"):
+        atlas._pen_lines("M 0 0 Q 1 1 2 2")
+
+
 def test_the_stored_atlas_holds_every_script_without_its_digit_like_letters():
     with np.load(atlas.PATH, allow_pickle=False) as z:       # no objects: never pickle
         chars = "".join(chr(c) for c in z["chars"])
@@ -72,14 +91,17 @@ def test_an_atlas_letter_drawn_by_hand_is_a_picture_with_ink():
     hand = atlas.random_letter(rng, hands=True)
     assert any((hand > 0).shape == b.shape and ((hand > 0) == b).all()
                for v in atlas.hand_letters().values() for b in v)
-    for family in ("drawn handwriting", "typed handwriting"):
+    hand_of = {b.tobytes() + bytes(b.shape): name for name, v in atlas.hand_letters().items() for b in v}
+    joined = (atlas.random_letter(rng, joined_up=True) > 0 for _ in range(60))
+    assert {hand_of[b.tobytes() + bytes(b.shape)] for b in joined} == set(atlas.JOINED_UP)   # those hands only
+    for family in ("drawn handwriting", "typed handwriting", "drawn joined-up"):
         assert nondigits.TURNS.count(family) == nondigits.SHARES[family] == 2
         assert to_mnist(nondigits.nondigit_picture(family, rng)).max() > 0.5
 
 
 def test_a_family_of_two_shares_has_two_turns_in_every_round_and_its_own_mean():
     turns = len(nondigits.TURNS)
-    assert turns == len(nondigits.FAMILIES) + 2
+    assert turns == len(nondigits.FAMILIES) + sum(n - 1 for n in nondigits.SHARES.values())
     assert nondigits.NEGATIVES_PER_DIGIT == nondigits.PER_FAMILY * turns
     values = np.array([float(nondigits.TURNS[i % turns] == "typed handwriting") for i in range(3 * turns + 5)])
     means = nondigits.mean_per_family(values)

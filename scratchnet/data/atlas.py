@@ -7,10 +7,10 @@ so that the "not a digit" detector learns from them on a machine with no system 
   Arabic, Armenian and Georgian alphabets and a few more (nondigits.SCRIPTS), none of South
   Asia's or Ethiopia's, nor Korean; and Hebrew in three more designs (a sans, a serif, Ezra
   SIL's), as matplotlib draws it only in DejaVu's;
-- Latin letters in nine handwriting-style fonts and three of Hershey's stroke fonts (HANDS):
-  a hand's letters are rounder, leaner and more slanted than a typeface's, and more of them
-  pass for a digit; a stroke font has one pen line along each stroke, as a hand draws, and
-  its script is joined-up writing.
+- Latin letters in nine handwriting-style fonts and seven stroke fonts (HANDS): a hand's
+  letters are rounder, leaner and more slanted than a typeface's, and more of them pass for a
+  digit; a stroke font has one pen line along each stroke, as a hand draws, and two of them
+  (Hershey's script, EMS Allure) are joined-up writing.
 
 Each letter is rendered once, at 150 px, cropped to its ink and scaled so that its longer
 side is SIDE px, a bool bitmap. The letters that look like a digit (a 0, a 2, a 3 under a
@@ -21,8 +21,8 @@ file is made by
 
 from fonts under the SIL Open Font License (Debian's fonts-lohit-beng-bengali, -guru, -gujr,
 -orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum; fonts-noto-core;
-fonts-sil-ezra; fonts-bwht, fonts-breip, fonts-dancingscript, fonts-kaushanscript) and from
-Hershey's fonts (Debian's hershey-fonts-data; free for any use with this acknowledgement: the
+fonts-sil-ezra; fonts-bwht, fonts-breip, fonts-dancingscript, fonts-kaushanscript; the EMS
+stroke fonts of Inkscape's Hershey Text extension, Debian's inkscape) and from Hershey's fonts (Debian's hershey-fonts-data; free for any use with this acknowledgement: the
 Hershey Fonts were originally created by Dr. A. V. Hershey while working at the U. S.
 National Bureau of Standards; the format of the font data was originally created by James
 Hurt, Cognition, Inc.). Not Devanagari (the benchmark's Lohit Devanagari) nor Chinese, nor
@@ -31,6 +31,7 @@ synthetic/drawstyles.py draws those, and the detector's pictures come from other
 other fonts than the benchmark's.
 """
 import functools
+import re
 import sys
 from pathlib import Path
 
@@ -67,6 +68,13 @@ HANDS.update({"breip": "truetype/breip/Breip.ttf",
 HERSHEY = "/usr/share/hershey-fonts/"
 HANDS.update({f"hershey {name}": HERSHEY + file for name, file in (
     ("simplex", "futural.jhf"), ("italic", "timesi.jhf"), ("script", "scriptc.jhf"))})
+# Inkscape's single-line SVG fonts (SIL Open Font License): EMS Allure joined-up, the others
+# letters printed by hand
+INKSCAPE = "/usr/share/inkscape/extensions/svg_fonts/"
+HANDS.update({f"ems {name.lower()}": f"{INKSCAPE}EMS{name}.svg" for name in ("Allure", "Felix", "Elfin", "Tech")})
+# the hands of joined-up writing: a looped f, a hooked c and a curled r pass for a digit
+# more often than any print, so the detector sees them more often (random_letter)
+JOINED_UP = ("dancing script", "kaushan script", "hershey script", "ems allure")
 HAND_LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"   # not B D G I J O Q S T Z b d g i j l o q s z
 NAMES = list(SCRIPTS) + list(HANDS)   # atlas.npz's groups of letters, in order
 HANGUL_SYLLABLES = 300     # of its 11,172, drawn at random (seeded)
@@ -101,6 +109,43 @@ def read_jhf(path):
                    for part in pairs.split(" R")]
         glyphs[chr(code)] = [np.array(s, float) for s in strokes if s]
     return glyphs
+
+
+def read_svg_font(path):
+    """An SVG font whose glyphs are pen lines (moves, lines and cubic curves, in absolute
+    coordinates) -> {character: [(n, 2) float points of one stroke, ...]} (x right, y down)."""
+    import xml.etree.ElementTree as ET
+    glyphs = {}
+    for glyph in ET.parse(path).iter("{http://www.w3.org/2000/svg}glyph"):
+        char, path_data = glyph.get("unicode", ""), glyph.get("d", "")
+        if len(char) == 1:
+            glyphs[char] = [s * [1, -1] for s in _pen_lines(path_data)]   # a font's y is up
+    return glyphs
+
+
+def _pen_lines(path_data):
+    """An SVG path of M, L and C commands -> its strokes, each curve as 8 straight steps."""
+    tokens = re.findall(r"[A-Za-z]|[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", path_data)
+    strokes, command, i = [], None, 0
+    while i < len(tokens):
+        if tokens[i].isalpha():
+            command, i = tokens[i], i + 1
+            if command not in "MLC":
+                raise ValueError(f"path command {command} is not read")
+            continue
+        take = 6 if command == "C" else 2
+        points = np.array(tokens[i:i + take], float).reshape(-1, 2)
+        i += take
+        if command == "M":
+            strokes.append([points[0]])
+            command = "L"                  # coordinates after a move's first pair are lines
+        elif command == "L":
+            strokes[-1].append(points[0])
+        else:                              # a cubic Bezier curve from the pen's last point
+            t = np.linspace(0, 1, 9)[1:, None]
+            start, (c1, c2, end) = strokes[-1][-1], points
+            strokes[-1] += list((1 - t) ** 3 * start + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t ** 2 * c2 + t ** 3 * end)
+    return [np.array(s) for s in strokes if len(s) > 1]
 
 
 def render_strokes(strokes, size=150):
@@ -154,8 +199,8 @@ def build(path=PATH):
     sources = [(file, [chr(c) for c in _letters(script)]) for script, (file, _) in SCRIPTS.items()]
     sources += [(file, HAND_LETTERS) for file in HANDS.values()]
     for i, (font_file, letters_of_font) in enumerate(sources):
-        if font_file.endswith(".jhf"):
-            glyphs = read_jhf(font_file)
+        if font_file.endswith((".jhf", ".svg")):
+            glyphs = (read_jhf if font_file.endswith(".jhf") else read_svg_font)(font_file)
             drawn = [render_strokes(glyphs[c]) for c in letters_of_font]
         else:
             font = ImageFont.truetype(FONTS + font_file, 150)
@@ -188,18 +233,20 @@ def hand_letters():
     return {name: v for name, v in _stored().items() if name in HANDS}
 
 
-def random_letter(rng, hands=False):
+def random_letter(rng, hands=False, joined_up=False):
     """A stored letter, bright on dark (h, w) uint8: a script (or with `hands`, a handwriting
-    font) at random, each as often (Hangul's and Ethiopic's many letters do not crowd out the
-    others), then one of its letters."""
-    stored = list((hand_letters() if hands else letters()).values())
+    font; with `joined_up`, one of JOINED_UP) at random, each as often (Hangul's and Ethiopic's
+    many letters do not crowd out the others), then one of its letters."""
+    stored = list((hand_letters() if hands or joined_up else letters()).values())
+    if joined_up:
+        stored = [v for name, v in hand_letters().items() if name in JOINED_UP]
     script = stored[int(rng.integers(len(stored)))]
     return np.where(script[int(rng.integers(len(script)))], 255, 0).astype(np.uint8)
 
 
 def missing_fonts():
     """The font files build() needs that this machine lacks."""
-    files = [Path(FONTS, f) for f in [f for f, _ in SCRIPTS.values()] + list(HANDS.values())]   # Hershey's: absolute
+    files = [Path(FONTS, f) for f in [f for f, _ in SCRIPTS.values()] + list(HANDS.values())]   # stroke fonts': absolute
     return [str(f) for f in files if not f.is_file()]
 
 
@@ -213,7 +260,7 @@ def main(argv):
                  "fonts-lohit-guru fonts-lohit-gujr fonts-lohit-orya fonts-lohit-taml fonts-lohit-telu "
                  "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum fonts-noto-core "
                  "fonts-sil-ezra fonts-bwht fonts-breip "
-                 "fonts-dancingscript fonts-kaushanscript hershey-fonts-data)")
+                 "fonts-dancingscript fonts-kaushanscript hershey-fonts-data inkscape)")
     print(f"{build()} letters written to {PATH}")
 
 

@@ -6,7 +6,7 @@ AFTER preprocessing, which is all the network ever sees.
 Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen, traced
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
 low-resolution scans, and drawn by a wobbling hand at any size on a canvas. Non-digits come
-in thirty families: letters (not the digit-like ones) typed and traced by hand, symbols,
+in thirty-one families: letters (not the digit-like ones) typed and traced by hand, symbols,
 letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
 textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
@@ -15,9 +15,10 @@ paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; th
 in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded,
 printed and seamed); and letters of ten scripts no matplotlib font has (South Indian and
 other Indic scripts, Ethiopic, Hangul), Hebrew in three designs besides DejaVu's, and Latin
-letters in handwriting-style fonts and Hershey's stroke fonts, joined-up script among them
-(two shares each, typed and drawn: a hand's letters pass for a digit more often than a
-typeface's), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
+letters in handwriting-style fonts and stroke fonts, joined-up script among them (two shares
+each, typed and drawn: a hand's letters pass for a digit more often than a typeface's; and
+two more of the joined-up hands alone, drawn: their looped f, hooked c and curled r most of
+all), stored as bitmaps by atlas.py, drawn by the wobbling hand. Traced and
 hand-drawn pictures are on both sides, so that the pen tells nothing.
 
 This generator is for training only; the benchmark's pictures (synthetic/) come from other
@@ -96,8 +97,8 @@ FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "d
             "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
             "typed letters", "typed signs", "typed pictographs", "typed scripts",
             "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas",
-            "turning strokes", "photos of things", "drawn handwriting", "typed handwriting")
-SHARES = {"drawn handwriting": 2, "typed handwriting": 2}   # PER_FAMILY times this; others once
+            "turning strokes", "photos of things", "drawn handwriting", "typed handwriting", "drawn joined-up")
+SHARES = {"drawn handwriting": 2, "typed handwriting": 2, "drawn joined-up": 2}   # PER_FAMILY times this; others once
 TURNS = tuple(f for f in FAMILIES for _ in range(SHARES.get(f, 1)))   # the families' order of turns
 NEGATIVES_PER_DIGIT = PER_FAMILY * len(TURNS)
 
@@ -210,8 +211,9 @@ def _drawn(bright, rng, sizes=(50, 160), room=1.5):
 
 def _kinds_of(kind):
     """The kinds of CHARACTERS a family of `kind` draws ("alphabets": each of ALPHABETS),
-    those that some font draws ("atlas", "handwriting": the letters atlas.py stores, if any)."""
-    if kind in ("atlas", "handwriting"):
+    those that some font draws ("atlas", "handwriting", "joined-up": the letters atlas.py
+    stores, if any)."""
+    if kind in ("atlas", "handwriting", "joined-up"):
         return [kind] if (atlas.letters() if kind == "atlas" else atlas.hand_letters()) else []
     return [k for k in (ALPHABETS if kind == "alphabets" else (kind,)) if _characters(k)]
 
@@ -219,8 +221,8 @@ def _kinds_of(kind):
 def _character(kind, rng):
     """A random character of `kind` (of _kinds_of(kind), each as often) in a random font that
     draws it, bright on dark."""
-    if kind in ("atlas", "handwriting"):
-        return atlas.random_letter(rng, hands=kind == "handwriting")
+    if kind in ("atlas", "handwriting", "joined-up"):
+        return atlas.random_letter(rng, hands=kind == "handwriting", joined_up=kind == "joined-up")
     kinds = _kinds_of(kind)
     if len(kinds) > 1:
         kind = kinds[int(rng.integers(len(kinds)))]
