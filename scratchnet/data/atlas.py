@@ -22,10 +22,11 @@ file is made by
 from fonts under the SIL Open Font License (Debian's fonts-lohit-beng-bengali, -guru, -gujr,
 -orya, -taml, -telu, -knda, -mlym; fonts-sil-abyssinica; fonts-nanum; fonts-noto-core;
 fonts-sil-ezra; fonts-bwht, fonts-breip, fonts-dancingscript, fonts-kaushanscript; the EMS
-stroke fonts of Inkscape's Hershey Text extension, Debian's inkscape) and from Hershey's fonts (Debian's hershey-fonts-data; free for any use with this acknowledgement: the
-Hershey Fonts were originally created by Dr. A. V. Hershey while working at the U. S.
-National Bureau of Standards; the format of the font data was originally created by James
-Hurt, Cognition, Inc.). Not Devanagari (the benchmark's Lohit Devanagari) nor Chinese, nor
+stroke fonts of Inkscape's Hershey Text extension, Debian's inkscape) and from Hershey's
+fonts (Debian's hershey-fonts-data; free for any use with this acknowledgement: the Hershey
+Fonts were originally created by Dr. A. V. Hershey while working at the U. S. National
+Bureau of Standards; the format of the font data was originally created by James Hurt,
+Cognition, Inc.). Not Devanagari (the benchmark's Lohit Devanagari) nor Chinese, nor
 DejaVu's Hebrew, nor the benchmark's handwriting fonts or Hershey's script simplex:
 synthetic/drawstyles.py draws those, and the detector's pictures come from other code and
 other fonts than the benchmark's.

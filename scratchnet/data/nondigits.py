@@ -29,7 +29,7 @@ Debian's fonts once, stored in the package: no system fonts needed; its handwrit
 not the benchmark's).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
-and preprocesses them (~38,500, two to five minutes on 2 cores), the next ones read them.
+and preprocesses them (~40,400, two to five minutes on 2 cores), the next ones read them.
 """
 import contextlib
 import functools
@@ -823,7 +823,7 @@ def _source_hash():
 
 class StoredPictures:
     """A (k, 28, 28) uint8 array in an uncompressed .npz file, read a slice at a time: the
-    detector's ~38,500 training pictures are never all in memory (train.py's peak). Slicing
+    detector's ~40,400 training pictures are never all in memory (train.py's peak). Slicing
     with a step of 1 reads just those rows, straight from the archive (zipfile's own seek
     reads and drops everything before the slice, ever larger temporaries that the C heap then
     keeps); any other index reads the whole array first."""
