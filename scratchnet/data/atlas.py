@@ -72,9 +72,10 @@ HANDS.update({f"hershey {name}": HERSHEY + file for name, file in (
 # Inkscape's single-line SVG fonts (SIL Open Font License): EMS Allure joined-up, the others
 # letters printed by hand
 INKSCAPE = "/usr/share/inkscape/extensions/svg_fonts/"
-HANDS.update({f"ems {name.lower()}": f"{INKSCAPE}EMS{name}.svg" for name in ("Allure", "Felix", "Elfin", "Tech")})
-# the hands of joined-up writing: a looped f, a hooked c and a curled r pass for a digit
-# more often than any print, so the detector sees them more often (random_letter)
+HANDS.update({f"ems {name.lower()}": f"{INKSCAPE}EMS{name}.svg"
+              for name in ("Allure", "Felix", "Elfin", "Tech")})
+# the hands of joined-up writing: their looped f, hooked c and curled r pass for a digit more
+# often than any print, so the detector has a family of their letters too (random_letter)
 JOINED_UP = ("dancing script", "kaushan script", "hershey script", "ems allure")
 HAND_LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"   # not B D G I J O Q S T Z b d g i j l o q s z
 NAMES = list(SCRIPTS) + list(HANDS)   # atlas.npz's groups of letters, in order
@@ -145,7 +146,8 @@ def _pen_lines(path_data):
         else:                              # a cubic Bezier curve from the pen's last point
             t = np.linspace(0, 1, 9)[1:, None]
             start, (c1, c2, end) = strokes[-1][-1], points
-            strokes[-1] += list((1 - t) ** 3 * start + 3 * (1 - t) ** 2 * t * c1 + 3 * (1 - t) * t ** 2 * c2 + t ** 3 * end)
+            strokes[-1] += list((1 - t) ** 3 * start + 3 * (1 - t) ** 2 * t * c1
+                                + 3 * (1 - t) * t ** 2 * c2 + t ** 3 * end)
     return [np.array(s) for s in strokes if len(s) > 1]
 
 
@@ -238,9 +240,10 @@ def random_letter(rng, hands=False, joined_up=False):
     """A stored letter, bright on dark (h, w) uint8: a script (or with `hands`, a handwriting
     font; with `joined_up`, one of JOINED_UP) at random, each as often (Hangul's and Ethiopic's
     many letters do not crowd out the others), then one of its letters."""
-    stored = list((hand_letters() if hands or joined_up else letters()).values())
     if joined_up:
         stored = [v for name, v in hand_letters().items() if name in JOINED_UP]
+    else:
+        stored = list((hand_letters() if hands else letters()).values())
     script = stored[int(rng.integers(len(stored)))]
     return np.where(script[int(rng.integers(len(script)))], 255, 0).astype(np.uint8)
 
