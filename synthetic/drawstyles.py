@@ -19,7 +19,7 @@ import matplotlib
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from scratchnet.data.atlas import read_jhf
+from scratchnet.data.atlas import HERSHEY, read_jhf
 from scratchnet.data.preprocess import _crop
 from scratchnet.data.strokes import dilate, skeleton
 
@@ -57,7 +57,7 @@ HANDWRITING_FONTS = tuple("/usr/share/fonts/" + f for f in (
 # Hershey's "script simplex" (Debian's hershey-fonts-data): a joined-up hand's letters, one
 # pen line along each stroke; the detector learns from its "script complex" (the same hand,
 # doubled lines) and two other Hershey fonts, drawn by other code
-CURSIVE_FONT = "/usr/share/hershey-fonts/scripts.jhf"
+CURSIVE_FONT = HERSHEY + "scripts.jhf"
 
 
 @functools.lru_cache(maxsize=None)

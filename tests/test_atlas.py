@@ -144,7 +144,7 @@ def test_building_without_the_argument_or_a_font_is_a_one_line_error(tmp_path, m
 @pytest.mark.skipif(bool(atlas.missing_fonts()),
                     reason="rebuilding the atlas needs Debian's fonts-lohit-*, fonts-sil-abyssinica, "
                            "fonts-nanum, fonts-noto-core, fonts-sil-ezra, fonts-bwht, fonts-breip, "
-                           "fonts-dancingscript, fonts-kaushanscript and hershey-fonts-data")
+                           "fonts-dancingscript, fonts-kaushanscript, hershey-fonts-data and inkscape")
 def test_the_stored_atlas_is_what_the_fonts_make(tmp_path):
     """The same letters; their pixels as the fonts draw them (another FreeType may smooth an
     edge pixel differently, so a few may differ)."""

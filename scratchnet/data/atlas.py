@@ -159,12 +159,12 @@ def render_strokes(strokes, size=150):
     from .nondigits import _scaled
     from .preprocess import _crop
     points = np.concatenate(strokes)
-    scale = size * 0.8 / max(np.ptp(points, axis=0).max(), 1)
+    low, scale = points.min(axis=0), size * 0.8 / max(np.ptp(points, axis=0).max(), 1)
     pen = max(2, size // 14)
     img = Image.new("L", (size + 2 * pen, size + 2 * pen), 0)
     draw = ImageDraw.Draw(img)
     for s in strokes:
-        draw.line([tuple(p) for p in (s - points.min(axis=0)) * scale + pen], fill=255, width=pen, joint="curve")
+        draw.line([tuple(p) for p in (s - low) * scale + pen], fill=255, width=pen, joint="curve")
     return _scaled(_crop(np.asarray(img)), SIDE)
 
 
@@ -202,8 +202,9 @@ def build(path=PATH):
     sources = [(file, [chr(c) for c in _letters(script)]) for script, (file, _) in SCRIPTS.items()]
     sources += [(file, HAND_LETTERS) for file in HANDS.values()]
     for i, (font_file, letters_of_font) in enumerate(sources):
-        if font_file.endswith((".jhf", ".svg")):
-            glyphs = (read_jhf if font_file.endswith(".jhf") else read_svg_font)(font_file)
+        read_strokes = {".jhf": read_jhf, ".svg": read_svg_font}.get(Path(font_file).suffix)
+        if read_strokes:                   # a stroke font: its pen lines drawn
+            glyphs = read_strokes(font_file)
             drawn = [render_strokes(glyphs[c]) for c in letters_of_font]
         else:
             font = ImageFont.truetype(FONTS + font_file, 150)

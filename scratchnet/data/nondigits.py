@@ -97,8 +97,10 @@ FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "d
             "drawn letters", "drawn symbols", "drawn signs", "drawn pictographs", "drawn scripts",
             "typed letters", "typed signs", "typed pictographs", "typed scripts",
             "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas",
-            "turning strokes", "photos of things", "drawn handwriting", "typed handwriting", "drawn joined-up")
-SHARES = {"drawn handwriting": 2, "typed handwriting": 2, "drawn joined-up": 2}   # PER_FAMILY times this; others once
+            "turning strokes", "photos of things", "drawn handwriting", "typed handwriting",
+            "drawn joined-up")
+# PER_FAMILY times this; others once
+SHARES = {"drawn handwriting": 2, "typed handwriting": 2, "drawn joined-up": 2}
 TURNS = tuple(f for f in FAMILIES for _ in range(SHARES.get(f, 1)))   # the families' order of turns
 NEGATIVES_PER_DIGIT = PER_FAMILY * len(TURNS)
 
