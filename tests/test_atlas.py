@@ -141,6 +141,24 @@ def test_building_without_the_argument_or_a_font_is_a_one_line_error(tmp_path, m
     assert "\n" not in str(e.value) and not (tmp_path / "atlas.npz").exists()
 
 
+SVG = "<svg xmlns='http://www.w3.org/2000/svg'><font>{}</font></svg>"
+
+
+@pytest.mark.parametrize("content, says", [
+    (SVG.format("<glyph unicode='A' d='M 0 0 Q 1 1 2 2'/>"), "could not be read: path command Q is not read"),
+    ("not a font", "could not be read: syntax error"),
+    (SVG.format("<glyph unicode='A' d='M 0 0 L 1 1'/>"), "has no letter 'C'")])
+def test_a_stroke_font_it_cannot_read_is_a_one_line_error(tmp_path, monkeypatch, content, says):
+    (tmp_path / "font.svg").write_text(content)
+    before = atlas.PATH.read_bytes()
+    monkeypatch.setattr(atlas, "SCRIPTS", {})
+    monkeypatch.setattr(atlas, "HANDS", {"broken": str(tmp_path / "font.svg")})
+    with pytest.raises(SystemExit) as e:
+        atlas.main(["--build"])
+    assert str(e.value).startswith(f"error: {tmp_path}/font.svg {says}")
+    assert "\n" not in str(e.value) and atlas.PATH.read_bytes() == before
+
+
 @pytest.mark.skipif(bool(atlas.missing_fonts()),
                     reason="rebuilding the atlas needs Debian's fonts-lohit-*, fonts-sil-abyssinica, "
                            "fonts-nanum, fonts-noto-core, fonts-sil-ezra, fonts-bwht, fonts-breip, "

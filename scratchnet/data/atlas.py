@@ -204,8 +204,13 @@ def build(path=PATH):
     for i, (font_file, letters_of_font) in enumerate(sources):
         read_strokes = {".jhf": read_jhf, ".svg": read_svg_font}.get(Path(font_file).suffix)
         if read_strokes:                   # a stroke font: its pen lines drawn
-            glyphs = read_strokes(font_file)
-            drawn = [render_strokes(glyphs[c]) for c in letters_of_font]
+            try:
+                glyphs = read_strokes(font_file)
+                drawn = [render_strokes(glyphs[c]) for c in letters_of_font]
+            except KeyError as e:
+                raise ValueError(f"{font_file} has no letter {e}") from None
+            except (OSError, ValueError, SyntaxError) as e:   # (an XML ParseError is a SyntaxError)
+                raise ValueError(f"{font_file} could not be read: {e}") from None
         else:
             font = ImageFont.truetype(FONTS + font_file, 150)
             drawn = [render(c, font) for c in letters_of_font]
@@ -256,8 +261,8 @@ def missing_fonts():
 
 
 def main(argv):
-    """python -m scratchnet.data.atlas --build; a one-line error without the argument or a
-    font (and atlas.npz untouched)."""
+    """python -m scratchnet.data.atlas --build; a one-line error without the argument, or a
+    font, or with a stroke font it cannot read (and atlas.npz untouched)."""
     if argv != ["--build"]:
         sys.exit("usage: python -m scratchnet.data.atlas --build")
     if missing_fonts():
@@ -266,7 +271,11 @@ def main(argv):
                  "fonts-lohit-knda fonts-lohit-mlym fonts-sil-abyssinica fonts-nanum fonts-noto-core "
                  "fonts-sil-ezra fonts-bwht fonts-breip "
                  "fonts-dancingscript fonts-kaushanscript hershey-fonts-data inkscape)")
-    print(f"{build()} letters written to {PATH}")
+    try:
+        count = build()
+    except ValueError as e:
+        sys.exit(f"error: {e}")
+    print(f"{count} letters written to {PATH}")
 
 
 if __name__ == "__main__":
