@@ -232,10 +232,11 @@ def test_scores_are_means_over_the_shifted_copies(model_file, mnist):
     np.testing.assert_allclose(logits, model.forward(x), rtol=1e-5, atol=1e-5)   # of the pictures as they are
 
 
-def test_a_thinned_picture_scores_the_mean_of_its_two_views(predictor, tmp_path):
-    """Where the stroke-width step thinned a drawing (bold letters, filled shapes), its score is
-    the mean of the input's and the picture-as-drawn's; any other picture scores its input's.
-    predict.py's path (read_picture) gives both views; an open set without `views` the first."""
+def test_a_thinned_picture_scores_and_is_named_by_the_mean_of_its_two_views(predictor, tmp_path):
+    """Where the stroke-width step thinned a drawing (bold letters, filled shapes), its score and
+    its answer's probabilities are the means of the input's and the picture-as-drawn's; any other
+    picture's are its input's. predict.py's path (read_picture) gives both views; an open set
+    without `views` the first."""
     from scratchnet.data.preprocess import to_mnist_views
     openset, model = predictor.openset, predictor.model
     assert openset.views
@@ -248,14 +249,20 @@ def test_a_thinned_picture_scores_the_mean_of_its_two_views(predictor, tmp_path)
     scores, first, second = (openset.scores(model, x, as_drawn=as_drawn), openset.scores(model, x),
                              openset.scores(model, as_drawn))
     np.testing.assert_allclose(scores, np.where(thinned, (first + second) / 2, first), rtol=1e-6, atol=1e-6)
+    named, (_, _, as_is), (_, _, drawn) = (openset.answer(model, x, as_drawn=as_drawn)[2], openset.answer(model, x),
+                                           openset.answer(model, as_drawn))
+    np.testing.assert_allclose(named, np.where(thinned[:, None], (as_is + drawn) / 2, as_is), rtol=1e-6, atol=1e-6)
+    assert (np.abs(drawn - as_is)[thinned].max(axis=1) > 0.01).any()   # (the views' answers differ)
     one_view = OpenSet(**{**openset.__dict__, "views": False})
     np.testing.assert_array_equal(one_view.scores(model, x, as_drawn=as_drawn), first)
+    np.testing.assert_array_equal(one_view.answer(model, x, as_drawn=as_drawn)[2], as_is)
     paths = []
     for i in np.flatnonzero(thinned)[:3]:
         paths.append(tmp_path / f"{i}.png")
         pictures[i].save(paths[-1])
-    got = [r.digit_score for r in predictor.predict_files(paths)]
-    np.testing.assert_allclose(got, scores[np.flatnonzero(thinned)[:3]], rtol=1e-5, atol=1e-5)
+    got = predictor.predict_files(paths)
+    np.testing.assert_allclose([r.digit_score for r in got], scores[np.flatnonzero(thinned)[:3]], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose([r.probabilities for r in got], named[np.flatnonzero(thinned)[:3]], rtol=1e-5, atol=1e-5)
 
 
 def test_a_model_file_from_before_the_shape_features_reads_without_them(model_file, tmp_path, mnist):

@@ -27,8 +27,9 @@ from a small detector trained after the network, on what the network computes fo
             picture is taken for a digit when its score reaches the threshold that accepts
             ACCEPT (99.5%) of held-out digits in each of the CALIBRATION styles
   answer    the digit named: the mean of the network's softmax and the outlier network's over
-            its ten digits, for the picture as it is (OpenSet.answer): it learnt digits in
-            every pen style, and the two name more of people's digits right than either
+            its ten digits (OpenSet.answer): it learnt digits in every pen style, and the two
+            name more of people's digits right than either; for a picture the stroke-width step
+            thinned, the mean of that over the picture and the picture as drawn
 
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits,
 and so did distances to training digits' features (docs/openset.md); the detector has the
@@ -185,7 +186,7 @@ class OpenSet:
     net: Sequential = None  # the outlier network (outlier_network), or None: the detector alone
     scales: tuple = (1.0, 1.0)   # the detector's and the outlier network's spread over digits
     shifts: bool = False    # scores are means over the picture moved by SHIFTS
-    views: bool = False     # a thinned picture's score is the mean of its two views'
+    views: bool = False     # a thinned picture's score and answer are the means of its two views'
 
     def scores(self, model, x, with_logits=False, as_drawn=None):
         """(N, *input_shape) network inputs -> (N,) how much each picture looks like a digit
@@ -206,16 +207,24 @@ class OpenSet:
 
         as_drawn: the same pictures as drawn (preprocess.to_mnist_views), or None. With
         self.views, a picture that differs from its view as drawn (the stroke-width step thinned
-        it) scores the mean of its two views' scores: thinning a filled shape leaves a stick,
-        which looks like a 1; a fat digit still looks like a digit as drawn."""
+        it) scores the mean of its two views' scores, and its probabilities are the mean of
+        the two views' too: thinning a filled shape leaves a stick, which looks like a 1; a fat
+        digit still looks like a digit as drawn, and the two views name more fat digits right."""
+        scores, logits, probabilities = self._scores_and_answer(model, x, vote)
+        if self.views and as_drawn is not None and len(x):
+            thinned = np.flatnonzero((as_drawn != x).reshape(len(x), -1).any(axis=1))
+            if len(thinned):
+                drawn_scores, _, drawn_probabilities = self._scores_and_answer(model, as_drawn[thinned], vote)
+                scores[thinned] = (scores[thinned] + drawn_scores) / 2
+                probabilities[thinned] = (probabilities[thinned] + drawn_probabilities) / 2
+        return scores, logits, probabilities
+
+    def _scores_and_answer(self, model, x, vote):
+        """(scores, the network's logits, the probabilities named by) for pictures as they are."""
         scores, logits, digit_logits = self._scores(model, x)
         probabilities = softmax(logits)
         if vote and digit_logits is not None:
             probabilities = (probabilities + softmax(digit_logits)) / 2
-        if self.views and as_drawn is not None and len(x):
-            thinned = np.flatnonzero((as_drawn != x).reshape(len(x), -1).any(axis=1))
-            if len(thinned):
-                scores[thinned] = (scores[thinned] + self._scores(model, as_drawn[thinned])[0]) / 2
         return scores, logits, probabilities
 
     def _scores(self, model, x):

@@ -160,13 +160,24 @@
     let probabilities = softmax(seen.logits);
     const answer = () => ({probabilities, digit: probabilities.indexOf(Math.max(...probabilities))});
     if (!net["openset.mean"]) return {...answer(), isDigit: true, digitScore: null};
-    const {score, theirs} = openSetScore(pixels, seen);
-    let digitScore = score;
-    if (theirs && header.vote)          // the answer: its digits' softmax and the network's, averaged
-      probabilities = probabilities.map((p, d) => (p + theirs[d]) / 2);
-    if (header.views && asDrawn)        // thinned: the mean of the two views' scores
-      digitScore = (digitScore + openSetScore(asDrawn, forward(asDrawn, "")).score) / 2;
+    let {score: digitScore, probabilities: named} = scoreAndAnswer(pixels, seen);
+    probabilities = named;
+    if (header.views && asDrawn) {      // thinned: the means of the two views' scores and answers
+      const drawn = scoreAndAnswer(asDrawn, forward(asDrawn, ""));
+      digitScore = (digitScore + drawn.score) / 2;
+      probabilities = probabilities.map((p, d) => (p + drawn.probabilities[d]) / 2);
+    }
     return {...answer(), isDigit: digitScore >= header.threshold, digitScore};
+  }
+
+  // OpenSet._scores_and_answer: the open-set score, and the answer's probabilities: the
+  // network's softmax, averaged with the outlier network's over its digits if it votes
+  function scoreAndAnswer(pixels, seen) {
+    const {score, theirs} = openSetScore(pixels, seen);
+    let probabilities = softmax(seen.logits);
+    if (theirs && header.vote)
+      probabilities = probabilities.map((p, d) => (p + theirs[d]) / 2);
+    return {score, probabilities};
   }
 
   // ------------------------------------------------------------------ preprocessing (preprocess.py)
