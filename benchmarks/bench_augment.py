@@ -45,7 +45,7 @@ def main():
     from scratchnet.core.training import evaluate, fit, warm_up
     from scratchnet.data.augment import Augmentation, Augmenter, random_parameters
     from scratchnet.data.mnist import load_mnist, split_validation, to_input
-    from scratchnet.data.preprocess import to_mnist
+    from scratchnet.data.preprocess import to_mnist, to_mnist_views
     from scratchnet.apps.recipes import AUGMENTED, REFERENCE
     RECIPE = Augmentation(**AUGMENTED.augmentation)
     from synthetic.drawstyles import DIGIT_STYLES, draw_digit
@@ -68,7 +68,8 @@ def main():
         uci = load_digits()
         big = [Image.fromarray((255 - uci.images[i] * 255 / 16).astype(np.uint8)).resize((56, 56), Image.Resampling.BILINEAR)
                for i in range(len(uci.images))]
-        uci_x, uci_y = np.stack([to_mnist(b) for b in big])[:, None].astype(np.float32), uci.target
+        views = np.stack([np.stack(to_mnist_views(b)) for b in big])[:, :, None].astype(np.float32)
+        uci_x, uci_drawn, uci_y = views[:, 0], views[:, 1], uci.target   # (the latter: as predict.py's views)
     except ImportError:
         uci_x = None
         print("scikit-learn is not installed: no UCI digits (pip install scikit-learn)")
@@ -117,7 +118,8 @@ def main():
             more = (data.train_images[EXAMPLES:EXAMPLES + MORE_DIGITS], data.train_labels[EXAMPLES:EXAMPLES + MORE_DIGITS])
             openset = fit_open_set(model, data.train_images[:EXAMPLES], data.train_images[-HELD_OUT:], to_input,
                                    seed=seed, labels=data.train_labels[:EXAMPLES], more=more)
-            result["uci_answer"] = float((openset.answer(model, uci_x)[2].argmax(axis=1) == uci_y).mean())
+            named = openset.answer(model, uci_x, as_drawn=uci_drawn)[2].argmax(axis=1)
+            result["uci_answer"] = float((named == uci_y).mean())
         return result
 
     # the two recipes take turns, seed by seed, so that a slower spell of a shared machine
