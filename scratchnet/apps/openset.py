@@ -220,7 +220,8 @@ class OpenSet:
         return scores, logits, probabilities
 
     def _scores_and_answer(self, model, x, vote):
-        """(scores, the network's logits, the probabilities named by) for pictures as they are."""
+        """(scores, the network's logits, the probabilities the answer names its digit by) for
+        the pictures as they are."""
         scores, logits, digit_logits = self._scores(model, x)
         probabilities = softmax(logits)
         if vote and digit_logits is not None:

@@ -157,17 +157,15 @@
   // apps/inference.py Predictor.classify, OpenSet.answer; asDrawn: the picture as drawn (views)
   function predict(pixels, asDrawn = null) {
     const seen = forward(pixels, "");
-    let probabilities = softmax(seen.logits);
-    const answer = () => ({probabilities, digit: probabilities.indexOf(Math.max(...probabilities))});
-    if (!net["openset.mean"]) return {...answer(), isDigit: true, digitScore: null};
-    let {score: digitScore, probabilities: named} = scoreAndAnswer(pixels, seen);
-    probabilities = named;
+    const answer = probabilities => ({probabilities, digit: probabilities.indexOf(Math.max(...probabilities))});
+    if (!net["openset.mean"]) return {...answer(softmax(seen.logits)), isDigit: true, digitScore: null};
+    let {score: digitScore, probabilities} = scoreAndAnswer(pixels, seen);
     if (header.views && asDrawn) {      // thinned: the means of the two views' scores and answers
       const drawn = scoreAndAnswer(asDrawn, forward(asDrawn, ""));
       digitScore = (digitScore + drawn.score) / 2;
       probabilities = probabilities.map((p, d) => (p + drawn.probabilities[d]) / 2);
     }
-    return {...answer(), isDigit: digitScore >= header.threshold, digitScore};
+    return {...answer(probabilities), isDigit: digitScore >= header.threshold, digitScore};
   }
 
   // OpenSet._scores_and_answer: the open-set score, and the answer's probabilities: the
