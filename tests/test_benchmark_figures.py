@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from bench_openset import auroc, wilson  # noqa: E402
+from bench_openset import auroc, wilson
 
 
 def test_auroc_counts_pairs_and_halves_ties():
