@@ -88,11 +88,11 @@ def test_an_atlas_letter_drawn_by_hand_is_a_picture_with_ink():
     assert letter.dtype == np.uint8 and set(np.unique(letter)) == {0, 255}
     assert "drawn atlas" in nondigits.FAMILIES
     assert to_mnist(nondigits.nondigit_picture("drawn atlas", rng)).max() > 0.5
-    hand = atlas.random_letter(rng, hands=True)
+    hand = atlas.random_letter(rng, "handwriting")
     assert any((hand > 0).shape == b.shape and ((hand > 0) == b).all()
                for v in atlas.hand_letters().values() for b in v)
     hand_of = {b.tobytes() + bytes(b.shape): name for name, v in atlas.hand_letters().items() for b in v}
-    joined = (atlas.random_letter(rng, joined_up=True) > 0 for _ in range(60))
+    joined = (atlas.random_letter(rng, "joined-up") > 0 for _ in range(60))
     assert {hand_of[b.tobytes() + bytes(b.shape)] for b in joined} == set(atlas.JOINED_UP)   # those hands only
     for family in ("drawn handwriting", "typed handwriting", "drawn joined-up"):
         assert nondigits.TURNS.count(family) == nondigits.SHARES[family] == 2

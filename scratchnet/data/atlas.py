@@ -242,14 +242,22 @@ def hand_letters():
     return {name: v for name, v in _stored().items() if name in HANDS}
 
 
-def random_letter(rng, hands=False, joined_up=False):
-    """A stored letter, bright on dark (h, w) uint8: a script (or with `hands`, a handwriting
-    font; with `joined_up`, one of JOINED_UP) at random, each as often (Hangul's and Ethiopic's
-    many letters do not crowd out the others), then one of its letters."""
-    if joined_up:
-        stored = [v for name, v in hand_letters().items() if name in JOINED_UP]
-    else:
-        stored = list((hand_letters() if hands else letters()).values())
+GROUPS = ("atlas", "handwriting", "joined-up")   # what random_letter draws from
+
+
+def groups_of(kind):
+    """The stored groups of letters of `kind` (of GROUPS): "atlas" the scripts',
+    "handwriting" every hand's, "joined-up" JOINED_UP's; [] without atlas.npz."""
+    if kind == "atlas":
+        return list(letters().values())
+    return [v for name, v in hand_letters().items() if kind == "handwriting" or name in JOINED_UP]
+
+
+def random_letter(rng, kind="atlas"):
+    """A stored letter of `kind` (of GROUPS), bright on dark (h, w) uint8: one of its groups
+    at random, each as often (Hangul's and Ethiopic's many letters do not crowd out the
+    others), then one of its letters."""
+    stored = groups_of(kind)
     script = stored[int(rng.integers(len(stored)))]
     return np.where(script[int(rng.integers(len(script)))], 255, 0).astype(np.uint8)
 

@@ -215,16 +215,16 @@ def _kinds_of(kind):
     """The kinds of CHARACTERS a family of `kind` draws ("alphabets": each of ALPHABETS),
     those that some font draws ("atlas", "handwriting", "joined-up": the letters atlas.py
     stores, if any)."""
-    if kind in ("atlas", "handwriting", "joined-up"):
-        return [kind] if (atlas.letters() if kind == "atlas" else atlas.hand_letters()) else []
+    if kind in atlas.GROUPS:
+        return [kind] if atlas.groups_of(kind) else []
     return [k for k in (ALPHABETS if kind == "alphabets" else (kind,)) if _characters(k)]
 
 
 def _character(kind, rng):
     """A random character of `kind` (of _kinds_of(kind), each as often) in a random font that
     draws it, bright on dark."""
-    if kind in ("atlas", "handwriting", "joined-up"):
-        return atlas.random_letter(rng, hands=kind == "handwriting", joined_up=kind == "joined-up")
+    if kind in atlas.GROUPS:
+        return atlas.random_letter(rng, kind)
     kinds = _kinds_of(kind)
     if len(kinds) > 1:
         kind = kinds[int(rng.integers(len(kinds)))]
