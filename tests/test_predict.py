@@ -10,7 +10,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from scratchnet.apps.inference import predict_files
-from scratchnet.data.preprocess import WORK_SIZE, _shrink, drawing_area, to_grey, to_mnist
+from scratchnet.data.preprocess import WORK_SIZE, _crop, _shrink, drawing_area, to_grey, to_mnist
 from scratchnet.core.training import evaluate
 from scratchnet.data.mnist import to_input
 from synthetic.drawstyles import cropped_to_ink, on_canvas, outline, screenshot, trace
@@ -198,6 +198,28 @@ def test_a_screenshot_is_read_as_its_canvas_alone(mnist):
             canvas = drawn_on_canvas(digit, rng)
             diff.append(np.abs(to_mnist(shot(canvas)) - to_mnist(canvas)).mean())
         assert np.mean(diff) < 0.03 and max(diff) < 0.1, diff
+
+
+def test_a_digit_drawn_up_to_the_canvas_side_or_a_button_below_it(mnist):
+    """Drawn up to the canvas's side, on a page of another shade (light or dark), or a white
+    canvas in a frame's line; or a button a few px below a black canvas on a dark page, its
+    side in line with the canvas's: still the canvas alone (the page, the frame or the canvas
+    were taken for ink before)."""
+    rng = np.random.default_rng(5)
+    margin, diff = (40, 60, 80, 90), []
+    for n, digit in enumerate(mnist.test_images[:12]):
+        ink = _crop(trace(outline(digit, 200, rng, 2.0), 6))
+        touching = on_canvas(ink, 280, rng, at=(40, 0) if n % 2 else (280 - ink.shape[0], 60))
+        inverted = Image.fromarray(255 - np.asarray(touching))       # white ink on black
+        black = Image.fromarray(255 - np.asarray(drawn_on_canvas(digit, rng).resize((300, 300))))
+        button = framed(black, 28, 2, 0, margin)
+        ImageDraw.Draw(button).rectangle([60, 352 + n % 2 * 2, 130, 380], outline=230, width=1)
+        for canvas, shot in ((touching, framed(touching, 200, margin=margin)),
+                             (inverted, framed(inverted, 40, margin=margin)),
+                             (touching, framed(touching, 190, 2, 120, margin)), (black, button)):
+            assert drawing_area(_shrink(to_grey(shot), WORK_SIZE)) is not None
+            diff.append(np.abs(to_mnist(shot) - to_mnist(canvas)).mean())    # (a stroke's end cut at the side)
+    assert np.mean(diff) < 0.04 and max(diff) < 0.15, diff
 
 
 def test_no_drawing_area_where_there_is_none(mnist):

@@ -284,6 +284,40 @@ def test_the_page_reads_a_screenshot_as_preprocess_py(browser, static_url, mnist
     assert min(close) >= 0.98, close
 
 
+def test_the_page_finds_the_drawing_area_of_preprocess_py(browser, static_url, mnist):
+    """The same rectangle, to the pixel, in the same working-size grey pictures: screenshots,
+    digits drawn up to their canvas's side, a button just below a canvas, and pictures with
+    no canvas in them."""
+    from PIL import ImageDraw
+    from test_predict import drawn_on_canvas, framed
+
+    from scratchnet.data import preprocess
+    from synthetic.drawstyles import on_canvas, outline, screenshot, trace
+    open_static(browser, static_url)
+    rng = np.random.default_rng(6)
+    pictures = [screenshot(digit, rng) for digit in mnist.test_images[:10]]
+    for digit in mnist.test_images[10:14]:
+        touching = on_canvas(preprocess._crop(trace(outline(digit, 200, rng, 2.0), 6)), 280, rng, at=(40, 0))
+        black = Image.fromarray(255 - np.asarray(drawn_on_canvas(digit, rng).resize((300, 300))))
+        button = framed(black, 28, 2, 0, (40, 60, 80, 90))
+        ImageDraw.Draw(button).rectangle([60, 352, 130, 380], outline=230, width=1)
+        pictures += [framed(touching, 200, margin=(40, 60, 80, 90)), button, touching,
+                     framed(touching, 250, 2, 0, (40, 60, 80, 90))]       # (a frame on its own shade: none)
+    found = []
+    for picture in pictures:
+        grey = preprocess._shrink(preprocess.to_grey(picture), preprocess.WORK_SIZE).astype("<f4")
+        ours = preprocess.drawing_area(grey)
+        page = browser.execute_script(
+            "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
+            "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"
+            "const p = scratchnet.parts;"
+            "return p.drawingArea(p.image(arguments[1], arguments[2], new Float32Array(b.buffer)));",
+            base64.b64encode(grey.tobytes()).decode(), *grey.shape)
+        assert page == (None if ours is None else [int(v) for v in ours])
+        found.append(ours is not None)
+    assert sum(found) == 10 + 4 * 2, found
+
+
 def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
     """Handwritten ! ? and umlauts: their dots are small beside the strokes, and kept."""
     from synthetic.drawstyles import DEJAVU, handwritten

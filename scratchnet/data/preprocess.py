@@ -51,6 +51,7 @@ MAX_DOTS = 3              # an umlaut has two; more small pieces are speckle
 EDGE = 0.08               # a drawing area's side: the grey steps by more than this across it
 AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
 MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
+TOUCHING = 0.1            # at most this share of a canvas's inside edge may be ink touching it
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -363,10 +364,13 @@ def drawing_area(grey):
     """The drawing area of a screenshot, (top, bottom, left, right) of the working-size grey
     picture, ends excluded; None if there is none. It is the smallest axis-aligned rectangle
     whose four sides are straight steps of grey (a frame's line, a page of another shade)
-    that end at its corners (not the lines of squared paper), whose inside next to the sides
-    is plain, nothing drawn touching it (a house's walls and its door), and is the inside's
-    usual shade (a canvas, not the stroke of a square 0), that holds no such rectangle (a
-    box drawn inside a box is a drawing) and has something drawn inside. Its inside is
+    that end at its corners (not the lines of squared paper, which run on without a break;
+    a button below a canvas starts after one), whose inside next to the sides is plain and
+    is the inside's usual shade (a canvas, not the stroke of a square 0), that holds no
+    such rectangle (a box drawn inside a box is a drawing) and has something drawn inside.
+    Nothing drawn may touch the sides of a rectangle on paper of its own shade (a house's
+    walls and its door); a canvas of another shade than the page around it may have the
+    drawing touch its sides (a digit drawn up to the canvas's edge). Its inside is
     returned, about 2 px in from the sides."""
     h, w = grey.shape
     if min(h, w) < 48:                                      # MNIST-sized: no screenshot
@@ -384,10 +388,10 @@ def drawing_area(grey):
 
     def sides(counts, lines, ends):
         """ok[i, j, k]: line i is a side from line j to line k of the other direction: edge
-        along 90% of the way between them, and under half of 4 px past either end."""
+        along 90% of the way between them, and under half of the 3 px just past either end."""
         along = _shares(counts, lines, ends + 2, ends)
-        past = np.maximum(_shares(counts, lines, ends - 5, ends - 1).diagonal(0, 1, 2)[:, :, None],
-                          _shares(counts, lines, ends + 3, ends + 7).diagonal(0, 1, 2)[:, None, :])
+        past = np.maximum(_shares(counts, lines, ends - 4, ends - 1).diagonal(0, 1, 2)[:, :, None],
+                          _shares(counts, lines, ends + 3, ends + 6).diagonal(0, 1, 2)[:, None, :])
         return (along >= 0.9) & (past < 0.5)
     across = sides(row_counts, rows, cols)                  # (rows, cols, cols)
     down = sides(col_counts, cols, rows).transpose(1, 2, 0)     # (rows, rows, cols)
@@ -402,15 +406,32 @@ def drawing_area(grey):
     for _, top, bottom, left, right in found:
         if any(t - top >= 4 and bottom - b >= 4 and l - left >= 4 and right - r >= 4 for _, t, b, l, r in found):
             continue                                        # boxes in a box: a drawing (回, a thick 0)
+        page = _page_around(grey, top, bottom, left, right)
         top, left = top + 3, left + 3
         inside = grey[top:bottom, left:right]
         ring = np.concatenate([inside[:2].ravel(), inside[-2:].ravel(), inside[:, :2].ravel(), inside[:, -2:].ravel()])
-        low, paper, high = np.percentile(ring, [5, 50, 95])
+        paper = np.median(ring)
+        touching = np.abs(ring - paper) > 0.25
+        own_shade = page is not None and abs(page - paper) > EDGE
+        if touching.any() and not (own_shade and touching.mean() < TOUCHING):
+            continue
+        low, high = np.percentile(ring[~touching], [5, 95])
         drawn = np.abs(inside - paper) > 0.25
-        if (high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3
-                and not (np.abs(ring - paper) > 0.25).any()):
+        if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3:
             return top, bottom, left, right
     return None
+
+
+def _page_around(grey, top, bottom, left, right):
+    """The median grey of the 3 px bands just outside a rectangle's sides, past a frame's
+    line (the sides' edge rows and columns as drawing_area finds them); None if the
+    rectangle reaches the picture's border."""
+    h, w = grey.shape
+    if top < 5 or left < 5 or bottom + 7 > h or right + 7 > w:
+        return None
+    bands = [grey[top - 5:top - 2, left:right], grey[bottom + 4:bottom + 7, left:right],
+             grey[top:bottom, left - 5:left - 2], grey[top:bottom, right + 4:right + 7]]
+    return float(np.median(np.concatenate([b.ravel() for b in bands])))
 
 
 def _lines(mask, length):

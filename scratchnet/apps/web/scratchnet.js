@@ -239,7 +239,7 @@
 
   const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
-  const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32;   // preprocess: a screenshot's drawing area
+  const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
 
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
@@ -287,7 +287,7 @@
       return b > a ? (c[b] - c[a]) / (b - a) : 0;
     };
     const side = (counts, line, a, b) =>                  // a side from line a to line b, ending there
-      share(counts, line, a + 2, b) >= 0.9 && Math.max(share(counts, line, a - 5, a - 1), share(counts, line, b + 3, b + 7)) < 0.5;
+      share(counts, line, a + 2, b) >= 0.9 && Math.max(share(counts, line, a - 4, a - 1), share(counts, line, b + 3, b + 6)) < 0.5;
     const found = [];
     for (let i = 0; i < rows.length; i++) for (let i2 = i + 1; i2 < rows.length; i2++) {
       const top = rows[i], bottom = rows[i2];
@@ -303,20 +303,34 @@
     found.sort((p, q) => { for (let k = 0; k < 5; k++) if (p[k] !== q[k]) return p[k] - q[k]; return 0; });
     for (const [, t0, b0, l0, r0] of found) {
       if (found.some(([, t, b, l, r]) => t - t0 >= 4 && b0 - b >= 4 && l - l0 >= 4 && r0 - r >= 4)) continue;
+      const page = pageAround(g, t0, b0, l0, r0);
       const top = t0 + 3, bottom = b0, left = l0 + 3, right = r0, inside = crop(g, top, bottom, left, right);
       const ring = [];
       for (let y = 0; y < inside.h; y++) for (let x = 0; x < inside.w; x++)
         if (y < 2 || y >= inside.h - 2) ring.push(inside.d[y * inside.w + x]);
       for (let y = 0; y < inside.h; y++) for (let x = 0; x < inside.w; x++)
         if (x < 2 || x >= inside.w - 2) ring.push(inside.d[y * inside.w + x]);
-      const paper = percentile(ring, 50);
+      const paper = median(ring);
+      const plain = ring.filter(v => Math.abs(v - paper) <= 0.25), touching = ring.length - plain.length;
+      const ownShade = page !== null && Math.abs(page - paper) > EDGE;
+      if (touching > 0 && !(ownShade && touching / ring.length < TOUCHING)) continue;
       let drawn = 0;
       for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
-      if (percentile(ring, 95) - percentile(ring, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3
-          && !ring.some(v => Math.abs(v - paper) > 0.25))
+      if (percentile(plain, 95) - percentile(plain, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3)
         return [top, bottom, left, right];
     }
     return null;
+  }
+
+  function pageAround(g, top, bottom, left, right) {    // preprocess._page_around
+    const {h, w} = g;
+    if (top < 5 || left < 5 || bottom + 7 > h || right + 7 > w) return null;
+    const v = [];
+    for (const [y0, y1] of [[top - 5, top - 2], [bottom + 4, bottom + 7]])
+      for (let y = y0; y < y1; y++) for (let x = left; x < right; x++) v.push(g.d[y * w + x]);
+    for (const [x0, x1] of [[left - 5, left - 2], [right + 4, right + 7]])
+      for (let y = top; y < bottom; y++) for (let x = x0; x < x1; x++) v.push(g.d[y * w + x]);
+    return median(v);
   }
 
   function nth(s, k) {                                  // the k-th smallest of s (reordered in place)
