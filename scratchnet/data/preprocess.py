@@ -406,19 +406,18 @@ def drawing_area(grey):
     for _, top, bottom, left, right in found:
         if any(t - top >= 4 and bottom - b >= 4 and l - left >= 4 and right - r >= 4 for _, t, b, l, r in found):
             continue                                        # boxes in a box: a drawing (回, a thick 0)
-        page = _page_around(grey, top, bottom, left, right)
-        top, left = top + 3, left + 3
-        inside = grey[top:bottom, left:right]
+        inside = grey[top + 3:bottom, left + 3:right]
         ring = np.concatenate([inside[:2].ravel(), inside[-2:].ravel(), inside[:, :2].ravel(), inside[:, -2:].ravel()])
         paper = np.median(ring)
         touching = np.abs(ring - paper) > 0.25
-        own_shade = page is not None and abs(page - paper) > EDGE
-        if touching.any() and not (own_shade and touching.mean() < TOUCHING):
-            continue
+        if touching.any():          # drawn up to the sides: a canvas of its own shade only
+            page = _page_around(grey, top, bottom, left, right)
+            if touching.mean() >= TOUCHING or page is None or abs(page - paper) <= EDGE:
+                continue
         low, high = np.percentile(ring[~touching], [5, 95])
         drawn = np.abs(inside - paper) > 0.25
         if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3:
-            return top, bottom, left, right
+            return top + 3, bottom, left + 3, right
     return None
 
 

@@ -303,7 +303,6 @@
     found.sort((p, q) => { for (let k = 0; k < 5; k++) if (p[k] !== q[k]) return p[k] - q[k]; return 0; });
     for (const [, t0, b0, l0, r0] of found) {
       if (found.some(([, t, b, l, r]) => t - t0 >= 4 && b0 - b >= 4 && l - l0 >= 4 && r0 - r >= 4)) continue;
-      const page = pageAround(g, t0, b0, l0, r0);
       const top = t0 + 3, bottom = b0, left = l0 + 3, right = r0, inside = crop(g, top, bottom, left, right);
       const ring = [];
       for (let y = 0; y < inside.h; y++) for (let x = 0; x < inside.w; x++)
@@ -312,8 +311,10 @@
         if (x < 2 || x >= inside.w - 2) ring.push(inside.d[y * inside.w + x]);
       const paper = median(ring);
       const plain = ring.filter(v => Math.abs(v - paper) <= 0.25), touching = ring.length - plain.length;
-      const ownShade = page !== null && Math.abs(page - paper) > EDGE;
-      if (touching > 0 && !(ownShade && touching / ring.length < TOUCHING)) continue;
+      if (touching > 0) {                                 // drawn up to the sides: a canvas of its own shade only
+        const page = pageAround(g, t0, b0, l0, r0);
+        if (touching / ring.length >= TOUCHING || page === null || Math.abs(page - paper) <= EDGE) continue;
+      }
       let drawn = 0;
       for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
       if (percentile(plain, 95) - percentile(plain, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3)
