@@ -200,6 +200,22 @@ def test_a_screenshot_is_read_as_its_canvas_alone(mnist):
         assert np.mean(diff) < 0.03 and max(diff) < 0.1, diff
 
 
+def drawn_up_to_the_side(digit, rng, side="left"):
+    """A 280 px canvas with the digit drawn on it, its strokes touching the canvas's left or
+    bottom side."""
+    ink = _crop(trace(outline(digit, 200, rng, 2.0), 6))
+    return on_canvas(ink, 280, rng, at=(40, 0) if side == "left" else (280 - ink.shape[0], 60))
+
+
+def black_canvas_with_a_button(digit, rng, gap=12):
+    """A 300 px black canvas with the digit drawn white, and its screenshot: a dark page, a
+    frame, a button's outline `gap` px below the canvas, its left side in line with it."""
+    black = Image.fromarray(255 - np.asarray(drawn_on_canvas(digit, rng).resize((300, 300))))
+    shot = framed(black, 28, 2, 0, (40, 60, 80, 90))
+    ImageDraw.Draw(shot).rectangle([60, 340 + gap, 130, 380], outline=230, width=1)
+    return black, shot
+
+
 def test_a_digit_drawn_up_to_the_canvas_side_or_a_button_below_it(mnist):
     """Drawn up to the canvas's side, on a page of another shade (light or dark), or a white
     canvas in a frame's line; or a button a few px below a black canvas on a dark page, its
@@ -208,12 +224,9 @@ def test_a_digit_drawn_up_to_the_canvas_side_or_a_button_below_it(mnist):
     rng = np.random.default_rng(5)
     margin, diff = (40, 60, 80, 90), []
     for n, digit in enumerate(mnist.test_images[:12]):
-        ink = _crop(trace(outline(digit, 200, rng, 2.0), 6))
-        touching = on_canvas(ink, 280, rng, at=(40, 0) if n % 2 else (280 - ink.shape[0], 60))
+        touching = drawn_up_to_the_side(digit, rng, "left" if n % 2 else "bottom")
         inverted = Image.fromarray(255 - np.asarray(touching))       # white ink on black
-        black = Image.fromarray(255 - np.asarray(drawn_on_canvas(digit, rng).resize((300, 300))))
-        button = framed(black, 28, 2, 0, margin)
-        ImageDraw.Draw(button).rectangle([60, 352 + n % 2 * 2, 130, 380], outline=230, width=1)
+        black, button = black_canvas_with_a_button(digit, rng, 12 + n % 2 * 2)
         for canvas, shot in ((touching, framed(touching, 200, margin=margin)),
                              (inverted, framed(inverted, 40, margin=margin)),
                              (touching, framed(touching, 190, 2, 120, margin)), (black, button)):

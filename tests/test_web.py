@@ -288,19 +288,16 @@ def test_the_page_finds_the_drawing_area_of_preprocess_py(browser, static_url, m
     """The same rectangle, to the pixel, in the same working-size grey pictures: screenshots,
     digits drawn up to their canvas's side, a button just below a canvas, and pictures with
     no canvas in them."""
-    from PIL import ImageDraw
-    from test_predict import drawn_on_canvas, framed
+    from test_predict import black_canvas_with_a_button, drawn_up_to_the_side, framed
 
     from scratchnet.data import preprocess
-    from synthetic.drawstyles import on_canvas, outline, screenshot, trace
+    from synthetic.drawstyles import screenshot
     open_static(browser, static_url)
     rng = np.random.default_rng(6)
     pictures = [screenshot(digit, rng) for digit in mnist.test_images[:10]]
     for digit in mnist.test_images[10:14]:
-        touching = on_canvas(preprocess._crop(trace(outline(digit, 200, rng, 2.0), 6)), 280, rng, at=(40, 0))
-        black = Image.fromarray(255 - np.asarray(drawn_on_canvas(digit, rng).resize((300, 300))))
-        button = framed(black, 28, 2, 0, (40, 60, 80, 90))
-        ImageDraw.Draw(button).rectangle([60, 352, 130, 380], outline=230, width=1)
+        touching = drawn_up_to_the_side(digit, rng)
+        _, button = black_canvas_with_a_button(digit, rng)
         pictures += [framed(touching, 200, margin=(40, 60, 80, 90)), button, touching,
                      framed(touching, 250, 2, 0, (40, 60, 80, 90))]       # (a frame on its own shade: none)
     found = []
