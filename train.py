@@ -191,7 +191,7 @@ def main():
                                on_prepare=lambda n: print(
                                    f"drawing and preprocessing {n:,} pictures for the 'not a digit' "
                                    f"detector (first run only, then cached) ...", flush=True))
-        both = " and outlier network" if openset.net is not None else ""
+        both = f" and {len(openset.nets)} outlier networks" if openset.nets else ""
         print(f"'not a digit' detector{both} trained and calibrated in {time.perf_counter() - start:.1f} s")
     del detector_digits, held_out_digits, digit_labels, more_digits
     give_back_freed_memory()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from scratchnet.apps.inference import Prediction, Predictor
-from scratchnet.apps.openset import (DETECTORS, EXAMPLES, HELD_OUT, SHIFTS, OpenSet, detectors_for, examples_for,
+from scratchnet.apps.openset import (DETECTORS, EXAMPLES, HELD_OUT, OUTLIER_NETWORKS, SHIFTS, OpenSet, detectors_for, examples_for,
                                      features, from_int8, held_out_for, mean_over_shifts, outlier_log_odds, outlier_network, outlier_network_pays,
                                      shifted, to_int8)
 from scratchnet.core.layers import Dense, ReLU
@@ -74,9 +74,12 @@ def test_the_detector_travels_in_the_model_file(model_file, tmp_path, mnist):
     np.testing.assert_array_equal(OpenSet.of(again, meta2).scores(again, x), openset.scores(model, x))
     assert features(model, x).shape == (50, 32 + 32 + 100 + 10 + 1)
     assert openset.shape and features(model, x, shape=True).shape == (50, 32 + 32 + 100 + 10 + 1 + 8)
-    assert openset.net is not None and set(model.extras) >= {"openset.net.0.W", "openset.net.3.W", "openset.net.9.b"}
-    assert model.extras["openset.net.7.W"].dtype == np.int8                  # a quarter of the bytes
-    assert openset.net.layers[-1].out_features == 11 and model.layers[-1].out_features == 10
+    assert len(openset.nets) == meta["openset"]["networks"] == OUTLIER_NETWORKS == 2
+    assert set(model.extras) >= {"openset.net.0.W", "openset.net.3.W", "openset.net.9.b", "openset.net1.9.b"}
+    assert model.extras["openset.net.7.W"].dtype == model.extras["openset.net1.7.W"].dtype == np.int8   # a quarter of the bytes
+    assert all(net.layers[-1].out_features == 11 for net in openset.nets) and model.layers[-1].out_features == 10
+    first, second = (net.parameters()["7.W"] for net in openset.nets)
+    assert not np.array_equal(first, second)                                 # (from different seeds)
 
 
 def test_the_outlier_network_has_two_conv_blocks_and_scores_log_odds(mnist):
@@ -93,21 +96,24 @@ def test_the_outlier_network_has_two_conv_blocks_and_scores_log_odds(mnist):
 
 
 def legacy_model_file(model_file, path):
-    """model_file as a file from before the two-block outlier network holds it: the outlier
-    network shaped as the reference CNN, with an eleventh output (weights of another seed)."""
+    """model_file as a file from before the two-block outlier network holds it: one outlier
+    network (and no count of them), shaped as the reference CNN, with an eleventh output
+    (weights of another seed)."""
     model, meta = load_model(model_file, return_metadata=True)
     openset = OpenSet.of(model, meta)
     net = mnist_cnn(seed=1)
     net.layers[-1] = Dense(100, 11, rng=np.random.default_rng(1))
-    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
-    openset.net, openset.views = net, False      # (the two views came later still)
-    model.save(path, metadata=dict(meta, openset=openset.save_into(model)))
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net")}
+    openset.nets, openset.views = (net,), False      # (the two views came later still)
+    info = openset.save_into(model)
+    del info["networks"]                             # (and the count later still)
+    model.save(path, metadata=dict(meta, openset=info))
     return path
 
 
 def test_a_model_file_with_an_outlier_network_of_the_reference_shape_still_scores(model_file, tmp_path, mnist):
     predictor = Predictor.load(legacy_model_file(model_file, tmp_path / "legacy.npz"))
-    net = predictor.openset.net
+    net, = predictor.openset.nets
     assert [type(l).__name__ for l in net.layers] == [type(l).__name__ for l in mnist_cnn().layers]
     x = to_input(mnist.test_images[:10])
     d, _ = predictor.openset.detector_log_odds(predictor.model, x)
@@ -115,14 +121,14 @@ def test_a_model_file_with_an_outlier_network_of_the_reference_shape_still_score
     np.testing.assert_allclose(predictor.openset.scores(predictor.model, x), want, rtol=1e-6)
 
 
-def test_the_answer_is_the_network_and_the_outlier_network_together(predictor, mnist):
-    """The digit named: the mean of the network's softmax and the outlier network's over its
-    ten digits, for the picture as it is (not moved); the score is unchanged by it."""
+def test_the_answer_is_the_network_and_the_outlier_networks_together(predictor, mnist):
+    """The digit named: the mean of the network's softmax and the outlier networks' (their mean
+    softmax over the ten digits), for the picture as it is (not moved); the score is unchanged by it."""
     from scratchnet.core.losses import softmax
     x = to_input(mnist.test_images[:40])
     scores, _, answer = predictor.openset.answer(predictor.model, x)
     net_alone = softmax(predictor.model.forward(x).astype(np.float64))
-    outlier = softmax(predictor.openset.net.forward(x).astype(np.float64)[:, :10])
+    outlier = np.mean([softmax(net.forward(x).astype(np.float64)[:, :10]) for net in predictor.openset.nets], axis=0)
     np.testing.assert_allclose(answer, (net_alone + outlier) / 2, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(answer.sum(axis=1), 1, rtol=1e-6)
     np.testing.assert_array_equal(scores, predictor.openset.scores(predictor.model, x))
@@ -191,11 +197,11 @@ def test_a_model_file_from_before_the_outlier_network_scores_with_the_detector_a
                                                                                       mnist):
     model, meta = load_model(model_file, return_metadata=True)
     with_net = OpenSet.of(model, meta)
-    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "scales", "shifts", "views")}   # (after it)
-    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
+    info = {k: v for k, v in meta["openset"].items() if k not in ("net", "networks", "scales", "shifts", "views")}   # (after it)
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net")}
     model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))
     again = Predictor.load(tmp_path / "older.npz")
-    assert again.openset.net is None and not again.openset.views
+    assert again.openset.nets == () and not again.openset.views
     x = to_input(mnist.test_images[:20])
     alone = with_net.detector.forward(((features(model, x, shape=True) - with_net.mean) / with_net.std)
                                       .astype(np.float32))
@@ -219,14 +225,14 @@ def test_shifted_moves_every_picture_by_one_pixel_each_way():
 
 def test_scores_are_means_over_the_shifted_copies(model_file, mnist):
     """The score of a picture is the mean of what each of its moved copies would score alone:
-    the detector's and the outlier network's log-odds, each in units of its spread."""
+    the detector's and the outlier networks' mean log-odds, each in units of its spread."""
     model, meta = load_model(model_file, return_metadata=True)
     openset = OpenSet.of(model, meta)
-    assert openset.shifts and openset.net is not None
+    assert openset.shifts and len(openset.nets) == 2
     x = to_input(mnist.test_images[:6])
     scores, logits = openset.scores(model, x, with_logits=True)
     alone = OpenSet(openset.mean, openset.std, openset.detector, openset.threshold, openset.pixels,
-                    openset.shape, openset.net, openset.scales, shifts=False)
+                    openset.shape, openset.nets, openset.scales, shifts=False)
     each = [alone.scores(model, shifted(x, [shift])) for shift in SHIFTS]
     np.testing.assert_allclose(scores, np.mean(each, axis=0), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(logits, model.forward(x), rtol=1e-5, atol=1e-5)   # of the pictures as they are
@@ -272,9 +278,9 @@ def test_a_model_file_from_before_the_shape_features_reads_without_them(model_fi
     F = len(openset.mean) - 8
     older = Sequential([Dense(F, 4), ReLU(), Dense(4, 2)], input_shape=(F,))
     info = dict(meta["openset"], features=F, hidden=4)
-    for key in ("shape", "net", "scales", "shifts", "views"):      # (written before them)
+    for key in ("shape", "net", "networks", "scales", "shifts", "views"):      # (written before them)
         info.pop(key, None)
-    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net")}
     model.extras.update({"openset.mean": openset.mean[:F], "openset.std": openset.std[:F]})
     model.extras.update({f"openset.{k}": v for k, v in older.parameters().items()})
     model.save(tmp_path / "older.npz", metadata=dict(meta, openset=info))

@@ -54,12 +54,15 @@ def test_the_folder_holds_the_page_its_script_and_the_weights(site, model_file):
     assert all(a["offset"] % 4 == 0 for a in header["arrays"])
     np.testing.assert_array_equal(arrays["4.W"], predictor.model.parameters()["4.W"])
     np.testing.assert_array_equal(arrays["openset.std"], predictor.openset.std)
-    # the outlier network: its large matrix as int8 and a scale a column, the very weights Python uses
-    net = predictor.openset.net.parameters()
-    assert arrays["openset.net.7.W"].dtype == np.int8 and header["scales"] == list(predictor.openset.scales)
-    np.testing.assert_array_equal(arrays["openset.net.7.W"] * arrays["openset.net.7.W.scale"], net["7.W"])
-    for name in ("0.W", "3.W", "9.W"):
-        np.testing.assert_array_equal(arrays[f"openset.net.{name}"], net[name])
+    # the outlier networks: their large matrices as int8 and a scale a column, the very weights Python uses
+    assert header["outlier_networks"] == len(predictor.openset.nets) == 2
+    assert header["scales"] == list(predictor.openset.scales)
+    for prefix, net in zip(("openset.net.", "openset.net1."), predictor.openset.nets):
+        net = net.parameters()
+        assert arrays[prefix + "7.W"].dtype == np.int8
+        np.testing.assert_array_equal(arrays[prefix + "7.W"] * arrays[prefix + "7.W.scale"], net["7.W"])
+        for name in ("0.W", "3.W", "9.W"):
+            np.testing.assert_array_equal(arrays[prefix + name], net[name])
     assert sum(p.stat().st_size for p in site.iterdir()) <= 3 * 2 ** 20       # the whole page, float32
 
 
@@ -95,8 +98,8 @@ def test_export_refuses_an_outlier_network_the_page_cannot_run(model_file, tmp_p
     openset = OpenSet.of(model, meta)
     net = mnist_mlp()
     net.layers[-1] = Dense(net.layers[-1].in_features, 11, rng=np.random.default_rng(1))
-    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net.")}
-    openset.net = net
+    model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net")}
+    openset.nets = (net,)
     model.save(tmp_path / "odd.npz", metadata=dict(meta, openset=openset.save_into(model)))
     proc = subprocess.run([sys.executable, "-m", "scratchnet.export", "--web", str(tmp_path / "site"),
                            str(tmp_path / "odd.npz")], capture_output=True, text=True, cwd=ROOT, timeout=60)

@@ -14,21 +14,22 @@ from a small detector trained after the network, on what the network computes fo
             hand) against non-digits of 31 families (data/nondigits.py), all preprocessed as
             predict.py does. DETECTORS of them, from different seeds, are averaged into one
             Dense(183, 192) -> ReLU -> Dense(192, 2) (average())
-  outliers  a network of its own with an eleventh output, "not a digit", trained on the same
-            pictures and more MNIST digits (outlier exposure, Hendrycks et al. 2019): two
-            conv blocks, the fast recipe's network, whose filters learn what sets digits
-            apart, which the classifier's, trained on digits alone, never had to
-            (outlier_network(); trained when fit_open_set is given the digits' labels)
-  score     the detector's log-odds of "digit", plus the outlier network's (log-sum-exp of
-            its ten digit logits minus its "not a digit" logit), each divided by its spread
-            over held-out digits, and each the mean over the picture and its four copies
+  outliers  OUTLIER_NETWORKS networks of their own, from different seeds, with an eleventh
+            output, "not a digit", trained on the same pictures and more MNIST digits
+            (outlier exposure, Hendrycks et al. 2019): two conv blocks, the fast recipe's
+            network, whose filters learn what sets digits apart, which the classifier's,
+            trained on digits alone, never had to (outlier_network(); trained when
+            fit_open_set is given the digits' labels)
+  score     the detector's log-odds of "digit", plus the outlier networks' mean log-odds
+            (log-sum-exp of the ten digit logits minus the "not a digit" logit), each divided
+            by its spread over held-out digits, and each the mean over the picture and its four copies
             moved by one pixel (SHIFTS: a digit looks like a digit wherever it sits, while a
             non-digit that happens to look like one in one place seldom does in all five); a
             picture is taken for a digit when its score reaches the threshold that accepts
             ACCEPT (99.5%) of held-out digits in each of the CALIBRATION styles
-  answer    the digit named: the mean of the network's softmax and the outlier network's over
-            its ten digits (OpenSet.answer): it learnt digits in every pen style, and the two
-            name more of people's digits right than either; for a picture the stroke-width step
+  answer    the digit named: the mean of the network's softmax and the outlier networks' (their
+            mean softmax over the ten digits; OpenSet.answer): they learnt digits in every pen
+            style, and together name more of people's digits right; for a picture the stroke-width step
             thinned, the mean of that over the picture and the picture as drawn
 
 Alone, the maximum softmax probability and the energy score refused far fewer non-digits,
@@ -38,8 +39,9 @@ thin-pen digits kept and the AUROC (docs/openset.md). A detector that also sees 
 2x2-pooled pixels (pixels=True, recorded in the model file) was tried and refused no more.
 
 The network is not changed: the MNIST accuracy train.py prints is exactly the trained
-network's. The detector's arrays, the outlier network's weights and the threshold travel in the model file
-(model.extras, format version 2; the outlier network's layers in its metadata); a file
+network's. The detector's arrays, the outlier networks' weights and the threshold travel in the
+model file (model.extras, format version 2; the outlier networks' layers and count in its
+metadata: a file from before the count holds one); a file
 without an outlier network scores with the detector alone, and a model without any of them
 (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
 Which features it reads is in the file's metadata ("shape", "pixels"), and whether its scores
@@ -159,6 +161,13 @@ def from_int8(q, scale):
 INT8_FROM = 10000   # the outlier network's matrices of at least this many weights are kept as int8
 
 
+def net_prefix(k):
+    """The names of the k-th outlier network's weights in the model file and the page's
+    model.bin: "openset.net.<name>" for the first (as files with one have them), then
+    "openset.net1.<name>", ..."""
+    return "openset.net." if k == 0 else f"openset.net{k}."
+
+
 def outlier_log_odds(net, x, batch_size=256, with_logits=False):
     """(N, *input_shape) inputs -> (N,) log P(one of the digits) - log P(not a digit) under the
     outlier network: the log-sum-exp of its digit logits minus its last logit; and its digit
@@ -183,14 +192,14 @@ class OpenSet:
     threshold: float        # scores below it: not a digit
     pixels: bool = False    # the input's pooled pixels are among the features
     shape: bool = False     # the drawing's topology is among the features
-    net: Sequential = None  # the outlier network (outlier_network), or None: the detector alone
-    scales: tuple = (1.0, 1.0)   # the detector's and the outlier network's spread over digits
+    nets: tuple = ()        # the outlier networks (outlier_network), averaged; (): the detector alone
+    scales: tuple = (1.0, 1.0)   # the detector's and the outlier networks' spread over digits
     shifts: bool = False    # scores are means over the picture moved by SHIFTS
     views: bool = False     # a thinned picture's score and answer are the means of its two views'
 
     def scores(self, model, x, with_logits=False, as_drawn=None):
         """(N, *input_shape) network inputs -> (N,) how much each picture looks like a digit
-        (the detector's log-odds, plus the outlier network's, each in units of its spread over
+        (the detector's log-odds, plus the outlier networks', each in units of its spread over
         held-out digits), and the network's logits (N, classes) for the pictures as they are,
         computed on the way, if asked. as_drawn: see answer()."""
         scores, logits, _ = self.answer(model, x, vote=False, as_drawn=as_drawn)
@@ -199,11 +208,11 @@ class OpenSet:
     def answer(self, model, x, vote=True, as_drawn=None):
         """(N, *input_shape) network inputs -> (scores (N,) as scores() gives them, the network's
         logits (N, classes), and the probabilities (N, classes) the answer names its digit by):
-        the mean of the network's softmax and the outlier network's over its ten digits, for
-        the pictures as they are; the network's softmax alone without an outlier network or
-        with vote=False (outlier_network_votes). The outlier network, two conv blocks trained
-        on digits in many pen styles, names more of people's digits right, and the two
-        together more than either (docs/openset.md).
+        the mean of the network's softmax and the outlier networks' (their mean softmax over
+        the ten digits), for the pictures as they are; the network's softmax alone without
+        outlier networks or with vote=False (outlier_network_votes). The outlier networks,
+        two conv blocks trained on digits in many pen styles, name more of people's digits
+        right, and the two answers together more than either (docs/openset.md).
 
         as_drawn: the same pictures as drawn (preprocess.to_mnist_views), or None. With
         self.views, a picture that differs from its view as drawn (the stroke-width step thinned
@@ -222,19 +231,19 @@ class OpenSet:
     def _scores_and_answer(self, model, x, vote):
         """(scores, the network's logits, the probabilities the answer names its digit by) for
         the pictures as they are."""
-        scores, logits, digit_logits = self._scores(model, x)
+        scores, logits, theirs = self._scores(model, x)
         probabilities = softmax(logits)
-        if vote and digit_logits is not None:
-            probabilities = (probabilities + softmax(digit_logits)) / 2
+        if vote and theirs is not None:
+            probabilities = (probabilities + theirs) / 2
         return scores, logits, probabilities
 
     def _scores(self, model, x):
-        """(scores (N,), the network's logits, the outlier network's digit logits or None)."""
+        """(scores (N,), the network's logits, the outlier networks' digit probabilities or None)."""
         scores, logits = self.detector_log_odds(model, x)
-        if self.net is None:
+        if not self.nets:
             return scores, logits, None
-        more, digit_logits = self.outlier_log_odds(x, with_logits=True)
-        return scores / self.scales[0] + more / self.scales[1], logits, digit_logits
+        more, theirs = self.outlier_log_odds(x, with_probabilities=True)
+        return scores / self.scales[0] + more / self.scales[1], logits, theirs
 
     def detector_log_odds(self, model, x):
         """(N,) the detector's log-odds of "a digit" (their mean over SHIFTS if self.shifts) and
@@ -251,14 +260,18 @@ class OpenSet:
             return mean_over_shifts(log_odds), logits[:len(x)]     # (SHIFTS[0]: not moved)
         return log_odds, logits
 
-    def outlier_log_odds(self, x, with_logits=False):
-        """(N,) the outlier network's log-odds (outlier_log_odds), their mean over SHIFTS if
-        self.shifts; and its digit logits (N, classes) for the pictures as they are, if asked."""
-        if not self.shifts:
-            return outlier_log_odds(self.net, x, with_logits=with_logits)
-        log_odds, digit_logits = outlier_log_odds(self.net, shifted(x), with_logits=True)
-        log_odds = mean_over_shifts(log_odds)
-        return (log_odds, digit_logits[:len(x)]) if with_logits else log_odds   # (SHIFTS[0]: not moved)
+    def outlier_log_odds(self, x, with_probabilities=False):
+        """(N,) the outlier networks' mean log-odds (outlier_log_odds; each network's the mean
+        over SHIFTS if self.shifts); and their mean softmax over the ten digits (N, classes),
+        for the pictures as they are, if asked."""
+        moved = shifted(x) if self.shifts else x
+        log_odds, probabilities = 0.0, 0.0
+        for net in self.nets:
+            more, digit_logits = outlier_log_odds(net, moved, with_logits=True)
+            log_odds = log_odds + (mean_over_shifts(more) if self.shifts else more)
+            probabilities = probabilities + softmax(digit_logits[:len(x)])   # (SHIFTS[0]: not moved)
+        log_odds, probabilities = log_odds / len(self.nets), probabilities / len(self.nets)
+        return (log_odds, probabilities) if with_probabilities else log_odds
 
     def save_into(self, model):
         """Attach to the model's extras and return the metadata entry for its file."""
@@ -267,20 +280,23 @@ class OpenSet:
         info = {"method": METHOD, "threshold": self.threshold, "accept": ACCEPT,
                 "features": int(len(self.mean)), "hidden": self.detector.layers[0].out_features,
                 "pixels": self.pixels, "shape": self.shape, "shifts": self.shifts, "views": self.views}
-        if self.net is not None:
+        if self.nets:
             model.extras.update(self.net_arrays())
-            info.update(net=self.net.describe(), scales=[float(s) for s in self.scales])
+            info.update(net=self.nets[0].describe(), networks=len(self.nets),
+                        scales=[float(s) for s in self.scales])
         return info
 
     def net_arrays(self):
-        """The outlier network's weights as stored (in the model file and the web page's
-        model.bin): "openset.net.<name>", its matrices of INT8_FROM weights or more as int8
-        with "openset.net.<name>.scale" beside (its values are from_int8's: the same back)."""
+        """The outlier networks' weights as stored (in the model file and the web page's
+        model.bin): net_prefix(k) + "<name>", their matrices of INT8_FROM weights or more as
+        int8 with "<prefix><name>.scale" beside (their values are from_int8's: the same back)."""
         arrays = {}
-        for key, value in self.net.parameters().items():
-            if value.size >= INT8_FROM:
-                value, arrays[f"openset.net.{key}.scale"] = to_int8(value)
-            arrays[f"openset.net.{key}"] = value
+        for k, net in enumerate(self.nets):
+            for key, value in net.parameters().items():
+                name = net_prefix(k) + key
+                if value.size >= INT8_FROM:
+                    value, arrays[name + ".scale"] = to_int8(value)
+                arrays[name] = value
         return arrays
 
     @classmethod
@@ -293,20 +309,22 @@ class OpenSet:
                                Dense(int(info["hidden"]), 2)], input_shape=(int(info["features"]),))
         for key, value in detector.parameters().items():
             value[...] = model.extras[f"openset.{key}"]
-        net, scales = None, (1.0, 1.0)
-        if info.get("net"):            # (files written before the outlier network have none)
+        nets, scales = [], (1.0, 1.0)
+        # (files written before the outlier network have none, before their count one)
+        for k in range(int(info.get("networks", 1)) if info.get("net") else 0):
             net = build_model(info["net"], "the model file's outlier network", initialise=False)
-            missing = [k for k in net.parameters() if f"openset.net.{k}" not in model.extras]
+            missing = [net_prefix(k) + key for key in net.parameters() if net_prefix(k) + key not in model.extras]
             if missing:
                 raise ModelFileError(f"the model file's outlier network lacks its weights {missing}")
             for key, value in net.parameters().items():
-                stored = model.extras[f"openset.net.{key}"]
-                scale = model.extras.get(f"openset.net.{key}.scale")
+                stored = model.extras[net_prefix(k) + key]
+                scale = model.extras.get(net_prefix(k) + key + ".scale")
                 value[...] = stored if scale is None else from_int8(stored, scale)
+            nets.append(net)
             scales = tuple(float(s) for s in info["scales"])
         return cls(model.extras["openset.mean"], model.extras["openset.std"], detector,
                    float(info["threshold"]), bool(info.get("pixels", False)), bool(info.get("shape", False)),
-                   net, scales, bool(info.get("shifts", False)), bool(info.get("views", False)))
+                   tuple(nets), scales, bool(info.get("shifts", False)), bool(info.get("views", False)))
 
 
 EXAMPLES = 9000   # training digits the detector learns from (against 31,385 non-digits)
@@ -317,6 +335,8 @@ HELD_OUT = 6000   # held-out digits its threshold is calibrated on (train.py: th
 SHORT_HELD_OUT = 1000   # ... after a short try (--limit)
 DETECTORS = 3     # trained from different seeds and averaged: one seed's detector refuses
                   # more of one kind and fewer of another (docs/openset.md)
+OUTLIER_NETWORKS = 2   # outlier networks from different seeds, averaged, for the same reason:
+                       # where one network's threshold lands moved a kind by points (docs/openset.md)
 # held-out digit styles the threshold keeps ACCEPT of each of (not "traced": the tracer's
 # worst 0.5%, skeletons broken at small sizes, would set it where few non-digits are refused)
 CALIBRATION = ("plain", "canvas", "low resolution")
@@ -417,7 +437,8 @@ def fit_outlier_network(positives, positive_labels, negatives, prepare, more=Non
 
 
 def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, on_prepare=None,
-                 labels=None, more=None, outlier_epochs=OUTLIER_EPOCHS, detectors=DETECTORS):
+                 labels=None, more=None, outlier_epochs=OUTLIER_EPOCHS, detectors=DETECTORS,
+                 outlier_networks=OUTLIER_NETWORKS):
     """Train the detector for `model` and calibrate its threshold; returns an OpenSet.
 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
@@ -425,17 +446,18 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     digits (as MNIST drew them, drawn as canvas pictures, traced, at low resolution, by a
     wobbling hand) against non-digit pictures, all preprocessed as predict.py does
     (data.nondigits.detector_examples: cached per user; on_prepare(n) hears when n pictures
-    must be made first), and are averaged into one. Given the digits' `labels`, the outlier
-    network is fine-tuned on the same pictures and `more` (MNIST images, labels) too
-    (fit_outlier_network). The threshold accepts ACCEPT of the held-out digits in each of the
+    must be made first), and are averaged into one. Given the digits' `labels`,
+    `outlier_networks` outlier networks, from different seeds, are trained on the same pictures
+    and `more` (MNIST images, labels) too (fit_outlier_network). The threshold accepts ACCEPT of the held-out digits in each of the
     CALIBRATION styles, preprocessed the same way.
     """
     from ..data.nondigits import calibration_examples, detector_examples
     positives, negatives = detector_examples(digits, examples, on_prepare=on_prepare)
-    net = None
-    if labels is not None:
-        net = fit_outlier_network(positives, labels[:len(positives)], negatives, prepare,
-                                  more=more, seed=seed, epochs=outlier_epochs)
+    nets = ()
+    if labels is not None:      # (seeds 1000 apart: the first is the run's own, the others no run's)
+        nets = tuple(fit_outlier_network(positives, labels[:len(positives)], negatives, prepare,
+                                         more=more, seed=seed + 1000 * k, epochs=outlier_epochs)
+                     for k in range(outlier_networks))
 
     def features_of(images, out=None):
         return in_chunks(lambda x: features(model, x, pixels=PIXELS, shape=SHAPE), images, prepare, model.input_shape,
@@ -465,13 +487,13 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
             schedule=cosine_decay)
         trained.append(detector)
     openset = OpenSet(mean.astype(np.float32), std.astype(np.float32), average(trained), 0.0,
-                      pixels=PIXELS, shape=SHAPE, net=net, shifts=True, views=True)
+                      pixels=PIXELS, shape=SHAPE, nets=nets, shifts=True, views=True)
     held_out = calibration_examples(val_digits, CALIBRATION, on_prepare=on_prepare)
 
     def on_held_out(fn):
         return {style: in_chunks(fn, held_out[style], prepare, model.input_shape) for style in CALIBRATION}
     scores = on_held_out(lambda x: openset.detector_log_odds(model, x)[0])
-    if net is not None:       # the two log-odds in units of their spread over held-out digits
+    if nets:       # the two log-odds in units of their spread over held-out digits
         more_scores = on_held_out(openset.outlier_log_odds)
         openset.scales = (float(np.std(np.concatenate(list(scores.values())))),
                           float(np.std(np.concatenate(list(more_scores.values())))))

@@ -102,7 +102,7 @@ def open_set_figures(model, openset, test_images, nondigits=300):
     per_family = mean_per_family(refused)
     return {"threshold": openset.threshold, "test_digits_accepted": float(accepted.mean()),
             "nondigits_refused": float(refused.mean()), "nondigits": nondigits,
-            "nondigits_refused_per_family": per_family, "outlier_network": openset.net is not None}
+            "nondigits_refused_per_family": per_family, "outlier_network": bool(openset.nets)}
 
 
 def _markdown(m, has_curves, has_conv=False):

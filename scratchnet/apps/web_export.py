@@ -55,17 +55,18 @@ def weights_file(model, metadata):
                               "-> ReLU -> dense) on 28x28 inputs; this model is another network")
     arrays = dict(model.parameters())
     openset = OpenSet.of(model, metadata)
-    threshold, shape, shifts, views, scales, vote = None, False, False, False, None, False
+    threshold, shape, shifts, views, scales, vote, networks = None, False, False, False, None, False, 0
     if openset is not None:
         if openset.pixels:
             raise ScratchnetError("the web page does not compute the detector's pixel features")
         arrays.update({"openset.mean": openset.mean, "openset.std": openset.std})
         arrays.update({f"openset.{k}": v for k, v in openset.detector.parameters().items()})
-        if openset.net is not None:
-            if not _is_outlier_cnn(openset.net):
+        if openset.nets:
+            if not all(_is_outlier_cnn(net) for net in openset.nets):
                 raise ScratchnetError("the web page runs an outlier network of two conv blocks, or shaped "
                                       "as the reference CNN, only")
             arrays.update(openset.net_arrays())    # int8 and a scale a column, as in the model file
+            networks = len(openset.nets)
             scales, vote = list(openset.scales), outlier_network_votes(metadata)
         threshold, shape, shifts, views = openset.threshold, openset.shape, openset.shifts, openset.views
     arrays = {k: np.ascontiguousarray(v, dtype="i1" if v.dtype == np.int8 else "<f4") for k, v in arrays.items()}
@@ -78,7 +79,7 @@ def weights_file(model, metadata):
     data = b"".join(chunks)
     header = json.dumps({"format": "scratchnet.web", "version": 1, "model_version": FORMAT_VERSION,
                          "threshold": threshold, "shape_features": shape, "shifts": shifts, "views": views, "scales": scales,
-                         "vote": vote, "crc32": zlib.crc32(data),
+                         "vote": vote, "outlier_networks": networks, "crc32": zlib.crc32(data),
                          "arrays": entries}).encode()
     header += b" " * ((4 - len(header) % 4) % 4)          # the arrays start 4-byte aligned
     return len(header).to_bytes(4, "little") + header + data

@@ -53,7 +53,7 @@
   // ------------------------------------------------------------------ the network (layers.py)
   // Conv2D (F filters, K x K, no padding) + ReLU + MaxPool 2x2 on a (C, H, H) input: (F, PH, PH)
   // as in fused.py; `name` names the conv layer: "0" the classifier's, "openset.net.0" and
-  // "openset.net.3" the outlier network's two
+  // "openset.net.3" the first outlier network's two ("openset.net1.0", ... the second's)
   function convReluPool(x, name) {
     const W = net[name + ".W"], b = net[name + ".b"].data, [F, C, K] = W.shape;
     const H = Math.round(Math.sqrt(x.length / C)), OH = H - K + 1, PH = Math.floor(OH / 2);
@@ -123,8 +123,15 @@
     return out[1] - out[0];
   }
 
-  function outlierLogits(pixels) {     // the outlier network (apps/openset.py outlier_network)
-    const p = "openset.net.";
+  // the outlier networks' weights: "openset.net." the first's, then "openset.net1.", ...
+  // (apps/openset.py net_prefix); a model.bin from before their count holds one
+  const netPrefix = k => k === 0 ? "openset.net." : `openset.net${k}.`;
+  function outlierNetworks() {
+    if (!net["openset.net.0.W"]) return 0;
+    return header.outlier_networks || 1;
+  }
+
+  function outlierLogits(pixels, p) {  // an outlier network (apps/openset.py outlier_network)
     if (!net[p + "3.W"]) return forward(pixels, p).logits;    // (a file from before it: the reference CNN's shape)
     const maps = convReluPool(convReluPool(pixels, p + "0"), p + "3");   // (24, 12, 12), then (32, 5, 5)
     return dense(dense(maps, p + "7", true), p + "9", false);           // Flatten -> Dense(800, 256) -> ReLU -> Dense
@@ -135,23 +142,27 @@
     return Array.from(z, v => Math.exp(v - lse));
   }
 
-  // the open-set score of one picture (OpenSet._scores), and the outlier network's softmax over
-  // its digits for the picture as it is (or null); `seen` is the network's forward pass of it
+  // the open-set score of one picture (OpenSet._scores), and the outlier networks' mean softmax
+  // over the digits for the picture as it is (or null); `seen` is the network's forward pass of it
   function openSetScore(pixels, seen) {
     const topology = header.shape_features ? shapeFeatures(pixels, 28, 28) : [];   // (the same moved)
     const copies = header.shifts ? SHIFTS.map(([dy, dx]) => shifted(pixels, dy, dx)) : [pixels];
-    const outlier = Boolean(net["openset.net.0.W"]);
+    const networks = outlierNetworks();
     let detector = 0, more = 0, theirs = null;
     for (const [k, x] of copies.entries()) {
       detector += detectorLogOdds(k === 0 ? seen : forward(x, ""), topology);   // (SHIFTS[0]: not moved)
-      if (!outlier) continue;
-      const z = outlierLogits(x), none = z.length - 1;   // log P(a digit) - log P(not a digit)
-      more += logSumExp(z.slice(0, none)) - z[none];
-      if (k === 0) theirs = softmax(z.slice(0, none));
+      for (let n = 0; n < networks; n++) {
+        const z = outlierLogits(x, netPrefix(n)), none = z.length - 1;   // log P(a digit) - log P(not a digit)
+        more += logSumExp(z.slice(0, none)) - z[none];
+        if (k !== 0) continue;
+        const p = softmax(z.slice(0, none));
+        theirs = theirs ? theirs.map((t, d) => t + p[d]) : p;
+      }
     }
     detector /= copies.length;
-    more /= copies.length;
-    return {score: outlier ? detector / header.scales[0] + more / header.scales[1] : detector, theirs};
+    if (!networks) return {score: detector, theirs};
+    more /= copies.length * networks;
+    return {score: detector / header.scales[0] + more / header.scales[1], theirs: theirs.map(t => t / networks)};
   }
 
   // apps/inference.py Predictor.classify, OpenSet.answer; asDrawn: the picture as drawn (views)
