@@ -12,9 +12,9 @@ when first used; scikit-learn ships UCI's "optical recognition of handwritten di
 digits by 43 people, 8x8 pixels, 16 grey levels) inside its wheel. Those are scaled up to
 56x56, drawn dark on light, and go through predict.py's preprocessing like any picture.
 
---answer also trains each run's "not a digit" detector and outlier network as train.py does
+--answer also trains each run's "not a digit" detector and outlier networks as train.py does
 (apps/openset.fit_open_set) and reports the UCI digits as predict.py names them: the network
-and the outlier network together (OpenSet.answer). The other columns are the network's alone.
+and the outlier networks together (OpenSet.answer). The other columns are the network's alone.
 """
 import argparse
 import statistics
@@ -151,7 +151,7 @@ def main():
         print(f"  {name:11s} " + ", ".join(f"{s} {np.mean([r['drawn'][i] for r in runs]):.1%}"
                                           for i, s in enumerate(DIGIT_STYLES)))
     if args.answer and uci_x is not None:
-        print("UCI digits as predict.py names them (the network and its outlier network), mean over seeds:")
+        print("UCI digits as predict.py names them (the network and its outlier networks), mean over seeds:")
         for name, runs in results.items():
             each = ", ".join(f"{r['uci_answer']:.2%}" for r in runs)
             print(f"  {name:11s} {np.mean([r['uci_answer'] for r in runs]):.2%} ({each})")

@@ -16,7 +16,7 @@ and the Hebrew lamed and resh, a 7's bar and down-stroke) are reported apart. No
 pictures come from the code, fonts or seeds the detector was trained on
 (scratchnet/data/nondigits.py), though the joined-up letters' hand is among its fonts too, as
 Hershey's script complex (the same letters drawn with doubled lines). A picture preprocessing refuses as blank counts as refused. "named right" is predict.py's answer
-(the network and the outlier network together, OpenSet.answer); "network alone" the network's.
+(the network and the outlier networks together, OpenSet.answer); "network alone" the network's.
 
 For a kind of characters refused under 90%, the characters that fail, one by one. Writes
 docs/openset_refused_digits.png and docs/openset_accepted_nondigits.png: what "none" means,
