@@ -57,15 +57,17 @@
   function convReluPool(x, name) {
     const W = net[name + ".W"], b = net[name + ".b"].data, [F, C, K] = W.shape;
     const H = Math.round(Math.sqrt(x.length / C)), OH = H - K + 1, PH = Math.floor(OH / 2);
-    const out = new Float32Array(F * PH * PH), conv = new Float32Array(OH * OH);
+    const out = new Float32Array(F * PH * PH), sum = new Float64Array(OH * OH), conv = new Float32Array(OH * OH);
     for (let f = 0; f < F; f++) {
-      for (let i = 0; i < OH; i++) for (let j = 0; j < OH; j++) {
-        let s = b[f];
-        for (let c = 0; c < C; c++)
-          for (let u = 0; u < K; u++) for (let v = 0; v < K; v++)
-            s += W.data[((f * C + c) * K + u) * K + v] * x[(c * H + i + u) * H + j + v];
-        conv[i * OH + j] = s > 0 ? s : 0;                                  // ReLU
-      }
+      sum.fill(b[f]);
+      for (let c = 0; c < C; c++)                 // one weight times a row of the input at a time:
+        for (let u = 0; u < K; u++) for (let v = 0; v < K; v++) {   // the inner loop runs along memory
+          const w = W.data[((f * C + c) * K + u) * K + v];
+          if (w === 0) continue;
+          for (let i = 0; i < OH; i++)
+            for (let j = 0, o = i * OH, k = (c * H + i + u) * H + v; j < OH; j++, o++, k++) sum[o] += w * x[k];
+        }
+      for (let o = 0; o < OH * OH; o++) conv[o] = sum[o] > 0 ? sum[o] : 0;   // ReLU
       for (let i = 0; i < PH; i++) for (let j = 0; j < PH; j++) {        // 2x2 max, stride 2
         const r = 2 * i, c = 2 * j;
         out[(f * PH + i) * PH + j] = Math.max(conv[r * OH + c], conv[r * OH + c + 1],
