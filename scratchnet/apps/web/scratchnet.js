@@ -10,7 +10,7 @@
 //   scratchnet.predict(pixels, asDrawn)        // a thinned picture scored by both views
 //
 // model.bin: a 4-byte little-endian header length, a JSON header {format, version,
-// model_version, threshold, shape_features, shifts, views, scales, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
+// model_version, threshold, shape_features, shifts, views, scales, vote, outlier_networks, crc32, arrays: [{name, shape, offset, dtype}]} padded to 4 bytes,
 // then the arrays (float32, or int8 with a float32 scale a column, each 4-byte aligned); crc32 is that of their bytes. Written by `python -m scratchnet.export --web`.
 "use strict";
 (function () {
@@ -126,12 +126,8 @@
   }
 
   // the outlier networks' weights: "openset.net." the first's, then "openset.net1.", ...
-  // (apps/openset.py net_prefix); a model.bin from before their count holds one
+  // (apps/openset.py net_prefix); their count is in the header (web_export.py)
   const netPrefix = k => k === 0 ? "openset.net." : `openset.net${k}.`;
-  function outlierNetworks() {
-    if (!net["openset.net.0.W"]) return 0;
-    return header.outlier_networks || 1;
-  }
 
   function outlierLogits(pixels, p) {  // an outlier network (apps/openset.py outlier_network)
     if (!net[p + "3.W"]) return forward(pixels, p).logits;    // (a file from before it: the reference CNN's shape)
@@ -149,7 +145,7 @@
   function openSetScore(pixels, seen) {
     const topology = header.shape_features ? shapeFeatures(pixels, 28, 28) : [];   // (the same moved)
     const copies = header.shifts ? SHIFTS.map(([dy, dx]) => shifted(pixels, dy, dx)) : [pixels];
-    const networks = outlierNetworks();
+    const networks = header.outlier_networks;
     let detector = 0, more = 0, theirs = null;
     for (const [k, x] of copies.entries()) {
       detector += detectorLogOdds(k === 0 ? seen : forward(x, ""), topology);   // (SHIFTS[0]: not moved)
