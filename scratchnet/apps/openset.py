@@ -373,12 +373,12 @@ def held_out_for(images_trained):
 
 def outlier_network_pays(images_trained):
     """Whether a run that trained on `images_trained` images (all epochs) trains the outlier
-    network too: only if that took at least half as many images as the outlier network's
+    networks too: only if that took at least half as many images as the outlier networks'
     training will (the reference and --augment recipes do; --recipe fast and short runs score
     with the detector alone rather than spend many times longer on it than on the network)."""
     from ..data.nondigits import NEGATIVES_PER_DIGIT
     pictures = EXAMPLES + round(NEGATIVES_PER_DIGIT * EXAMPLES) + MORE_DIGITS
-    return 2 * images_trained >= OUTLIER_EPOCHS * pictures
+    return 2 * images_trained >= OUTLIER_NETWORKS * OUTLIER_EPOCHS * pictures
 
 
 def in_chunks(fn, images, prepare, input_shape, chunk=256, out=None):
