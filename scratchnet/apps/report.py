@@ -123,7 +123,7 @@ def _markdown(m, has_curves, has_conv=False):
     if "open_set" in m:
         o = m["open_set"]
         lines += ["", "## Open set: \"not a digit\"", "",
-                  f"The detector{' with the outlier network' if o.get('outlier_network') else ''} "
+                  f"The detector{' with the outlier networks' if o.get('outlier_network') else ''} "
                   f"(apps/openset.py) accepts **{o['test_digits_accepted']:.2%}** of the "
                   f"test digits and refuses **{o['nondigits_refused']:.2%}** of {o['nondigits']} non-digit "
                   f"pictures drawn with seeds its training never used (threshold {o['threshold']:.3f}, "
