@@ -18,7 +18,7 @@ from scratchnet.core.layers import Dense, ReLU
 from scratchnet.core.model import RECORD_KEY, Sequential, load_model
 from scratchnet.core.networks import mnist_cnn, mnist_fast_cnn
 from scratchnet.data.mnist import to_input
-from scratchnet.errors import DataError
+from scratchnet.errors import DataError, ModelFileError
 from synthetic.nondigits import KINDS, generate, once_named_digits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,6 +119,22 @@ def test_a_model_file_with_an_outlier_network_of_the_reference_shape_still_score
     d, _ = predictor.openset.detector_log_odds(predictor.model, x)
     want = d / predictor.openset.scales[0] + mean_over_shifts(outlier_log_odds(net, shifted(x))) / predictor.openset.scales[1]
     np.testing.assert_allclose(predictor.openset.scores(predictor.model, x), want, rtol=1e-6)
+
+
+def test_the_score_averages_the_outlier_networks_log_odds(model_file, mnist):
+    """Two outlier networks from different seeds: their log-odds (each the mean over SHIFTS)
+    are averaged before they join the detector's; a file missing the second's weights is an error."""
+    model, meta = load_model(model_file, return_metadata=True)
+    openset = OpenSet.of(model, meta)
+    x = to_input(mnist.test_images[:10])
+    d, _ = openset.detector_log_odds(model, x)
+    each = [mean_over_shifts(outlier_log_odds(net, shifted(x))) for net in openset.nets]
+    assert len(each) == 2 and not np.allclose(each[0], each[1])
+    np.testing.assert_allclose(openset.scores(model, x), d / openset.scales[0] + np.mean(each, axis=0) / openset.scales[1],
+                               rtol=1e-6)
+    del model.extras["openset.net1.9.W"]
+    with pytest.raises(ModelFileError, match=r"lacks its weights \['openset.net1.9.W'\]"):
+        OpenSet.of(model, meta)
 
 
 def test_the_answer_is_the_network_and_the_outlier_networks_together(predictor, mnist):
