@@ -15,7 +15,7 @@ from scratchnet.apps.openset import (DETECTORS, EXAMPLES, HELD_OUT, OUTLIER_NETW
                                      features, from_int8, held_out_for, mean_over_shifts, outlier_log_odds, outlier_network, outlier_network_pays,
                                      shifted, to_int8)
 from scratchnet.core.layers import Dense, ReLU
-from scratchnet.core.model import RECORD_KEY, Sequential, load_model
+from scratchnet.core.model import FORMAT_VERSION, RECORD_KEY, Sequential, load_model
 from scratchnet.core.networks import mnist_cnn, mnist_fast_cnn
 from scratchnet.data.mnist import to_input
 from scratchnet.errors import DataError, ModelFileError
@@ -106,13 +106,23 @@ def legacy_model_file(model_file, path):
     model.extras = {k: v for k, v in model.extras.items() if not k.startswith("openset.net")}
     openset.nets, openset.views = (net,), False      # (the two views came later still)
     info = openset.save_into(model)
-    del info["networks"]                             # (and the count later still)
+    del info["networks"]                             # (and the count later still: version 2)
     model.save(path, metadata=dict(meta, openset=info))
+    with np.load(path) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    record = json.loads(str(arrays[RECORD_KEY]))
+    record["version"] = record["metadata"]["openset"]["net"]["version"] = 2
+    arrays[RECORD_KEY] = np.array(json.dumps(record))
+    np.savez(path, **arrays)
     return path
 
 
 def test_a_model_file_with_an_outlier_network_of_the_reference_shape_still_scores(model_file, tmp_path, mnist):
-    predictor = Predictor.load(legacy_model_file(model_file, tmp_path / "legacy.npz"))
+    """A version-2 file: one outlier network, and no count of them."""
+    path = legacy_model_file(model_file, tmp_path / "legacy.npz")
+    with np.load(path) as npz:
+        assert json.loads(str(npz[RECORD_KEY]))["version"] == 2 < FORMAT_VERSION == 3
+    predictor = Predictor.load(path)
     net, = predictor.openset.nets
     assert [type(l).__name__ for l in net.layers] == [type(l).__name__ for l in mnist_cnn().layers]
     x = to_input(mnist.test_images[:10])

@@ -40,8 +40,8 @@ thin-pen digits kept and the AUROC (docs/openset.md). A detector that also sees 
 
 The network is not changed: the MNIST accuracy train.py prints is exactly the trained
 network's. The detector's arrays, the outlier networks' weights and the threshold travel in the
-model file (model.extras, format version 2; the outlier networks' layers and count in its
-metadata: a file from before the count holds one); a file
+model file (model.extras; the outlier networks' layers and count in its metadata, format
+version 3: a version-2 file holds one, and no count); a file
 without an outlier network scores with the detector alone, and a model without any of them
 (version 1) takes every picture for a digit and says so (OpenSet.of -> None).
 Which features it reads is in the file's metadata ("shape", "pixels"), and whether its scores

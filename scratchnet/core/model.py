@@ -6,8 +6,10 @@ a JSON record {"format", "version", "input_shape", "layers": [{"type", "config"}
 "metadata"} from which `load` rebuilds the network without any code change.
 
 Version 2 adds `extras`: arrays that travel with the model without being parameters (the
-open-set detector's statistics, apps/openset.py), stored as "extra.<name>". Version-1 files
-load as before, with no extras.
+open-set detector's statistics, apps/openset.py), stored as "extra.<name>". Version 3: the open
+set averages several outlier networks (its metadata counts them); a version-2 reader would
+score with the first alone against a threshold set for their mean, so it is told to upgrade.
+Files of versions 1 and 2 load as before (version 1 with no extras).
 """
 import contextlib
 import json
@@ -21,7 +23,7 @@ from .layers import LAYER_TYPES, weights_to_be_loaded
 from .losses import softmax
 
 FORMAT_NAME = "scratchnet.model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 EXTRA_PREFIX = "extra."
 RECORD_KEY = "__scratchnet__"
 
