@@ -20,6 +20,7 @@ from scratchnet.core.networks import mnist_cnn, mnist_fast_cnn
 from scratchnet.data.mnist import to_input
 from scratchnet.errors import DataError, ModelFileError
 from synthetic.nondigits import KINDS, generate, once_named_digits
+from test_model import _rewrite_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,12 +109,10 @@ def legacy_model_file(model_file, path):
     info = openset.save_into(model)
     del info["networks"]                             # (and the count later still: version 2)
     model.save(path, metadata=dict(meta, openset=info))
-    with np.load(path) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    record = json.loads(str(arrays[RECORD_KEY]))
-    record["version"] = record["metadata"]["openset"]["net"]["version"] = 2
-    arrays[RECORD_KEY] = np.array(json.dumps(record))
-    np.savez(path, **arrays)
+
+    def as_version_2(record, arrays):
+        record["version"] = record["metadata"]["openset"]["net"]["version"] = 2
+    _rewrite_record(path, as_version_2)
     return path
 
 
