@@ -312,15 +312,15 @@ class OpenSet:
         nets, scales = [], (1.0, 1.0)
         # (files written before the outlier network have none, before their count one)
         for k in range(int(info.get("networks", 1)) if info.get("net") else 0):
-            net = build_model(info["net"], "the model file's outlier network", initialise=False)
-            missing = [net_prefix(k) + key for key in net.parameters() if net_prefix(k) + key not in model.extras]
+            net, prefix = build_model(info["net"], "the model file's outlier network", initialise=False), net_prefix(k)
+            missing = [prefix + key for key in net.parameters() if prefix + key not in model.extras]
             if missing:
                 raise ModelFileError(f"the model file's outlier network lacks its weights {missing}")
             for key, value in net.parameters().items():
-                stored = model.extras[net_prefix(k) + key]
-                scale = model.extras.get(net_prefix(k) + key + ".scale")
+                stored, scale = model.extras[prefix + key], model.extras.get(prefix + key + ".scale")
                 value[...] = stored if scale is None else from_int8(stored, scale)
             nets.append(net)
+        if nets:
             scales = tuple(float(s) for s in info["scales"])
         return cls(model.extras["openset.mean"], model.extras["openset.std"], detector,
                    float(info["threshold"]), bool(info.get("pixels", False)), bool(info.get("shape", False)),
