@@ -20,8 +20,9 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            then stretch contrast so the ink reaches 1;
  5. threshold (Otsu) to find the ink; drop faint noise, specks (connected pieces much
            smaller than the digit, unless a pen's dot beside it: the dot of a !) and
-           pieces entering from the border (shadows, page edges) and take the bounding
-           box of what is left;
+           pieces entering from the border (shadows, page edges, fingers: fainter than
+           the ink, wider than its pen or along a whole side; not a stroke drawn to the
+           canvas's edge) and take the bounding box of what is left;
  6. stroke width: measure the pen's width and, if it is outside MNIST's range once
            scaled (a 1-px paint tool, a fat marker), thicken or thin the strokes to MNIST's
            typical width (strokes.py);
@@ -48,6 +49,9 @@ INKY = 0.5                # raised by this share of the ink's contrast (a patch'
 DOT_REACH = 0.6           # a pen's dot lies within this share of the drawing's size from it
 DOT_BRIGHT = 0.6          # and is as bright as ink (the ink's level is 1)
 MAX_DOTS = 3              # an umlaut has two; more small pieces are speckle
+EDGE_BRIGHT = 0.8         # a stroke drawn to the picture's edge: as bright as the ink (its
+EDGE_PEN = 2.0            # median), at most this many times its pen's width, and spanning
+EDGE_SPAN = 0.9           # less than this share of the picture's height and width
 EDGE = 0.08               # a drawing area's side: the grey steps by more than this across it
 AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
 MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
@@ -269,14 +273,41 @@ def ink_mask(a):
     ids, counts = np.unique(labels[mask], return_counts=True)
     pieces = counts >= max(2, 0.08 * counts.max())       # pieces of the digit, not specks
     keep = ids[pieces]
-    # Shadows, page edges and fingers enter from the border; a digit rarely touches it.
-    # Drop pieces that touch the border when some piece does not.
+    # Shadows, page edges and fingers enter from the border. When some piece does not touch
+    # it, drop those that do, but not a stroke drawn to the canvas's edge (a 4's down-stroke,
+    # a 5's bar): dropped, it took the digit with it.
     on_border = np.unique(_border(np.where(mask, labels, -1)))
     inner = keep[~np.isin(keep, on_border)]
     if len(inner):
-        keep = inner
+        keep = np.concatenate([inner, _strokes_to_edge(a, labels, keep[np.isin(keep, on_border)],
+                                                       np.isin(labels, inner))])
     drawing = np.isin(labels, keep) & mask
     return drawing | _pen_dots(a, labels, ids[~pieces], counts[~pieces], drawing, on_border)
+
+
+def _strokes_to_edge(a, labels, touching, drawing):
+    """Of the pieces that touch the picture's border, those that are strokes of the drawing
+    (`drawing`: the pieces that do not touch it) drawn to the canvas's edge: as bright as its
+    ink, no wider than its pen, and not along a whole side. A shadow's edge is fainter than
+    ink, a table or a finger wider than a pen, a page's edge runs along the side."""
+    h, w = labels.shape
+    ink, pen = np.median(a[drawing]), _pen_width(drawing)
+    strokes = []
+    for i in touching:
+        piece = labels == i
+        ys, xs = np.nonzero(piece)
+        if (np.median(a[piece]) >= EDGE_BRIGHT * ink and _pen_width(piece) <= EDGE_PEN * pen
+                and np.ptp(ys) < EDGE_SPAN * h and np.ptp(xs) < EDGE_SPAN * w):
+            strokes.append(i)
+    return np.array(strokes, labels.dtype)
+
+
+def _pen_width(mask):
+    """A stroke's width: its area over half its outline (strokes.stroke_width's skeleton
+    would cost more, and telling a dot from a speck or a stroke from a shadow needs no better)."""
+    m = np.pad(mask, 1)
+    edge = mask & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
+    return 2 * mask.sum() / max(edge.sum(), 1)
 
 
 def _pen_dots(a, labels, ids, counts, drawing, on_border):
@@ -288,11 +319,7 @@ def _pen_dots(a, labels, ids, counts, drawing, on_border):
     ids, counts = ids[inside], counts[inside]
     if not len(ids):                                      # most pictures: no small piece
         return np.zeros_like(drawing)
-    # the pen: a stroke's area over half its outline (strokes.stroke_width's skeleton would
-    # cost more, and telling a dot from a speck needs no better)
-    m = np.pad(drawing, 1)
-    edge = drawing & ~(m[:-2, 1:-1] & m[2:, 1:-1] & m[1:-1, :-2] & m[1:-1, 2:])
-    pen = 2 * drawing.sum() / max(edge.sum(), 1)
+    pen = _pen_width(drawing)
     ids = ids[counts >= max(2, 0.5 * pen * pen)]
     if not 0 < len(ids) <= 4 * MAX_DOTS:                  # none, or a speckled picture
         return np.zeros_like(drawing)

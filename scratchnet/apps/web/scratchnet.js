@@ -248,6 +248,7 @@
 
   const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
+  const EDGE_BRIGHT = 0.8, EDGE_PEN = 2.0, EDGE_SPAN = 0.9;  // preprocess: a stroke drawn to the picture's edge
   const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
 
   function shrink(img, size) {                          // preprocess._shrink
@@ -516,7 +517,7 @@
     let keep = new Set(sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] >= Math.max(2, 0.08 * largest)));
     const onBorder = new Set(border({h, w, d: labels}));
     const inner = [...keep].filter(id => !onBorder.has(id));
-    if (inner.length) keep = new Set(inner);
+    if (inner.length) keep = new Set([...inner, ...strokesToEdge(a, labels, [...keep].filter(id => onBorder.has(id)), new Set(inner), h, w)]);
     const kept = labels.map(id => (keep.has(id) ? 1 : 0));
     for (const id of penDots(a, labels, sizes, largest, kept, onBorder, h, w)) labels.forEach((l, i) => { if (l === id) kept[i] = 1; });
     if (kept.reduce((s, v) => s + v, 0) < 3) throw new Error("no digit found: the image is blank (no ink stands out)");
@@ -524,16 +525,37 @@
     return image(h, w, a.map((v, i) => (near[i] && v > NOISE_FLOOR ? v : 0)));
   }
 
-  function penDots(a, labels, sizes, largest, drawing, onBorder, h, w) {   // preprocess._pen_dots
-    const small = sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] < Math.max(2, 0.08 * largest) && !onBorder.has(id));
-    if (small.length === 0) return [];
-    const at = (y, x) => (y >= 0 && y < h && x >= 0 && x < w ? drawing[y * w + x] : 0);
+  function strokesToEdge(a, labels, touching, inner, h, w) {   // preprocess._strokes_to_edge
+    if (touching.length === 0) return [];
+    const drawing = labels.map(l => (inner.has(l) ? 1 : 0));
+    const ink = median(a.filter((v, i) => drawing[i])), pen = penWidth(drawing, h, w);
+    return touching.filter(id => {
+      const piece = labels.map(l => (l === id ? 1 : 0));
+      let lowY = h, highY = -1, lowX = w, highX = -1;
+      piece.forEach((p, i) => {
+        if (!p) return;
+        const y = Math.floor(i / w), x = i % w;
+        lowY = Math.min(lowY, y); highY = Math.max(highY, y); lowX = Math.min(lowX, x); highX = Math.max(highX, x);
+      });
+      return median(a.filter((v, i) => piece[i])) >= EDGE_BRIGHT * ink && penWidth(piece, h, w) <= EDGE_PEN * pen
+        && highY - lowY < EDGE_SPAN * h && highX - lowX < EDGE_SPAN * w;
+    });
+  }
+
+  function penWidth(mask, h, w) {                       // preprocess._pen_width
+    const at = (y, x) => (y >= 0 && y < h && x >= 0 && x < w ? mask[y * w + x] : 0);
     let area = 0, edge = 0;
-    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (drawing[y * w + x]) {
+    for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (mask[y * w + x]) {
       area++;
       if (!(at(y - 1, x) && at(y + 1, x) && at(y, x - 1) && at(y, x + 1))) edge++;
     }
-    const pen = 2 * area / Math.max(edge, 1);
+    return 2 * area / Math.max(edge, 1);
+  }
+
+  function penDots(a, labels, sizes, largest, drawing, onBorder, h, w) {   // preprocess._pen_dots
+    const small = sizes.map((s, id) => id).filter(id => id > 0 && sizes[id] < Math.max(2, 0.08 * largest) && !onBorder.has(id));
+    if (small.length === 0) return [];
+    const pen = penWidth(drawing, h, w);
     const ids = small.filter(id => sizes[id] >= Math.max(2, 0.5 * pen * pen));
     if (ids.length === 0 || ids.length > 4 * MAX_DOTS) return [];
     const [top, bottom, left, right] = box({h, w, d: drawing});
