@@ -7,10 +7,11 @@ Digits: MNIST's test set (as 28x28 PNGs through predict.py's preprocessing), the
 PNGs (synthetic/userstyle.py), MNIST test digits re-drawn in pen styles (synthetic/
 drawstyles.py: a 1-px paint tool, fine pen, marker, pressure pen, small on a big canvas, a
 photo of paper, cropped tight to the ink), a screenshot of a canvas demo (the canvas in its
-frame, the page, a title and buttons around it) and scikit-learn's UCI handwritten digits (43
-people). Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from
-Debian's packages), doodles, scribbles, blank-ish noise, letters in eight handwriting-style
-fonts, Fashion-MNIST (Debian's dataset-fashion-mnist), joined-up letters drawn with a pen
+frame, the page, a title and buttons around it), digits drawn up to their canvas's side or
+corner, and scikit-learn's UCI handwritten digits (43 people). Non-digits: handwritten-looking
+letters, symbols, five other scripts (fonts from Debian's packages), doodles, scribbles,
+blank-ish noise, letters in eight handwriting-style fonts, Fashion-MNIST (Debian's
+dataset-fashion-mnist), joined-up letters drawn with a pen
 (Hershey's script simplex, Debian's hershey-fonts-data); the digit-shaped letters (Latin,
 and the Hebrew lamed and resh, a 7's bar and down-stroke) are reported apart. None of these
 pictures come from the code, fonts or seeds the detector was trained on
@@ -70,7 +71,8 @@ def main():
     from scratchnet.data.preprocess import to_mnist_views
     from scratchnet.data.strokes import stroke_width
     from scratchnet.errors import ImageError
-    from synthetic.drawstyles import DIGIT_STYLES, draw_digit, nondigit_kinds, screenshot, uci_digits
+    from synthetic.drawstyles import (DIGIT_STYLES, draw_digit, drawn_to_the_edge, nondigit_kinds, screenshot,
+                                      uci_digits)
     from synthetic.userstyle import STYLES, stylise
 
     header("open set: 'not a digit' on digits drawn as people draw them")
@@ -118,6 +120,10 @@ def main():
     shots = np.random.default_rng(2028)    # its own seed: the pictures after it stay as they were
     pick = shots.choice(len(data.test_images), size=args.per_style, replace=False)
     digits["canvas screenshot"] = ([screenshot(data.test_images[i], shots) for i in pick], data.test_labels[pick])
+    edges = np.random.default_rng(2029)    # its own seed too
+    pick = edges.choice(len(data.test_images), size=args.per_style, replace=False)
+    digits["drawn to the edge"] = ([drawn_to_the_edge(data.test_images[i], edges) for i in pick],
+                                   data.test_labels[pick])
     digits["UCI handwritten 8x8"] = uci_digits()
     results = {name: (*judge(pictures), np.asarray(labels)) for name, (pictures, labels) in digits.items()}
 

@@ -181,6 +181,19 @@ def screenshot(digit, rng):
     return Image.fromarray(np.clip(np.asarray(shot)[..., None] * tint, 0, 255).astype(np.uint8), "RGB")
 
 
+def drawn_to_the_edge(digit, rng):
+    """An MNIST digit drawn with a 1-5 px pen on a paint program's canvas, up to one of its
+    sides or into a corner, as a drawing that fills its canvas does."""
+    ink = _crop(trace(outline(digit, int(rng.integers(100, 220)), rng, 1.0), int(rng.integers(0, 3))))
+    h, w = ink.shape
+    H, W = h + int(rng.integers(20, 80)), w + int(rng.integers(20, 80))
+    y, x = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
+    side = int(rng.integers(0, 6))      # bottom, top, left, right, bottom-left, top-right
+    y = H - h if side in (0, 4) else 0 if side in (1, 5) else y
+    x = 0 if side in (2, 4) else W - w if side in (3, 5) else x
+    return on_canvas(ink, (H, W), rng, at=(y, x))
+
+
 def cropped_to_ink(digit, size=112, margin=0):
     """An MNIST digit (28, 28) uint8 cropped to its ink, scaled so its longer side is `size`
     px, dark on light paper with `margin` px all round (as a user crops a drawing before
