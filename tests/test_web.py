@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.core import kernels
@@ -334,14 +334,10 @@ def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
 def test_the_page_keeps_strokes_drawn_to_the_edge_as_preprocess_py(browser, static_url):
     """A 5 drawn to the canvas's bottom edge, its bar apart (the bowl kept), and beside a 5
     inside the picture a finger, a page's edge and a faint stroke from the border (dropped)."""
-    from test_predict import five_with_its_bar_apart
+    from test_predict import entering_from_the_border, five_with_its_bar_apart
     open_static(browser, static_url)
     clean = five_with_its_bar_apart()
-    finger, page_edge, faint = (clean.copy() for _ in range(3))
-    ImageDraw.Draw(finger).ellipse([230, 120, 330, 175], fill=0)
-    ImageDraw.Draw(page_edge).line([(0, 4), (279, 4)], fill=0, width=7)
-    ImageDraw.Draw(faint).line([(0, 150), (60, 150)], fill=110, width=7)
-    for picture in (five_with_its_bar_apart(lower=52), finger, page_edge, faint):
+    for picture in (five_with_its_bar_apart(lower=52), *entering_from_the_border(clean)):
         page = page_preprocess(browser, picture)
         assert (np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean() >= 0.98
         assert np.abs(page - to_mnist(clean)).mean() < 0.02

@@ -290,6 +290,8 @@ def _strokes_to_edge(a, labels, touching, drawing):
     (`drawing`: the pieces that do not touch it) drawn to the canvas's edge: as bright as its
     ink, no wider than its pen, and not along a whole side. A shadow's edge is fainter than
     ink, a table or a finger wider than a pen, a page's edge runs along the side."""
+    if not len(touching):
+        return touching
     h, w = labels.shape
     ink, pen = np.median(a[drawing]), _pen_width(drawing)
     strokes = []
