@@ -530,15 +530,9 @@
     const drawing = labels.map(l => (inner.has(l) ? 1 : 0));
     const ink = median(a.filter((v, i) => drawing[i])), pen = penWidth(drawing, h, w);
     return touching.filter(id => {
-      const piece = labels.map(l => (l === id ? 1 : 0));
-      let lowY = h, highY = -1, lowX = w, highX = -1;
-      piece.forEach((p, i) => {
-        if (!p) return;
-        const y = Math.floor(i / w), x = i % w;
-        lowY = Math.min(lowY, y); highY = Math.max(highY, y); lowX = Math.min(lowX, x); highX = Math.max(highX, x);
-      });
+      const piece = labels.map(l => (l === id ? 1 : 0)), [top, bottom, left, right] = box({h, w, d: piece});
       return median(a.filter((v, i) => piece[i])) >= EDGE_BRIGHT * ink && penWidth(piece, h, w) <= EDGE_PEN * pen
-        && highY - lowY < EDGE_SPAN * h && highX - lowX < EDGE_SPAN * w;
+        && bottom - 1 - top < EDGE_SPAN * h && right - 1 - left < EDGE_SPAN * w;   // (numpy.ptp of its rows, columns)
     });
   }
 
