@@ -284,6 +284,42 @@ def test_a_five_drawn_to_the_canvas_edge_is_named(model_file, tmp_path):
     assert result.is_digit and result.digit == 5, (result.digit, result.is_digit)
 
 
+def in_colours(picture, pen, paper):
+    """A black-on-white grey picture drawn in a pen of one colour on paper of another (RGB)."""
+    ink = 1 - np.asarray(picture, np.float32)[..., None] / 255
+    return Image.fromarray(np.round(np.array(paper) * (1 - ink) + np.array(pen) * ink).astype(np.uint8), "RGB")
+
+
+# (pen, paper): the ink on the side of mid-grey the paper is on, or of the paper's brightness
+PENS_AND_PAPERS = {
+    "white chalk on a grey board": ((250, 250, 250), (128, 128, 128)),
+    "a white pen on a light grey canvas": ((255, 255, 255), (180, 180, 180)),
+    "black on navy paper": ((0, 0, 0), (20, 30, 90)),
+    "blue on navy paper": ((20, 40, 200), (20, 30, 90)),
+    "yellow on light blue": ((240, 220, 0), (200, 225, 255)),
+    "red on a green board": ((220, 20, 20), (40, 80, 50)),
+}
+
+
+@pytest.mark.parametrize("pen,paper", PENS_AND_PAPERS.values(), ids=PENS_AND_PAPERS)
+def test_a_drawing_in_any_pen_on_any_paper_is_read_as_in_black_on_white(pen, paper):
+    """The ink is what stands out from the paper, darker or lighter, by its brightness or by
+    its colour (with a border brighter than mid-grey taken for dark ink, and the luma alone,
+    each was read inverted or as blank)."""
+    clean = five_with_its_bar_apart()
+    assert np.abs(to_mnist(in_colours(clean, pen, paper)) - to_mnist(clean)).mean() < 0.02
+
+
+def test_a_five_in_any_pen_on_any_paper_is_named(model_file, tmp_path):
+    from scratchnet.apps.inference import Predictor
+    paths = []
+    for n, (pen, paper) in enumerate(PENS_AND_PAPERS.values()):
+        paths.append(tmp_path / f"five{n}.png")
+        in_colours(five_with_its_bar_apart(), pen, paper).save(paths[-1])
+    results = Predictor.load(model_file).predict_files(paths)
+    assert all(r.is_digit and r.digit == 5 for r in results), [(r.digit, r.is_digit) for r in results]
+
+
 def test_no_drawing_area_where_there_is_none(mnist):
     """Pictures without a canvas in them are left whole: user-style pictures, a digit on
     squared paper, a box in a box (回), a square 0 drawn thick, a house whose door stands on its floor."""

@@ -343,6 +343,17 @@ def test_the_page_keeps_strokes_drawn_to_the_edge_as_preprocess_py(browser, stat
         assert np.abs(page - to_mnist(clean)).mean() < 0.02
 
 
+def test_the_page_reads_any_pen_on_any_paper_as_preprocess_py(browser, static_url):
+    """White chalk on a grey board, black on navy, blue on navy, red on a green board: the
+    ink's side (step 3) and ink told by its colour (step 1)."""
+    from test_predict import PENS_AND_PAPERS, five_with_its_bar_apart, in_colours
+    open_static(browser, static_url)
+    clean = to_mnist(five_with_its_bar_apart())
+    for pen, paper in PENS_AND_PAPERS.values():
+        page = page_preprocess(browser, in_colours(five_with_its_bar_apart(), pen, paper))
+        assert np.abs(page - clean).mean() < 0.02, (pen, paper)
+
+
 def test_the_detector_decides_as_in_python_on_50_non_digits(browser, static_url, model_file):
     from synthetic.nondigits import generate
     open_static(browser, static_url)

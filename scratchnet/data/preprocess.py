@@ -6,13 +6,15 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
 
  1. read   any PIL mode (L, LA, RGB, RGBA, P, I;16, ...) to grey in [0, 1]; transparency is
            composited onto a background that contrasts with the opaque strokes, so a
-           transparent canvas becomes plain background whatever colour the ink is;
+           transparent canvas becomes plain background whatever colour the ink is; ink of
+           the paper's brightness but another colour (blue on navy) is read by its colour;
  2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos); a
            digit found small in a big picture is looked at again at full resolution around it;
            a drawing area inside the picture (a screenshot of a paint program or a canvas
            demo: a frame's line, or a page of another shade, around it) is cut out first;
- 3. polarity: the border is background; if it is brighter than the middle grey, invert,
-           so ink is bright on dark like MNIST;
+ 3. polarity: the border is paper; the ink is what stands out from it, darker or
+           lighter (where neither side clearly does, a border brighter than the middle grey
+           means dark ink); dark ink is inverted, so ink is bright on dark like MNIST;
  4. flatten uneven paper, lighting and shadows: subtract a background estimate (the
            paper pixels' median in coarse blocks, or a grey-level opening wider than a
            pen stroke where that is higher, reaches the picture's edge and is faint beside
@@ -40,6 +42,8 @@ from ..errors import ImageError
 from ..fileio import atomic_write
 from .strokes import normalise_width
 
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)    # ITU-R 601
+COLOUR = 0.5              # ink whose luma stands out less than this share of its colour: by colour
 MAX_PIXELS = 40_000_000   # larger images are refused (decompression-bomb guard)
 WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
 DIGIT_BOX, FRAME = 20, 28
@@ -56,6 +60,7 @@ EDGE = 0.08               # a drawing area's side: the grey steps by more than t
 AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
 MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
 TOUCHING = 0.1            # at most this share of a canvas's inside edge may be ink touching it
+INK_SIDE = 2.0            # the ink stands out from the paper this many times further on its side
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -98,16 +103,33 @@ def to_grey(img):
         img = img.convert("RGBA")
     has_alpha = img.mode in ("LA", "RGBA", "La", "RGBa")
     rgb = np.asarray(img.convert("RGB"), dtype=np.float32) / 255
-    grey = rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601 luma
-    if not has_alpha:
+    grey = rgb @ LUMA
+    if img.mode in ("1", "L"):
         return grey
+    if not has_alpha:
+        return _colour_ink(rgb, grey)
     alpha = np.asarray(img.getchannel("A"), dtype=np.float32) / 255
     if alpha.min() > 0.99:
-        return grey
+        return _colour_ink(rgb, grey)
     # Strokes are where alpha is; put them on the background that contrasts with them.
     ink_level = float((grey * alpha).sum() / max(alpha.sum(), 1e-6))
     background = 1.0 if ink_level < 0.5 else 0.0
     return grey * alpha + background * (1 - alpha)
+
+
+def _colour_ink(rgb, grey):
+    """(H, W, 3) colours and their (H, W) luma -> the luma, or, for ink the luma hardly tells
+    from the paper (blue on navy, yellow on light blue, red on a green board), each pixel's
+    distance from the paper's colour (the border's median), ink bright. Measured on every
+    step-th pixel: a photo's millions of pixels add nothing to the choice."""
+    step = -(-max(grey.shape) // WORK_SIZE)                # at most WORK_SIZE px a side
+    small = rgb[::step, ::step]
+    paper = np.array([np.median(_border(small[..., c])) for c in range(3)], dtype=np.float32)
+    colour = np.percentile(np.linalg.norm(small - paper, axis=-1), 99.9) / np.sqrt(3)
+    luma = np.percentile(np.abs(grey[::step, ::step] - paper @ LUMA), 99.9)
+    if luma >= COLOUR * colour:
+        return grey
+    return (np.linalg.norm(rgb - paper, axis=-1) / np.sqrt(3)).astype(np.float32)
 
 
 def _shrink(grey, size):
@@ -373,7 +395,7 @@ def _ink_crop(img):
         factor = max(full.shape) / max(grey.shape)
         full = full[int(np.ceil(top * factor)):int(bottom * factor), int(np.ceil(left * factor)):int(right * factor)]
         grey = _shrink(full, WORK_SIZE)
-    if np.median(_border(grey)) > 0.5:                      # 3. dark ink on light paper
+    if dark_ink(grey):                                      # 3. dark ink on light paper
         grey, full = 1 - grey, 1 - full
     a = _ink(grey)
     # A small digit on a big canvas is only a few working pixels: look again at full
@@ -387,6 +409,19 @@ def _ink_crop(img):
         x0, x1 = (max(0, int(v * factor)) for v in (left - margin, right + margin))
         a = _ink(_shrink(full[y0:y1, x0:x1], WORK_SIZE))
     return _crop(a)
+
+
+def dark_ink(grey):
+    """Step 3: is the ink darker than the paper? The paper is the border's level; the ink
+    stands out from it furthest (its 0.1% extremes), black on navy paper or white chalk on a
+    grey board. Where neither side does clearly, as a faint small digit, a bright border
+    means dark ink."""
+    paper = float(np.median(_border(grey)))
+    darkest, brightest = np.percentile(grey, [0.1, 99.9])
+    darker, lighter = paper - darkest, brightest - paper
+    if max(darker, lighter) > max(INK_SIDE * min(darker, lighter), 0.05):
+        return bool(darker > lighter)
+    return paper > 0.5
 
 
 def drawing_area(grey):

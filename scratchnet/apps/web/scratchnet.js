@@ -250,6 +250,7 @@
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
   const EDGE_BRIGHT = 0.8, EDGE_PEN = 2.0, EDGE_SPAN = 0.9;  // preprocess: a stroke drawn to the picture's edge
   const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
+  const COLOUR = 0.5, INK_SIDE = 2.0;                        // preprocess: ink told by its colour, the ink's side
 
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
@@ -729,16 +730,41 @@
     return views(imageData).pixels;
   }
 
+  // preprocess._colour_ink: the luma, or, for ink the luma hardly tells from the paper, each
+  // pixel's distance from the paper's colour (the border's median), ink bright
+  function colourInk(data, full) {
+    const {h, w} = full, step = Math.ceil(Math.max(h, w) / WORK_SIZE);   // at most WORK_SIZE px a side
+    const sh = Math.ceil(h / step), sw = Math.ceil(w / step), at = i => (Math.floor(i / sw) * w + i % sw) * step;
+    const rgb = [0, 1, 2].map(c => image(sh, sw, Float32Array.from({length: sh * sw}, (_, i) => data[4 * at(i) + c] / 255)));
+    const paper = rgb.map(channel => median(border(channel)));
+    const distance = (r, g, b) => Math.hypot(r - paper[0], g - paper[1], b - paper[2]) / Math.sqrt(3);
+    const paperLuma = 0.299 * paper[0] + 0.587 * paper[1] + 0.114 * paper[2];
+    const colour = percentile(rgb[0].d.map((r, i) => distance(r, rgb[1].d[i], rgb[2].d[i])), 99.9);
+    const luma = percentile(rgb[0].d.map((_, i) => Math.abs(full.d[at(i)] - paperLuma)), 99.9);
+    if (luma >= COLOUR * colour) return full;
+    return image(h, w, Float32Array.from({length: h * w}, (_, i) =>
+      distance(data[4 * i] / 255, data[4 * i + 1] / 255, data[4 * i + 2] / 255)));
+  }
+
+  function darkInk(grey) {                              // preprocess.dark_ink: step 3
+    const paper = median(border(grey)), darker = paper - percentile(grey.d, 0.1);
+    const lighter = percentile(grey.d, 99.9) - paper;
+    if (Math.max(darker, lighter) > Math.max(INK_SIDE * Math.min(darker, lighter), 0.05)) return darker > lighter;
+    return paper > 0.5;
+  }
+
   // ImageData -> {pixels, asDrawn}: the input, and the picture as drawn (without step 6) if
   // that step thinned the strokes, else null (preprocess.to_mnist_views)
   function views(imageData) {
     const {width, height, data} = imageData;
-    let full = image(height, width);
+    let full = image(height, width), opaque = true;
     for (let i = 0; i < width * height; i++) {          // 1. grey (ITU-R 601), alpha onto white
       const a = data[4 * i + 3] / 255;
       const g = (0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2]) / 255;
       full.d[i] = g * a + (1 - a);
+      opaque = opaque && a > 0.99;
     }
+    if (opaque) full = colourInk(data, full);
     let grey = shrink(full, WORK_SIZE);                 // 2. working size
     const area = drawingArea(grey);
     if (area) {                                         // a screenshot: the canvas alone
@@ -746,7 +772,7 @@
       full = crop(full, Math.ceil(top * factor), Math.trunc(bottom * factor), Math.ceil(left * factor), Math.trunc(right * factor));
       grey = shrink(full, WORK_SIZE);
     }
-    if (median(border(grey)) > 0.5) {                   // 3. dark ink on light paper
+    if (darkInk(grey)) {                                // 3. dark ink on light paper
       grey = image(grey.h, grey.w, grey.d.map(v => 1 - v));
       full = image(full.h, full.w, full.d.map(v => 1 - v));
     }
