@@ -320,6 +320,24 @@ def test_a_five_in_any_pen_on_any_paper_is_named(model_file, tmp_path):
     assert all(r.is_digit and r.digit == 5 for r in results), [(r.digit, r.is_digit) for r in results]
 
 
+def test_a_phone_photo_is_read_upright_as_its_exif_says(tmp_path):
+    """A phone stores a photo as its sensor saw it and says in EXIF how to turn it (read as
+    stored, the 5 lay on its side or upside down); a corrupt EXIF block is read as stored,
+    without a warning."""
+    import warnings
+    from scratchnet.data.preprocess import preprocess_file
+    upright = five_with_its_bar_apart()
+    for tag, stored in ((6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270), (3, Image.Transpose.ROTATE_180)):
+        exif = Image.Exif()
+        exif[0x0112] = tag
+        upright.transpose(stored).save(tmp_path / f"photo{tag}.jpg", quality=95, exif=exif.tobytes())
+        assert np.abs(preprocess_file(tmp_path / f"photo{tag}.jpg") - to_mnist(upright)).mean() < 0.02, tag
+    upright.save(tmp_path / "corrupt.jpg", quality=95, exif=b"Exif\x00\x00II*\x00\xff\xff\xff\x7f")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.abs(preprocess_file(tmp_path / "corrupt.jpg") - to_mnist(upright)).mean() < 0.02
+
+
 def test_no_drawing_area_where_there_is_none(mnist):
     """Pictures without a canvas in them are left whole: user-style pictures, a digit on
     squared paper, a box in a box (回), a square 0 drawn thick, a house whose door stands on its floor."""

@@ -69,6 +69,7 @@ def load_image(source, max_pixels=MAX_PIXELS, name=None):
     label = name or source
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # Pillow's word on a corrupt EXIF block: the picture reads
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(source)
             w, h = img.size
@@ -76,6 +77,7 @@ def load_image(source, max_pixels=MAX_PIXELS, name=None):
                 raise ImageError(f"{label}: image too large ({w}x{h} = {w * h:,} pixels; "
                                  f"limit {max_pixels:,})")
             img.load()
+            img = _upright(img)
     except ImageError:
         raise
     except FileNotFoundError:
@@ -89,6 +91,22 @@ def load_image(source, max_pixels=MAX_PIXELS, name=None):
     except (OSError, SyntaxError, ValueError) as e:
         raise ImageError(f"{label}: broken or truncated image ({e})") from None
     return img
+
+
+# EXIF orientation -> the turn that shows the picture upright (PIL.ImageOps.exif_transpose's
+# table; a phone stores a photo as its sensor saw it and says how to turn it)
+_TURNS = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+          5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+          8: Image.Transpose.ROTATE_90}
+
+
+def _upright(img):
+    """The picture as a viewer shows it: turned as its EXIF orientation says (as browsers do)."""
+    try:
+        turn = _TURNS.get(img.getexif().get(0x0112))
+    except Exception:                           # an unreadable EXIF block: the picture as stored
+        return img
+    return img if turn is None else img.transpose(turn)
 
 
 def to_grey(img):
