@@ -194,6 +194,20 @@ def drawn_to_the_edge(digit, rng):
     return on_canvas(ink, (H, W), rng, at=(y, x))
 
 
+def ruled_one(rng):
+    """A 1 drawn with a paint program's line tool: one ruler-straight stroke, upright one time
+    in two, else slanted up to 10 degrees either way, with a 1-20 px pen on a 150-400 px
+    canvas, as a grey PIL picture."""
+    side = int(rng.integers(150, 401))
+    length = side * rng.uniform(0.4, 0.85)
+    angle = 0.0 if rng.integers(0, 2) else np.radians(rng.uniform(-10, 10))
+    dx, dy = length * np.sin(angle) / 2, length * np.cos(angle) / 2
+    x, y = rng.uniform(side * 0.3, side * 0.7), rng.uniform(dy + 5, side - dy - 5)
+    img = Image.new("L", (side, side), 255)
+    ImageDraw.Draw(img).line([(x - dx, y + dy), (x + dx, y - dy)], fill=0, width=int(rng.integers(1, 21)))
+    return img
+
+
 def cropped_to_ink(digit, size=112, margin=0):
     """An MNIST digit (28, 28) uint8 cropped to its ink, scaled so its longer side is `size`
     px, dark on light paper with `margin` px all round (as a user crops a drawing before

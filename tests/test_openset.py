@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from scratchnet.apps.inference import Prediction, Predictor
 from scratchnet.apps.openset import (DETECTORS, EXAMPLES, HELD_OUT, OUTLIER_NETWORKS, SHIFTS, OpenSet, detectors_for, examples_for,
@@ -486,6 +487,28 @@ def test_every_training_family_and_digit_style_draws_ink():
     for kind in (*nondigits.CHARACTERS, "scripts"):        # every kind in fonts that draw it
         assert len({c for c, _ in nondigits._characters(kind)}) >= 0.9 * len(
             nondigits.CHARACTERS.get(kind) or "".join(nondigits._script_letters().values()))
+
+
+def test_a_nearly_straight_skeleton_is_ruled_straight_and_any_other_left_as_it_is(mnist):
+    """The detector's traced 1s include 1s drawn with a line tool: a skeleton within 5% of its
+    length of a straight line becomes that line (upright one time in two); MNIST's other
+    digits are never that straight."""
+    from scratchnet.data import nondigits
+    from scratchnet.data.strokes import skeleton
+    rng = np.random.default_rng(0)
+    ruled = 0
+    for digit, label in zip(mnist.test_images[:300], mnist.test_labels[:300]):
+        lines = nondigits._lines_of(Image.fromarray(digit), 80, rng)
+        out = nondigits._ruled(lines, rng)
+        if label != 1:
+            assert (out == lines).all()
+        elif not (out == lines).all():
+            ruled += 1
+            ys, xs = np.nonzero(out)                # one line, one pixel wide: a straight run
+            slope = np.polyfit(ys, xs, 1)[0]
+            assert np.abs(xs - np.polyval(np.polyfit(ys, xs, 1), ys)).max() <= 1 and abs(slope) < 1
+            assert (skeleton(out) == out).all()
+    assert ruled >= 0.6 * (mnist.test_labels[:300] == 1).sum()
 
 
 def test_preprocessing_finishes_in_this_process_when_the_pool_breaks(monkeypatch):
