@@ -398,6 +398,27 @@ def test_a_finger_draws_on_a_phone_without_moving_the_page(phone, static_url):
     assert phone.find_element(By.ID, "digit").text == "7"
 
 
+def test_the_page_reads_a_phone_photo_upright_as_python_does(browser, static_url, model_file, tmp_path):
+    """A JPEG stored on its side with EXIF orientation 6: the browser turns it upright, as
+    preprocess.load_image does (decoders differ by a grey level: the digit, not the
+    confidence, is compared)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    from test_predict import five_with_its_bar_apart
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    photo = tmp_path / "sideways.jpg"
+    five_with_its_bar_apart().transpose(Image.Transpose.ROTATE_90).convert("RGB").save(photo, quality=95,
+                                                                                       exif=exif.tobytes())
+    [expected] = Predictor.load(model_file).predict_files([photo])
+    assert expected.is_digit and expected.digit == 5
+    open_static(browser, static_url)
+    browser.execute_script("document.getElementById('upload').hidden = false;")
+    browser.find_element(By.ID, "upload").send_keys(str(photo))
+    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "digit").text not in ("–", ""))
+    assert browser.find_element(By.ID, "digit").text == "5"
+
+
 def test_an_uploaded_photo_is_answered_in_the_page(browser, static_url, model_file):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
