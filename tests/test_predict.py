@@ -325,6 +325,7 @@ def test_a_phone_photo_is_read_upright_as_its_exif_says(tmp_path):
     stored, the 5 lay on its side or upside down); a corrupt EXIF block is read as stored,
     without a warning."""
     import warnings
+
     from scratchnet.data.preprocess import preprocess_file
     upright = five_with_its_bar_apart()
     for tag, stored in ((6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270), (3, Image.Transpose.ROTATE_180)):

@@ -104,13 +104,15 @@ def _upright(img):
     """The picture as a viewer shows it: turned as its EXIF orientation says (as browsers do)."""
     try:
         turn = _TURNS.get(img.getexif().get(0x0112))
-    except Exception:                           # an unreadable EXIF block: the picture as stored
+    except Exception:  # noqa: BLE001  (Pillow's EXIF parser raises many kinds: the picture as stored)
         return img
     return img if turn is None else img.transpose(turn)
 
 
 def to_grey(img):
-    """Any PIL image -> float32 (H, W) grey in [0, 1], transparency composited away."""
+    """Any PIL image -> float32 (H, W) grey in [0, 1], transparency composited away; for ink
+    that differs from the paper by its colour more than by its brightness, each pixel's
+    distance from the paper's colour (_colour_ink)."""
     if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         a = np.asarray(img, dtype=np.float64)
         top = 65535.0 if img.mode.startswith("I;16") else max(float(a.max()), 1.0)
@@ -432,8 +434,8 @@ def _ink_crop(img):
 def dark_ink(grey):
     """Step 3: is the ink darker than the paper? The paper is the border's level; the ink
     stands out from it furthest (its 0.1% extremes), black on navy paper or white chalk on a
-    grey board. Where neither side does clearly, as a faint small digit, a bright border
-    means dark ink."""
+    grey board. Where neither side does clearly (by INK_SIDE times, and by 0.05 at least), as
+    a faint small digit, a bright border means dark ink."""
     paper = float(np.median(_border(grey)))
     darkest, brightest = np.percentile(grey, [0.1, 99.9])
     darker, lighter = paper - darkest, brightest - paper
