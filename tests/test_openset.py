@@ -490,9 +490,9 @@ def test_every_training_family_and_digit_style_draws_ink():
 
 
 def test_a_nearly_straight_skeleton_is_ruled_straight_and_any_other_left_as_it_is(mnist):
-    """The detector's traced 1s include 1s drawn with a line tool: a skeleton within 5% of its
-    length of a straight line becomes that line (upright one time in two); MNIST's other
-    digits are never that straight."""
+    """The detector's traced and hand-drawn 1s include 1s drawn with a line tool: a skeleton
+    within 5% of its length of a straight line becomes that line (upright one time in two);
+    MNIST's other digits are never that straight."""
     from scratchnet.data import nondigits
     from scratchnet.data.strokes import skeleton
     rng = np.random.default_rng(0)
