@@ -145,11 +145,14 @@ def _colour_ink(rgb, grey):
     step = -(-max(grey.shape) // WORK_SIZE)                # at most WORK_SIZE px a side
     small = rgb[::step, ::step]
     paper = np.array([np.median(_border(small[..., c])) for c in range(3)], dtype=np.float32)
-    colour = np.percentile(np.linalg.norm(small - paper, axis=-1), 99.9) / np.sqrt(3)
-    luma = np.percentile(np.abs(grey[::step, ::step] - paper @ LUMA), 99.9)
-    if luma >= COLOUR * colour:
+
+    def distance(colours):                                  # from the paper's colour, in [0, 1]
+        return np.linalg.norm(colours - paper, axis=-1) / np.sqrt(3)
+    colour_contrast = np.percentile(distance(small), 99.9)
+    luma_contrast = np.percentile(np.abs(grey[::step, ::step] - paper @ LUMA), 99.9)
+    if luma_contrast >= COLOUR * colour_contrast:
         return grey
-    return (np.linalg.norm(rgb - paper, axis=-1) / np.sqrt(3)).astype(np.float32)
+    return distance(rgb).astype(np.float32)
 
 
 def _shrink(grey, size):

@@ -251,6 +251,7 @@
   const EDGE_BRIGHT = 0.8, EDGE_PEN = 2.0, EDGE_SPAN = 0.9;  // preprocess: a stroke drawn to the picture's edge
   const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
   const COLOUR = 0.5, INK_SIDE = 2.0;                        // preprocess: ink told by its colour, the ink's side
+  const luma = (r, g, b) => 0.299 * r + 0.587 * g + 0.114 * b;   // preprocess.LUMA (ITU-R 601)
 
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
@@ -738,10 +739,10 @@
     const rgb = [0, 1, 2].map(c => image(sh, sw, Float32Array.from({length: sh * sw}, (_, i) => data[4 * at(i) + c] / 255)));
     const paper = rgb.map(channel => median(border(channel)));
     const distance = (r, g, b) => Math.hypot(r - paper[0], g - paper[1], b - paper[2]) / Math.sqrt(3);
-    const paperLuma = 0.299 * paper[0] + 0.587 * paper[1] + 0.114 * paper[2];
-    const colour = percentile(rgb[0].d.map((r, i) => distance(r, rgb[1].d[i], rgb[2].d[i])), 99.9);
-    const luma = percentile(rgb[0].d.map((_, i) => Math.abs(full.d[at(i)] - paperLuma)), 99.9);
-    if (luma >= COLOUR * colour) return full;
+    const paperLuma = luma(...paper);
+    const colourContrast = percentile(rgb[0].d.map((r, i) => distance(r, rgb[1].d[i], rgb[2].d[i])), 99.9);
+    const lumaContrast = percentile(rgb[0].d.map((_, i) => Math.abs(full.d[at(i)] - paperLuma)), 99.9);
+    if (lumaContrast >= COLOUR * colourContrast) return full;
     return image(h, w, Float32Array.from({length: h * w}, (_, i) =>
       distance(data[4 * i] / 255, data[4 * i + 1] / 255, data[4 * i + 2] / 255)));
   }
@@ -760,7 +761,7 @@
     let full = image(height, width), opaque = true;
     for (let i = 0; i < width * height; i++) {          // 1. grey (ITU-R 601), alpha onto white
       const a = data[4 * i + 3] / 255;
-      const g = (0.299 * data[4 * i] + 0.587 * data[4 * i + 1] + 0.114 * data[4 * i + 2]) / 255;
+      const g = luma(data[4 * i], data[4 * i + 1], data[4 * i + 2]) / 255;
       full.d[i] = g * a + (1 - a);
       opaque = opaque && a > 0.99;
     }
