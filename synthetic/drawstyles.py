@@ -194,6 +194,13 @@ def drawn_to_the_edge(digit, rng):
     return on_canvas(ink, (H, W), rng, at=(y, x))
 
 
+def pencil_on_a_big_canvas(digit, rng):
+    """An MNIST digit drawn with a paint program's 1-px pencil (no anti-aliasing) on a canvas
+    of 170-640 px, a third of it to nearly all of it: more than the working size, so shrunk."""
+    side = int(rng.integers(170, 641))
+    return on_canvas(outline(digit, int(side * rng.uniform(0.35, 0.95)), rng, 1.5), side, rng)
+
+
 def ruled_one(rng):
     """A 1 drawn with a paint program's line tool: one ruler-straight stroke, upright one time
     in two, else slanted up to 10 degrees either way, with a 1-20 px pen on a 150-400 px

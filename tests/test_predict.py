@@ -356,6 +356,33 @@ def test_a_1_drawn_with_a_line_tool_is_named(model_file, tmp_path):
     assert all(r.is_digit and r.digit == 1 for r in results), [(r.digit, r.digit_score) for r in results]
 
 
+def test_shrinking_averages_the_area_each_pixel_covers():
+    """Step 2 is a true area average: a block mean at a whole factor; a 1-px line keeps its
+    ink in every row, at any column and any scale (Pillow's BOX filter lost column 178 of a
+    238-px picture shrunk to 160, and let others fade to a third); the mean is kept."""
+    rng = np.random.default_rng(0)
+    picture = rng.random((320, 640), dtype=np.float32)
+    np.testing.assert_allclose(_shrink(picture, 160), picture.reshape(80, 4, 160, 4).mean((1, 3)), atol=1e-6)
+    for side in (161, 238, 300, 421):
+        for column in range(side):
+            line = np.zeros((side, side), np.float32)
+            line[:, column] = 1
+            rows = _shrink(line, WORK_SIZE).sum(axis=1)
+            np.testing.assert_allclose(rows, WORK_SIZE / side, rtol=1e-5, err_msg=f"{side} px, column {column}")
+    photo = rng.random((1234, 567), dtype=np.float32)
+    small = _shrink(photo, WORK_SIZE)
+    assert small.shape == (160, 74) and small.dtype == np.float32
+    assert abs(small.mean() - photo.mean()) < 1e-3
+
+
+def test_a_1px_line_is_found_at_any_column_of_a_big_canvas():
+    """A 1-px pencil stroke on the one column that Pillow's BOX filter dropped: it was "blank"."""
+    canvas = np.full((238, 238), 255, np.uint8)
+    canvas[40:200, 178] = 0
+    digit = to_mnist(Image.fromarray(canvas))
+    assert digit.max() == 1 and (digit > 0.5).sum() >= 20
+
+
 def test_no_drawing_area_where_there_is_none(mnist):
     """Pictures without a canvas in them are left whole: user-style pictures, a digit on
     squared paper, a box in a box (回), a square 0 drawn thick, a house whose door stands on its floor."""

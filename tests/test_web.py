@@ -318,6 +318,25 @@ def test_the_page_finds_the_drawing_area_of_preprocess_py(browser, static_url, m
     assert sum(found) == 10 + 4 * 2, found
 
 
+def test_the_page_shrinks_a_picture_as_preprocess_py(browser, static_url):
+    """Step 2's area average, pixel for pixel: pictures wider or taller than the working
+    size at scales that are and are not whole factors."""
+    from scratchnet.data import preprocess
+    open_static(browser, static_url)
+    rng = np.random.default_rng(8)
+    for h, w in ((238, 238), (300, 171), (170, 421), (640, 320), (1001, 999)):
+        grey = rng.random((h, w), dtype=np.float32)
+        ours = preprocess._shrink(grey, preprocess.WORK_SIZE)
+        page = browser.execute_script(
+            "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
+            "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"
+            "const p = scratchnet.parts, out = p.shrink(p.image(arguments[1], arguments[2], new Float32Array(b.buffer)), 160);"
+            "return [out.h, out.w, Array.from(out.d)];",
+            base64.b64encode(grey.astype("<f4").tobytes()).decode(), h, w)
+        assert page[:2] == list(ours.shape)
+        np.testing.assert_allclose(np.array(page[2], np.float32).reshape(ours.shape), ours, rtol=0, atol=1e-6)
+
+
 def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
     """Handwritten ! ? and umlauts: their dots are small beside the strokes, and kept."""
     from synthetic.drawstyles import DEJAVU, handwritten

@@ -8,8 +8,9 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            composited onto a background that contrasts with the opaque strokes, so a
            transparent canvas becomes plain background whatever colour the ink is; ink of
            the paper's brightness but another colour (blue on navy) is read by its colour;
- 2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos); a
-           digit found small in a big picture is looked at again at full resolution around it;
+ 2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos), by
+           an area average (a 1-px line keeps its ink at any scale); a digit found small
+           in a big picture is looked at again at full resolution around it;
            a drawing area inside the picture (a screenshot of a paint program or a canvas
            demo: a frame's line, or a page of another shade, around it) is cut out first;
  3. polarity: the border is paper; the ink is what stands out from it, darker or
@@ -156,12 +157,31 @@ def _colour_ink(rgb, grey):
 
 
 def _shrink(grey, size):
+    """Step 2: (h, w) float32 -> its area average with the longer side `size` (unchanged if
+    it is no longer). Each output pixel is the mean of the input's area it covers, edge
+    pixels by the share they overlap: Pillow's BOX filter counts only the pixels whose
+    centres fall inside, and so lets a 1-px line fade or vanish at some scales."""
     h, w = grey.shape
     if max(h, w) <= size:
         return grey
     scale = size / max(h, w)
-    new = (max(1, round(w * scale)), max(1, round(h * scale)))
-    return np.asarray(Image.fromarray(grey, mode="F").resize(new, Image.Resampling.BOX))
+    return area_mean(area_mean(grey, max(1, round(h * scale)), 0), max(1, round(w * scale)), 1)
+
+
+def area_mean(a, n, axis):
+    """(..., m, ...) float32 -> (..., n, ...): the mean over n equal windows of `axis` (n <= m).
+    Window j spans [j m/n, (j+1) m/n): the whole pixels inside it summed, plus the share of
+    the pixel its end cuts, minus the share of the pixel its start cuts."""
+    a = np.moveaxis(a, axis, 0)
+    m = a.shape[0]
+    edges = np.arange(n + 1) * (m / n)
+    cut = np.minimum(edges.astype(int), m - 1)                  # the pixel each edge falls in
+    share = (edges - cut).astype(np.float32)
+    share[-1] = 0                                               # the last window runs to the end
+    share = share.reshape((-1,) + (1,) * (a.ndim - 1))
+    out = np.add.reduceat(a, cut[:-1], axis=0)                  # pixels cut[j] .. cut[j + 1] - 1
+    out += share[1:] * a[cut[1:]] - share[:-1] * a[cut[:-1]]
+    return np.moveaxis(out * np.float32(n / m), 0, axis)
 
 
 def _border(a):

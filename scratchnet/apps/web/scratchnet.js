@@ -197,7 +197,6 @@
   // Pillow's resampling of a float image ("F" mode), as Image.resize computes it: separable
   // filters, coefficients normalised per output pixel, horizontal pass first
   const FILTERS = {
-    box: {support: 0.5, f: x => (x > -0.5 && x <= 0.5 ? 1 : 0)},
     bilinear: {support: 1, f: x => { x = Math.abs(x); return x < 1 ? 1 - x : 0; }},
     lanczos: {support: 3, f: x => (x >= -3 && x < 3 ? sinc(x) * sinc(x / 3) : 0)},
   };
@@ -256,7 +255,31 @@
   function shrink(img, size) {                          // preprocess._shrink
     if (Math.max(img.h, img.w) <= size) return img;
     const scale = size / Math.max(img.h, img.w);
-    return resize(img, Math.max(1, pyRound(img.w * scale)), Math.max(1, pyRound(img.h * scale)), "box");
+    return areaMean(areaMean(img, Math.max(1, pyRound(img.h * scale)), true), Math.max(1, pyRound(img.w * scale)), false);
+  }
+
+  // preprocess.area_mean: the mean over n equal windows down the rows (alongRows) or
+  // across the columns; float32 at each step, as NumPy computes it
+  function areaMean(img, n, alongRows) {
+    const m = alongRows ? img.h : img.w, lines = alongRows ? img.w : img.h;
+    const out = alongRows ? image(n, img.w) : image(img.h, n);
+    const at = alongRows ? (i, l) => i * img.w + l : (i, l) => l * img.w + i;
+    const put = alongRows ? (j, l) => j * img.w + l : (j, l) => l * n + j;
+    const cut = [], share = [];
+    for (let j = 0; j <= n; j++) {
+      const edge = j * (m / n), c = Math.min(Math.trunc(edge), m - 1);
+      cut.push(c);
+      share.push(j === n ? 0 : Math.fround(edge - c));
+    }
+    const f = Math.fround, ratio = f(n / m);
+    for (let l = 0; l < lines; l++) for (let j = 0; j < n; j++) {
+      let s = img.d[at(cut[j], l)];
+      const end = j === n - 1 ? m : cut[j + 1];
+      for (let i = cut[j] + 1; i < end; i++) s = f(s + img.d[at(i, l)]);
+      s = f(s + f(f(share[j + 1] * img.d[at(cut[j + 1], l)]) - f(share[j] * img.d[at(cut[j], l)])));
+      out.d[put(j, l)] = f(s * ratio);
+    }
+    return out;
   }
 
   function border(img) {                                // preprocess._border (corners twice)
@@ -804,7 +827,7 @@
   const script = document.currentScript;
   const modelUrl = (script && script.dataset.model) || "model.bin";
   window.scratchnet = {predict, preprocess, views, header: () => header, ready: null, load,
-                       parts: {resize, shrink, drawingArea, background, ink, normaliseWidth, strokeWidth, skeleton, otsu, image,
+                       parts: {resize, shrink, areaMean, drawingArea, background, ink, normaliseWidth, strokeWidth, skeleton, otsu, image,
                                box, crop, cropInk, centerByMass}};
   if (!(script && script.dataset.manual)) window.scratchnet.ready = load(modelUrl);
 })();
