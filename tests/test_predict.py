@@ -13,7 +13,6 @@ from scratchnet.apps.inference import predict_files
 from scratchnet.data.preprocess import WORK_SIZE, _crop, _shrink, drawing_area, to_grey, to_mnist
 from scratchnet.core.training import evaluate
 from scratchnet.data.mnist import to_input
-from scratchnet.errors import ImageError
 from synthetic.drawstyles import cropped_to_ink, on_canvas, outline, screenshot, trace
 from synthetic.userstyle import STYLES, stylise
 
@@ -133,43 +132,6 @@ def test_specks_far_away_fainter_than_ink_or_many_are_dropped():
     speckled = pen_drawing(specks=[((60 + 25 * i, 120 + 8 * (i % 2)), 4) for i in range(5)])
     for picture in (far, Image.fromarray(faint), speckled):
         assert np.array_equal(to_mnist(picture), one)
-
-
-def blots():
-    """Ink that is one blot, not pen strokes: a soft smudge, a speck alone, a filled disc, a
-    short fat bar (as wide as half its length and more)."""
-    yy, xx = np.mgrid[0:280, 0:280]
-    smudge = 230 - 35 * np.exp(-((yy - 130) ** 2 + (xx - 150) ** 2) / 40 ** 2)
-    speck = np.full((280, 280), 235.0)
-    speck[100:104, 180:184] = 120
-    disc = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(disc).ellipse([90, 90, 170, 170], fill=0)
-    bar = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(bar).rectangle([120, 100, 160, 160], fill=0)
-    return [Image.fromarray(smudge.astype(np.uint8)), Image.fromarray(speck.astype(np.uint8)), disc, bar]
-
-
-def fat_strokes():
-    """Pen strokes, however fat: a marker's short 1 (a bar 30 px wide, 80 long) and a 0 whose
-    pen is a quarter of its size."""
-    one = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(one).rectangle([125, 100, 155, 180], fill=0)
-    zero = Image.new("L", (280, 280), 255)
-    ImageDraw.Draw(zero).ellipse([80, 60, 200, 220], outline=0, width=30)
-    return [one, zero]
-
-
-def test_ink_that_is_one_blot_is_no_digit(mnist):
-    """A smudge, a speck, a filled disc or a stubby bar is refused as no digit; a fat marker's
-    strokes and MNIST's digits are not (none of its 10,000 test digits measures over 0.53 of
-    the 0.6 that makes a blot)."""
-    for picture in blots():
-        with pytest.raises(ImageError, match="one blot"):
-            to_mnist(picture)
-    for picture in fat_strokes():
-        assert to_mnist(picture).max() == 1
-    for digit in mnist.test_images[:300]:
-        to_mnist(Image.fromarray(digit))
 
 
 def tight_vs_framed_overlap(digits):

@@ -337,25 +337,6 @@ def test_the_page_shrinks_a_picture_as_preprocess_py(browser, static_url):
         np.testing.assert_allclose(np.array(page[2], np.float32).reshape(ours.shape), ours, rtol=0, atol=1e-6)
 
 
-def test_the_page_refuses_a_blot_as_preprocess_py(browser, static_url):
-    """A smudge, a speck, a filled disc and a stubby bar: no digit, with Python's message; a
-    fat marker's 1 and 0: the same pixels as Python's."""
-    from test_predict import blots, fat_strokes
-    open_static(browser, static_url)
-    for picture in blots():
-        rgba = np.asarray(picture.convert("RGBA"))
-        message = browser.execute_script(
-            "const s = atob(arguments[0]), a = new Uint8ClampedArray(s.length);"
-            "for (let i = 0; i < s.length; i++) a[i] = s.charCodeAt(i);"
-            "try { scratchnet.preprocess(new ImageData(a, arguments[1], arguments[2])); return null; }"
-            "catch (e) { return e.message; }",
-            base64.b64encode(rgba.tobytes()).decode(), picture.width, picture.height)
-        assert message == "no digit found: the ink is one blot or smudge, not pen strokes", (picture.size, message)
-    for picture in fat_strokes():
-        page = page_preprocess(browser, picture)
-        assert (np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean() >= 0.98
-
-
 def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
     """Handwritten ! ? and umlauts: their dots are small beside the strokes, and kept."""
     from synthetic.drawstyles import DEJAVU, handwritten

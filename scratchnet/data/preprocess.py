@@ -25,8 +25,7 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            smaller than the digit, unless a pen's dot beside it: the dot of a !) and
            pieces entering from the border (shadows, page edges, fingers: fainter than
            the ink, wider than its pen or along a whole side; not a stroke drawn to the
-           canvas's edge) and take the bounding box of what is left; ink that is one
-           blot (a smudge, a speck: its one stroke over half as wide as it is long) is no digit;
+           canvas's edge) and take the bounding box of what is left;
  6. stroke width: measure the pen's width and, if it is outside MNIST's range once
            scaled (a 1-px paint tool, a fat marker), thicken or thin the strokes to MNIST's
            typical width (strokes.py);
@@ -42,7 +41,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
 from ..fileio import atomic_write
-from .strokes import normalise_width, stroke_width
+from .strokes import normalise_width
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)    # ITU-R 601
 COLOUR = 0.5              # ink whose luma stands out less than this share of its colour: by colour
@@ -62,8 +61,6 @@ EDGE = 0.08               # a drawing area's side: the grey steps by more than t
 AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
 MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
 TOUCHING = 0.1            # at most this share of a canvas's inside edge may be ink touching it
-BLOT = 0.6                # ink whose stroke is this share of its longer side wide (at 28x28, as drawn)
-                          # is one blot, not pen strokes (MNIST's 10,000 test digits: 0.53 at most)
 INK_SIDE = 2.0            # the ink stands out from the paper this many times further on its side
 
 
@@ -411,9 +408,8 @@ def to_mnist(img, normalise_strokes=True):
     """PIL image -> float32 (28, 28) in [0, 1], white digit on black, MNIST-style.
     normalise_strokes=False skips step 6 (the pen's width stays as drawn).
 
-    Raises ImageError if there is no ink (a blank image) or it is one blot (_refuse_a_blot)."""
+    Raises ImageError if there is no ink (a blank image)."""
     crop = _ink_crop(img)
-    _refuse_a_blot(_place(crop))
     if normalise_strokes:
         crop = _crop(normalise_width(crop, DIGIT_BOX)[0])   # 6. MNIST's pen width
     return _place(crop)
@@ -424,24 +420,12 @@ def to_mnist_views(img):
     step 6 if that step thinned the strokes, else the same array. Thinning turns a filled
     shape into a stick, a dress into a 1: the open set looks at both views (OpenSet.answer).
 
-    Raises ImageError if there is no ink (a blank image) or it is one blot (_refuse_a_blot)."""
+    Raises ImageError if there is no ink (a blank image)."""
     crop = _ink_crop(img)
-    drawn = _place(crop)
-    _refuse_a_blot(drawn)
     normalised = normalise_width(crop, DIGIT_BOX)[0]
     digit = _place(_crop(normalised))
     thinned = normalised.sum() < crop.sum()                 # (thickening adds ink)
-    return digit, (drawn if thinned else digit)
-
-
-def _refuse_a_blot(drawn):
-    """A smudge, a speck or a filled shape is not written with a pen: its one "stroke" is
-    about as wide as it is long. Pen strokes, even a fat marker's short 1, are far thinner
-    than the drawing is long. drawn: the (28, 28) picture without step 6."""
-    mask = drawn > 0.5
-    ys, xs = np.nonzero(mask)
-    if len(ys) and stroke_width(mask, with_ends=True)[0] >= BLOT * (max(np.ptp(ys), np.ptp(xs)) + 1):
-        raise ImageError("no digit found: the ink is one blot or smudge, not pen strokes")
+    return digit, (_place(crop) if thinned else digit)
 
 
 def _ink_crop(img):

@@ -250,7 +250,6 @@
   const EDGE_BRIGHT = 0.8, EDGE_PEN = 2.0, EDGE_SPAN = 0.9;  // preprocess: a stroke drawn to the picture's edge
   const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
   const COLOUR = 0.5, INK_SIDE = 2.0;                        // preprocess: ink told by its colour, the ink's side
-  const BLOT = 0.6;                                          // preprocess: one blot, not pen strokes
   const luma = (r, g, b) => 0.299 * r + 0.587 * g + 0.114 * b;   // preprocess.LUMA (ITU-R 601)
 
   function shrink(img, size) {                          // preprocess._shrink
@@ -809,23 +808,10 @@
       a = ink(shrink(crop(full, at(top - margin), Math.min(full.h, at(bottom + margin)),
                           at(left - margin), Math.min(full.w, at(right + margin))), WORK_SIZE));
     }
-    const drawn = cropInk(a), placed = place(drawn);
-    refuseABlot(placed);
-    const normalised = normaliseWidth(drawn);           // 6. MNIST's pen width
+    const drawn = cropInk(a), normalised = normaliseWidth(drawn);   // 6. MNIST's pen width
     const sum = img => img.d.reduce((s, v) => s + v, 0);
     const pixels = place(cropInk(normalised));
-    return {pixels, asDrawn: sum(normalised) < sum(drawn) ? placed : null};   // (thickening adds ink)
-  }
-
-  function refuseABlot(placed) {                        // preprocess._refuse_a_blot: (28 * 28) pixels
-    const mask = Uint8Array.from(placed, v => (v > 0.5 ? 1 : 0));
-    let top = FRAME, bottom = -1, left = FRAME, right = -1;
-    for (let y = 0; y < FRAME; y++) for (let x = 0; x < FRAME; x++) {
-      if (!mask[y * FRAME + x]) continue;
-      top = Math.min(top, y); bottom = Math.max(bottom, y); left = Math.min(left, x); right = Math.max(right, x);
-    }
-    if (bottom >= 0 && strokeWidth(mask, FRAME, FRAME)[0] >= BLOT * (Math.max(bottom - top, right - left) + 1))
-      throw new Error("no digit found: the ink is one blot or smudge, not pen strokes");
+    return {pixels, asDrawn: sum(normalised) < sum(drawn) ? place(drawn) : null};   // (thickening adds ink)
   }
 
   function place(c) {                                   // preprocess._place: steps 7-8
