@@ -9,11 +9,10 @@ drawstyles.py: a 1-px paint tool, fine pen, marker, pressure pen, small on a big
 photo of paper, cropped tight to the ink), a screenshot of a canvas demo (the canvas in its
 frame, the page, a title and buttons around it), digits drawn up to their canvas's side or
 corner, 1s drawn with a line tool (one straight stroke), digits drawn with a 1-px pencil on a
-canvas bigger than the working size, and scikit-learn's UCI handwritten
-digits (43 people). Non-digits: handwritten-looking letters, symbols, five other scripts
-(fonts from Debian's packages), doodles, scribbles, blank-ish noise, letters in eight
-handwriting-style fonts, Fashion-MNIST (Debian's dataset-fashion-mnist), joined-up letters
-drawn with a pen
+canvas bigger than the working size, and scikit-learn's UCI handwritten digits (43 people).
+Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from Debian's
+packages), doodles, scribbles, blank-ish noise, letters in eight handwriting-style fonts,
+Fashion-MNIST (Debian's dataset-fashion-mnist), joined-up letters drawn with a pen
 (Hershey's script simplex, Debian's hershey-fonts-data); the digit-shaped letters (Latin,
 and the Hebrew lamed and resh, a 7's bar and down-stroke) are reported apart. None of these
 pictures come from the code, fonts or seeds the detector was trained on
