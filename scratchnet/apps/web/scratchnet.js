@@ -259,25 +259,27 @@
   }
 
   // preprocess.area_mean: the mean over n equal windows down the rows (alongRows) or
-  // across the columns; float32 at each step, as NumPy computes it
+  // across the columns; float32 at each step, in NumPy's order (a Float32Array rounds as it stores)
   function areaMean(img, n, alongRows) {
     const m = alongRows ? img.h : img.w, lines = alongRows ? img.w : img.h;
-    const out = alongRows ? image(n, img.w) : image(img.h, n);
-    const at = alongRows ? (i, l) => i * img.w + l : (i, l) => l * img.w + i;
-    const put = alongRows ? (j, l) => j * img.w + l : (j, l) => l * n + j;
-    const cut = [], share = [];
+    const at = alongRows ? img.w : 1, across = alongRows ? 1 : img.w;        // strides in img
+    const out = alongRows ? image(n, lines) : image(lines, n);
+    const outAt = alongRows ? lines : 1, outAcross = alongRows ? 1 : n;     // strides in out
+    const cut = new Int32Array(n + 1), share = new Float32Array(n + 1);     // share[n]: 0
     for (let j = 0; j <= n; j++) {
-      const edge = j * (m / n), c = Math.min(Math.trunc(edge), m - 1);
-      cut.push(c);
-      share.push(j === n ? 0 : Math.fround(edge - c));
+      const edge = j * (m / n);
+      cut[j] = Math.min(Math.trunc(edge), m - 1);
+      if (j < n) share[j] = edge - cut[j];
     }
-    const f = Math.fround, ratio = f(n / m);
-    for (let l = 0; l < lines; l++) for (let j = 0; j < n; j++) {
-      let s = img.d[at(cut[j], l)];
-      const end = j === n - 1 ? m : cut[j + 1];
-      for (let i = cut[j] + 1; i < end; i++) s = f(s + img.d[at(i, l)]);
-      s = f(s + f(f(share[j + 1] * img.d[at(cut[j + 1], l)]) - f(share[j] * img.d[at(cut[j], l)])));
-      out.d[put(j, l)] = f(s * ratio);
+    const f = Math.fround, ratio = f(n / m), d = img.d, sum = new Float32Array(lines);
+    for (let j = 0; j < n; j++) {
+      const first = cut[j], end = j === n - 1 ? m : cut[j + 1];
+      for (let l = 0; l < lines; l++) sum[l] = d[first * at + l * across];
+      for (let i = first + 1; i < end; i++) for (let l = 0; l < lines; l++) sum[l] += d[i * at + l * across];
+      for (let l = 0; l < lines; l++) {
+        const cuts = f(f(share[j + 1] * d[cut[j + 1] * at + l * across]) - f(share[j] * d[first * at + l * across]));
+        out.d[j * outAt + l * outAcross] = f(f(sum[l] + cuts) * ratio);
+      }
     }
     return out;
   }
