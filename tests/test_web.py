@@ -246,6 +246,16 @@ def test_the_page_preprocesses_drawings_as_preprocess_py(browser, static_url, mo
     assert np.mean(close) >= 0.99
 
 
+def on_page_as_grey(browser, script, grey):
+    """Run `script` on the page with `p` (scratchnet.parts) and `grey`, the page's image of a
+    (h, w) float32 grey picture (sent as base64: a JSON list of numbers is slow)."""
+    return browser.execute_script(
+        "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
+        "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"
+        "const p = scratchnet.parts, grey = p.image(arguments[1], arguments[2], new Float32Array(b.buffer));"
+        + script, base64.b64encode(np.asarray(grey, "<f4").tobytes()).decode(), *grey.shape)
+
+
 def page_preprocess(browser, picture):
     """What the page's preprocessing makes of an uploaded picture (its pixels as base64: a JSON
     list of numbers is slow)."""
@@ -307,12 +317,7 @@ def test_the_page_finds_the_drawing_area_of_preprocess_py(browser, static_url, m
     for picture in pictures:
         grey = preprocess._shrink(preprocess.to_grey(picture), preprocess.WORK_SIZE).astype("<f4")
         ours = preprocess.drawing_area(grey)
-        page = browser.execute_script(
-            "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
-            "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"
-            "const p = scratchnet.parts;"
-            "return p.drawingArea(p.image(arguments[1], arguments[2], new Float32Array(b.buffer)));",
-            base64.b64encode(grey.tobytes()).decode(), *grey.shape)
+        page = on_page_as_grey(browser, "return p.drawingArea(grey);", grey)
         assert page == (None if ours is None else [int(v) for v in ours])
         found.append(ours is not None)
     assert sum(found) == 10 + 4 * 2, found
@@ -327,12 +332,8 @@ def test_the_page_shrinks_a_picture_as_preprocess_py(browser, static_url):
     for h, w in ((238, 238), (300, 171), (170, 421), (640, 320), (1001, 999)):
         grey = rng.random((h, w), dtype=np.float32)
         ours = preprocess._shrink(grey, preprocess.WORK_SIZE)
-        page = browser.execute_script(
-            "const s = atob(arguments[0]), b = new Uint8Array(s.length);"
-            "for (let i = 0; i < s.length; i++) b[i] = s.charCodeAt(i);"
-            "const p = scratchnet.parts, out = p.shrink(p.image(arguments[1], arguments[2], new Float32Array(b.buffer)), 160);"
-            "return [out.h, out.w, Array.from(out.d)];",
-            base64.b64encode(grey.astype("<f4").tobytes()).decode(), h, w)
+        page = on_page_as_grey(browser, "const out = p.shrink(grey, 160); return [out.h, out.w, Array.from(out.d)];",
+                               grey)
         assert page[:2] == list(ours.shape)
         np.testing.assert_allclose(np.array(page[2], np.float32).reshape(ours.shape), ours, rtol=0, atol=1e-6)
 
