@@ -81,8 +81,8 @@ def main():
     set_threads(args.threads)
     import numpy as np  # after set_threads: BLAS reads its thread count on import
 
-    from scratchnet.apps.openset import (MORE_DIGITS, OpenSet, detectors_for, examples_for, fit_open_set,
-                                         held_out_for, outlier_network_pays)
+    from scratchnet.apps.openset import (MORE_DIGITS, OUTLIER_NETWORKS, OpenSet, detectors_for, examples_for,
+                                         fit_open_set, held_out_for, outlier_network_pays)
     from scratchnet.core.model import load_model
     from scratchnet.core.networks import ARCHITECTURES
     from scratchnet.core.training import fit, warm_up
@@ -174,9 +174,9 @@ def main():
     examples = examples_for(images_trained)
     detector_digits = data.train_images[:examples].copy()
     held_out_digits = data.train_images[-held_out_for(images_trained):].copy()
-    digit_labels, more_digits = None, None
-    if outlier_network_pays(images_trained):
-        digit_labels = data.train_labels[:examples].copy()
+    digit_labels, more_digits = data.train_labels[:examples].copy(), None
+    outlier_networks = OUTLIER_NETWORKS if outlier_network_pays(images_trained) else 0
+    if outlier_networks:
         more_digits = (data.train_images[examples:examples + MORE_DIGITS].copy(),
                        data.train_labels[examples:examples + MORE_DIGITS].copy())
     del images, labels, train, val
@@ -187,6 +187,7 @@ def main():
         start = time.perf_counter()
         openset = fit_open_set(model, detector_digits, held_out_digits, to_input, seed=args.seed,
                                examples=examples, labels=digit_labels, more=more_digits,
+                               outlier_networks=outlier_networks,
                                detectors=detectors_for(images_trained),
                                on_prepare=lambda n: print(
                                    f"drawing and preprocessing {n:,} pictures for the 'not a digit' "

@@ -511,6 +511,29 @@ def test_a_nearly_straight_skeleton_is_ruled_straight_and_any_other_left_as_it_i
     assert ruled >= 0.6 * (mnist.test_labels[:300] == 1).sum()
 
 
+def test_some_1s_get_a_flag_and_some_0s_a_slash_and_nothing_else_changes(mnist):
+    """The detector's digits include 1s with a long flag and slashed 0s (written_variants):
+    ink is only added, to 0s and 1s only, a 1's flag to the left of its top and in its upper
+    half, a 0's slash inside its box; the same seed draws the same."""
+    from scratchnet.data.nondigits import written_variants
+    digits, labels = mnist.train_images[:2000], mnist.train_labels[:2000]
+    out = written_variants(digits, labels, seed=0)
+    assert (out >= digits).all() and (written_variants(digits, labels, seed=0) == out).all()
+    changed = (out != digits).any(axis=(1, 2))
+    assert not changed[~np.isin(labels, (0, 1))].any()
+    for label, share in ((1, 1 / 3), (0, 1 / 4)):
+        assert 0.5 * share < changed[labels == label].mean() < 1.5 * share
+    for i in np.flatnonzero(changed):
+        ys, xs = np.nonzero(digits[i] > 127)
+        added_y, added_x = np.nonzero((out[i] > 127) & (digits[i] <= 127))
+        if labels[i] == 1:
+            assert len(added_y)
+            assert added_y.max() <= ys.min() + 0.5 * np.ptp(ys) + 1
+            assert added_x.min() < xs[ys <= ys.min() + 1].mean() - 1
+        else:
+            assert ys.min() - 1 <= added_y.min() and added_y.max() <= ys.max() + 1
+            assert xs.min() - 1 <= added_x.min() and added_x.max() <= xs.max() + 1
+
 def test_preprocessing_finishes_in_this_process_when_the_pool_breaks(monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
     from scratchnet.data import nondigits

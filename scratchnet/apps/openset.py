@@ -444,15 +444,16 @@ def fit_open_set(model, digits, val_digits, prepare, seed=0, examples=EXAMPLES, 
     digits, val_digits: uint8 MNIST images (training and held-out), converted by
     `prepare(batch, out)` as in fit(). `detectors` detectors learn from `examples` training
     digits (as MNIST drew them, drawn as canvas pictures, traced, at low resolution, by a
-    wobbling hand) against non-digit pictures, all preprocessed as predict.py does
-    (data.nondigits.detector_examples: cached per user; on_prepare(n) hears when n pictures
-    must be made first), and are averaged into one. Given the digits' `labels`,
-    `outlier_networks` outlier networks, from different seeds, are trained on the same pictures
-    and `more` (MNIST images, labels) too (fit_outlier_network). The threshold accepts ACCEPT of the held-out digits in each of the
+    wobbling hand; given their `labels`, some 1s flagged and 0s slashed) against non-digit
+    pictures, all preprocessed as predict.py does (data.nondigits.detector_examples: cached
+    per user; on_prepare(n) hears when n pictures must be made first), and are averaged into
+    one. Given the digits' `labels`, `outlier_networks` outlier networks, from different
+    seeds, are trained on the same pictures and `more` (MNIST images, labels) too
+    (fit_outlier_network). The threshold accepts ACCEPT of the held-out digits in each of the
     CALIBRATION styles, preprocessed the same way.
     """
     from ..data.nondigits import calibration_examples, detector_examples
-    positives, negatives = detector_examples(digits, examples, on_prepare=on_prepare)
+    positives, negatives = detector_examples(digits, examples, on_prepare=on_prepare, labels=labels)
     nets = ()
     if labels is not None:      # (seeds 1000 apart: the first is the run's own, the others no run's)
         nets = tuple(fit_outlier_network(positives, labels[:len(positives)], negatives, prepare,
