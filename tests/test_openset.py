@@ -534,6 +534,7 @@ def test_some_1s_get_a_flag_and_some_0s_a_slash_and_nothing_else_changes(mnist):
             assert ys.min() - 1 <= added_y.min() and added_y.max() <= ys.max() + 1
             assert xs.min() - 1 <= added_x.min() and added_x.max() <= xs.max() + 1
 
+
 def test_preprocessing_finishes_in_this_process_when_the_pool_breaks(monkeypatch):
     from concurrent.futures.process import BrokenProcessPool
     from scratchnet.data import nondigits

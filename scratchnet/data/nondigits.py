@@ -261,14 +261,14 @@ def written_variants(digits, labels, seed):
         height = bottom - top + 1
         if labels[i] == 1:   # from the stroke's top, 30-60 degrees off it, to the left
             x, x_bottom = xs[ys <= top + 1].mean(), xs[ys >= bottom - 1].mean()
-            along = np.array([x_bottom - x, height - 1.0]) / np.hypot(x_bottom - x, height - 1.0)
+            lean = np.degrees(np.arctan2(x - x_bottom, height - 1.0))    # the stroke's, off upright
             # but no flatter than 35 degrees below the horizontal: a flatter bar is a 7's
-            turn = np.radians(min(rng.uniform(30, 60), 55 - np.degrees(np.arctan2(-along[0], along[1]))))
-            if turn < np.radians(20):
+            turn = min(rng.uniform(30, 60), 55 - lean)
+            if turn < 20:
                 continue
-            flag = np.array([along[0] * np.cos(turn) - along[1] * np.sin(turn),
-                             along[0] * np.sin(turn) + along[1] * np.cos(turn)]) * height * rng.uniform(0.2, 0.35)
-            line = [(x, top), (x + flag[0], top + flag[1])]
+            down = np.radians(lean + turn)                              # the flag's, off upright
+            length = height * rng.uniform(0.2, 0.35)
+            line = [(x, top), (x - length * np.sin(down), top + length * np.cos(down))]
         else:                # across the 0, from its top right to its bottom left
             cx, half = (left + right) / 2, (right - left + 1) * rng.uniform(0.2, 0.4)
             line = [(cx + half, top + 0.05 * height), (cx - half, bottom - 0.05 * height)]
