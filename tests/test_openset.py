@@ -489,6 +489,23 @@ def test_every_training_family_and_digit_style_draws_ink():
             nondigits.CHARACTERS.get(kind) or "".join(nondigits._script_letters().values()))
 
 
+def test_the_wandering_pen_is_one_stroke_inside_its_canvas_at_a_hands_pace_however_smooth():
+    """A scribble of the "wandering pen" family: one unbroken 1-px line that turns back at
+    the canvas's edge, about as long for a smooth hand as for a shaky one (its speed does not
+    depend on how much of the last step each step keeps)."""
+    from scratchnet.data import nondigits
+    from scratchnet.data.preprocess import _components
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        lines = nondigits._wandering_pen(rng)
+        assert len(np.unique(_components(lines)[lines])) == 1               # one stroke
+        ys, xs = np.nonzero(lines)
+        assert min(ys.min(), xs.min()) >= 11 and max(ys.max(), xs.max()) <= nondigits.PEN_SIZE - 12
+    ink = {keep: np.median([nondigits._wandering_pen(np.random.default_rng(seed), keep).sum()
+                            for seed in range(30)]) for keep in (0.5, 0.92)}
+    assert 0.6 < ink[0.92] / ink[0.5] < 1.6, ink
+
+
 def test_a_nearly_straight_skeleton_is_ruled_straight_and_any_other_left_as_it_is(mnist):
     """The detector's traced and hand-drawn 1s include 1s drawn with a line tool: a skeleton
     within 5% of its length of a straight line becomes that line (upright one time in two);

@@ -99,9 +99,9 @@ FAMILIES = ("letters", "handwritten letters", "symbols", "scripts", "glyphs", "d
             "typed letters", "typed signs", "typed pictographs", "typed scripts",
             "drawn alphabets", "typed alphabets", "pen scribbles", "things", "drawn atlas",
             "turning strokes", "photos of things", "drawn handwriting", "typed handwriting",
-            "drawn joined-up")
+            "drawn joined-up", "wandering pen")
 # PER_FAMILY times this; others once
-SHARES = {"drawn handwriting": 2, "typed handwriting": 2, "drawn joined-up": 2}
+SHARES = {"drawn handwriting": 2, "typed handwriting": 2, "drawn joined-up": 2, "wandering pen": 4}
 TURNS = tuple(f for f in FAMILIES for _ in range(SHARES.get(f, 1)))   # the families' order of turns
 NEGATIVES_PER_DIGIT = PER_FAMILY * len(TURNS)
 
@@ -377,6 +377,26 @@ def _turning_stroke(rng):
             p = np.clip(p + 3 * np.array([np.cos(heading), np.sin(heading)]), 8, PEN_SIZE - 8)
             points.append(tuple(p))
         heading += rng.choice([-1, 1]) * rng.uniform(0.6, 2.6)      # a corner: 35-150 degrees
+    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
+    ImageDraw.Draw(img).line(points, fill=1)
+    return np.asarray(img, dtype=bool)
+
+
+def _wandering_pen(rng, keep=None):
+    """A hand scribbling without aim: the pen's velocity a smoothed random walk (each step
+    keeps 50-92% of the last one's), 20-110 steps, turning back at the edge of a PEN_SIZE
+    canvas, 1-px lines. A few of its turns at 28x28 are as a digit's; all of them never are."""
+    keep = rng.uniform(0.5, 0.92) if keep is None else keep
+    p, v = rng.uniform(30, PEN_SIZE - 30, 2), rng.normal(0, 3, 2)
+    points = [tuple(p)]
+    for _ in range(int(rng.integers(20, 111))):
+        # the noise keeps the pen's speed at about 4 px a step whatever `keep` is
+        v = keep * v + rng.normal(0, 2.5 * np.sqrt(1 - keep ** 2) / 0.6, 2)
+        p = p + v
+        out = (p < 12) | (p > PEN_SIZE - 12)
+        v[out] = -v[out]
+        p = np.clip(p, 12, PEN_SIZE - 12)
+        points.append(tuple(p))
     img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
     ImageDraw.Draw(img).line(points, fill=1)
     return np.asarray(img, dtype=bool)
@@ -732,6 +752,8 @@ def nondigit_picture(family, rng):
         return _thing(rng)
     if family == "photos of things":
         return _photo_of_thing(rng)
+    if family == "wandering pen":
+        return _pen(_wandering_pen(rng), rng, widths=(0, 6))
     if family == "turning strokes":
         return _pen(_turning_stroke(rng), rng, widths=(0, 8))
     if family in ("noise", "textures", "paper"):
