@@ -11,7 +11,7 @@ from a small detector trained after the network, on what the network computes fo
             framework's own fit() (so its backward pass is the gradient-checked Dense and
             softmax cross-entropy) on MNIST training digits (as MNIST drew them, drawn as
             canvas pictures, traced with pens of any width, at low resolution, by a wobbling
-            hand) against non-digits of 31 families (data/nondigits.py), all preprocessed as
+            hand) against non-digits of 32 families (data/nondigits.py), all preprocessed as
             predict.py does. DETECTORS of them, from different seeds, are averaged into one
             Dense(183, 192) -> ReLU -> Dense(192, 2) (average())
   outliers  OUTLIER_NETWORKS networks of their own, from different seeds, with an eleventh
@@ -327,7 +327,7 @@ class OpenSet:
                    tuple(nets), scales, bool(info.get("shifts", False)), bool(info.get("views", False)))
 
 
-EXAMPLES = 9000   # training digits the detector learns from (against 31,385 non-digits)
+EXAMPLES = 9000   # training digits the detector learns from (against 35,077 non-digits)
 SHORT_EXAMPLES = 1000   # ... after a short try (--limit): drawn in seconds, not minutes
 HELD_OUT = 6000   # held-out digits its threshold is calibrated on (train.py: the validation
                   # split): the 0.5% left out of 1,000 were 5 pictures, and another draw of 1,000

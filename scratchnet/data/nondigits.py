@@ -7,12 +7,14 @@ Digits come as MNIST drew them, as canvas pictures with a thinner or thicker pen
 along their skeleton with a pen of some width (a 1-px paint tool up to a marker), as tiny
 low-resolution scans, and drawn by a wobbling hand at any size on a canvas; some 1s with a long
 flag and some 0s slashed, as many people write them (written_variants). Non-digits come
-in thirty-one families: letters (not the digit-like ones) typed and traced by hand, symbols,
+in thirty-two families: letters (not the digit-like ones) typed and traced by hand, symbols,
 letters of other scripts, invented glyphs, doodles, shapes, scribbles, filled blobs, noise,
 textures and bare paper; and letters, symbols, mathematical signs and arrows, pictographs
 and letters of other scripts in many fonts, typed or drawn by the same wobbling hand as the
 digits; the Greek, Cyrillic and Hebrew alphabets typed and drawn; scribbles drawn with a
-paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; things seen
+paint tool's pen; strokes that turn a few sharp corners, as a hand scribbles; a hand
+scribbling without aim (four shares: at 28x28 a few of its turns look like a digit's,
+and a network learns what the rest of such a scribble is only from many); things seen
 in small photos (garments, bags, shoes: filled polygons, and smooth outlines shaded,
 printed and seamed); and letters of ten scripts no matplotlib font has (South Indian and
 other Indic scripts, Ethiopic, Hangul), Hebrew in three designs besides DejaVu's, and Latin
@@ -30,7 +32,7 @@ Debian's fonts once, stored in the package: no system fonts needed; its handwrit
 not the benchmark's).
 
 The pictures a machine makes are cached (_cached): the first detector trained on it draws
-and preprocesses them (~40,400, two to five minutes on 2 cores), the next ones read them.
+and preprocesses them (~44,100, two to five minutes on 2 cores), the next ones read them.
 """
 import contextlib
 import functools
@@ -910,7 +912,7 @@ def _source_hash():
 
 class StoredPictures:
     """A (k, 28, 28) uint8 array in an uncompressed .npz file, read a slice at a time: the
-    detector's ~40,400 training pictures are never all in memory (train.py's peak). Slicing
+    detector's ~44,100 training pictures are never all in memory (train.py's peak). Slicing
     with a step of 1 reads just those rows, straight from the archive (zipfile's own seek
     reads and drops everything before the slice, ever larger temporaries that the C heap then
     keeps); any other index reads the whole array first."""
