@@ -386,13 +386,15 @@ def _turning_stroke(rng):
 
 def _wandering_pen(rng, keep=None):
     """A hand scribbling without aim: the pen's velocity a smoothed random walk (each step
-    keeps 50-92% of the last one's), 20-110 steps, turning back at the edge of a PEN_SIZE
-    canvas, 1-px lines. A few of its turns at 28x28 are as a digit's; all of them never are."""
+    keeps 50-92% of the last one's, or `keep`), 20-110 steps, turning back at the edge of a
+    PEN_SIZE canvas, 1-px lines. A few of its turns at 28x28 are as a digit's; all of them
+    never are."""
     keep = rng.uniform(0.5, 0.92) if keep is None else keep
     p, v = rng.uniform(30, PEN_SIZE - 30, 2), rng.normal(0, 3, 2)
     points = [tuple(p)]
     for _ in range(int(rng.integers(20, 111))):
-        # the noise keeps the pen's speed at about 4 px a step whatever `keep` is
+        # steady, v's spread on each axis is the noise's / sqrt(1 - keep^2): 2.5 / 0.6 px,
+        # a hand's pace, however smooth the hand
         v = keep * v + rng.normal(0, 2.5 * np.sqrt(1 - keep ** 2) / 0.6, 2)
         p = p + v
         out = (p < 12) | (p > PEN_SIZE - 12)
