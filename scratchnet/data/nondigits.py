@@ -366,6 +366,13 @@ def _texture(rng):
     return np.where(on, 0, 255)
 
 
+def _polyline(points):
+    """[(x, y), ...] -> (PEN_SIZE, PEN_SIZE) bool: a 1-px line through the points, in order."""
+    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
+    ImageDraw.Draw(img).line(points, fill=1)
+    return np.asarray(img, dtype=bool)
+
+
 def _turning_stroke(rng):
     """A pen stroke that turns a few corners, as a hand scribbles: 2-6 runs, straight or
     gently bent, joined at sharp turns, 1-px lines on a PEN_SIZE canvas. (Strokes that
@@ -379,9 +386,7 @@ def _turning_stroke(rng):
             p = np.clip(p + 3 * np.array([np.cos(heading), np.sin(heading)]), 8, PEN_SIZE - 8)
             points.append(tuple(p))
         heading += rng.choice([-1, 1]) * rng.uniform(0.6, 2.6)      # a corner: 35-150 degrees
-    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
-    ImageDraw.Draw(img).line(points, fill=1)
-    return np.asarray(img, dtype=bool)
+    return _polyline(points)
 
 
 def _wandering_pen(rng, keep=None):
@@ -401,9 +406,7 @@ def _wandering_pen(rng, keep=None):
         v[out] = -v[out]
         p = np.clip(p, 12, PEN_SIZE - 12)
         points.append(tuple(p))
-    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
-    ImageDraw.Draw(img).line(points, fill=1)
-    return np.asarray(img, dtype=bool)
+    return _polyline(points)
 
 
 def _traced(lines, r):
@@ -573,9 +576,7 @@ def _pen_scribble(rng):
     path = np.stack([np.interp(fine, t, points[:, i]) for i in range(2)], 1)
     kernel = np.ones(25) / 25
     path = np.stack([np.convolve(np.pad(path[:, i], 12, mode="edge"), kernel, "valid") for i in range(2)], 1)
-    img = Image.new("1", (PEN_SIZE, PEN_SIZE), 0)
-    ImageDraw.Draw(img).line([tuple(p) for p in path], fill=1)
-    return np.asarray(img, dtype=bool)
+    return _polyline([tuple(p) for p in path])
 
 
 def _thing(rng):
