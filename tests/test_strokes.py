@@ -138,6 +138,28 @@ def test_a_thin_line_broken_into_pieces_is_thickened_and_speckle_left_alone():
     assert normalise_width(speckle, 20)[0] is speckle
 
 
+def pencil_eight(side):
+    """An 8 drawn with a paint program's 1-px pencil (two rings) on a `side` px canvas."""
+    img = Image.new("L", (side, side), 255)
+    draw, c, r = ImageDraw.Draw(img), side / 2, side * 0.2
+    draw.ellipse([c - 0.8 * r, c - 2 * r, c + 0.8 * r, c], outline=0, width=1)
+    draw.ellipse([c - r, c, c + r, c + 2 * r], outline=0, width=1)
+    return img
+
+
+def test_a_1px_line_faded_by_shrinking_a_big_canvas_is_thickened():
+    """Shrunk fourfold to the working size, a 1-px line is a faint one whose brightness comes
+    and goes along it: at half the brightest it is dozens of pieces, more than a 1-px dilation
+    is trusted to join; it is still thickened to MNIST's width."""
+    from scratchnet.data import preprocess
+    from scratchnet.data.strokes import BROKEN_ENDS, normalise_width
+    crop = preprocess._ink_crop(pencil_eight(640))
+    assert stroke_width(crop > 0.5 * crop.max(), with_ends=True)[1] > BROKEN_ENDS
+    out, _ = normalise_width(crop, 20)
+    width = stroke_width(out > 0.5 * out.max()) * 20 / max(out.shape)
+    assert abs(width - TARGET) < 0.4, width
+
+
 def test_dense_noise_that_a_dilation_would_join_is_left_alone():
     from scratchnet.data.strokes import normalise_width
     noise = (np.random.default_rng(1).random((60, 60)) < 0.35).astype(np.float32)

@@ -351,6 +351,18 @@ def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
         assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98
 
 
+def test_the_page_thickens_a_1px_line_faded_by_shrinking_as_preprocess_py(browser, static_url):
+    """A 1-px pencil's 8 on canvases of 500-640 px: shrunk, its line broken at half its
+    brightness, and thickened all the same."""
+    from test_strokes import pencil_eight
+    open_static(browser, static_url)
+    for side in (500, 560, 640):
+        picture = pencil_eight(side)
+        page, ours = page_preprocess(browser, picture), to_mnist(picture)
+        assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98, side
+        assert np.abs(page - to_mnist(picture, normalise_strokes=False)).mean() > 0.05, side
+
+
 def test_the_page_keeps_strokes_drawn_to_the_edge_as_preprocess_py(browser, static_url):
     """A 5 drawn to the canvas's bottom edge, its bar apart (the bowl kept), and beside a 5
     inside the picture a finger, a page's edge and a faint stroke from the border (dropped)."""

@@ -25,6 +25,7 @@ import numpy as np
 TARGET = 2.2          # px at 28x28: MNIST's median stroke width
 MAX_ENDS = 12         # open stroke ends: a digit has a handful, speckled noise hundreds
 BROKEN_ENDS = 36      # at most, of a thin line broken into pieces by scaling
+FAINT = 0.25          # of the brightest: the level at which a thin line that shrinking faded is whole
 MAX_SOFT = 0.6        # of the ink a soft edge, at most, in a picture that is thinned (MNIST's
                       # thick digits: 0.24-0.47; UCI's 8x8 digits upscaled: 0.64-0.85)
 LOW, HIGH = 1.0, 4.0  # px at 28x28: left alone (97% of MNIST's 2,000 test digits measured are within)
@@ -156,6 +157,13 @@ def normalise_width(crop, final_box=20, level=0.5):
     The ink is what is brighter than `level` times the brightest."""
     mask = crop > level * crop.max()
     width, ends = stroke_width(mask, with_ends=True)
+    if ends > MAX_ENDS:
+        # A 1-px line shrunk from a big canvas fades unevenly along its length: broken into
+        # dozens of pieces at half the brightest, whole at a quarter. Speckle stays in pieces.
+        faint = crop > FAINT * crop.max()
+        faint_width, faint_ends = stroke_width(faint, with_ends=True)
+        if faint_ends <= MAX_ENDS:
+            mask, width, ends = faint, faint_width, faint_ends
     # speckle, noise or texture, not pen strokes: nothing to normalise. But a thin line that
     # scaling broke into a few dozen pieces has many ends too, and a 1-px dilation joins them
     # (it also joins dense noise into a mass: hence the few dozen).

@@ -705,7 +705,7 @@
     return image(h, w, d);
   }
 
-  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12, BROKEN_ENDS = 36, MAX_SOFT = 0.6;
+  const TARGET = 2.2, LOW = 1.0, HIGH = 4.0, MAX_ENDS = 12, BROKEN_ENDS = 36, FAINT = 0.25, MAX_SOFT = 0.6;
 
   function padTo(img, r) {                              // r px of zeros around
     const padded = image(img.h + 2 * r, img.w + 2 * r);
@@ -716,8 +716,13 @@
   function normaliseWidth(img) {                        // strokes.normalise_width, final box 20 px
     let top = 0;
     for (const v of img.d) top = Math.max(top, v);
-    const mask = img.d.map(v => (v > 0.5 * top ? 1 : 0)), area = mask.reduce((s, v) => s + v, 0);
-    const [width, ends] = strokeWidth(mask, img.h, img.w);
+    let mask = img.d.map(v => (v > 0.5 * top ? 1 : 0));
+    let [width, ends] = strokeWidth(mask, img.h, img.w);
+    if (ends > MAX_ENDS) {                              // a faded thin line is whole at a quarter
+      const faint = img.d.map(v => (v > FAINT * top ? 1 : 0)), measured = strokeWidth(faint, img.h, img.w);
+      if (measured[1] <= MAX_ENDS) [mask, width, ends] = [faint, ...measured];
+    }
+    const area = mask.reduce((s, v) => s + v, 0);
     if (ends > BROKEN_ENDS) return img;                 // speckle
     if (ends > MAX_ENDS) {                              // speckle, unless a 1-px dilation joins it
       const joined = grow(padTo(image(img.h, img.w, Float32Array.from(mask)), 1), 1, Math.max);
