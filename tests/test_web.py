@@ -352,8 +352,9 @@ def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
 
 
 def test_the_page_thickens_a_1px_line_faded_by_shrinking_as_preprocess_py(browser, static_url):
-    """A 1-px pencil's 8 on canvases of 500-640 px: shrunk, its line broken at half its
-    brightness, and thickened all the same."""
+    """A 1-px pencil's 8 on canvases of 500-640 px, shrunk to the working size and thickened
+    as preprocess.py thickens it (at 640 px its faded line is dozens of pieces at half its
+    brightest: measured at a quarter)."""
     from test_strokes import pencil_eight
     open_static(browser, static_url)
     for side in (500, 560, 640):

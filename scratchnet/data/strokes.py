@@ -154,7 +154,8 @@ def normalise_width(crop, final_box=20, level=0.5):
     """(h, w) grey ink in [0, 1], bright on dark, cropped to its box -> the same ink with its
     strokes as wide as MNIST's once the longer side is scaled to final_box px (see
     width_change), and the width measured (px at the working resolution) before the change.
-    The ink is what is brighter than `level` times the brightest."""
+    The ink is what is brighter than `level` times the brightest (FAINT times, for a thin
+    line that shrinking faded and broke into pieces there)."""
     mask = crop > level * crop.max()
     width, ends = stroke_width(mask, with_ends=True)
     if ends > MAX_ENDS:
