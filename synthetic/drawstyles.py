@@ -201,6 +201,35 @@ def pencil_on_a_big_canvas(digit, rng):
     return on_canvas(outline(digit, int(side * rng.uniform(0.35, 0.95)), rng, 1.5), side, rng)
 
 
+SCREENS = ((1280, 720), (1920, 1080), (2560, 1440), (3840, 2160))
+
+
+def pencil_on_a_screen(digit, rng):
+    """An MNIST digit drawn with a paint program's 1-px pencil on a canvas the size of a
+    screen (720p to 4K), a fifth of its height to nearly all of it: shrunk up to 24 times. The
+    line is the digit's skeleton at 400 px at most, each pixel joined to its neighbours by a
+    1-px line at the full size (a skeleton of the full size takes seconds)."""
+    width, height = SCREENS[int(rng.integers(0, len(SCREENS)))]
+    size = int(height * rng.uniform(0.2, 0.9))
+    base = min(size, 400)
+    lines, k = outline(digit, base, rng, 1.5), size / base
+    img = Image.new("L", (width, height), 255)
+    y0, x0 = int(rng.integers(0, height - size + 1)), int(rng.integers(0, width - size + 1))
+    draw = ImageDraw.Draw(img)
+    ys, xs = np.nonzero(lines)
+    ink = np.pad(lines, 1)                                 # (ink[y + 1, x + 1] is lines[y, x])
+    for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):     # each neighbour pair once
+        y, x = ys + dy, xs + dx
+        ok = ink[y + 1, x + 1]
+        if dy and dx:                                      # a diagonal step only where no corner joins them
+            ok &= ~ink[ys + 1, x + 1] & ~ink[y + 1, xs + 1]
+        for a, b, c, d in zip(xs[ok], ys[ok], x[ok], y[ok]):
+            draw.line([(x0 + a * k, y0 + b * k), (x0 + c * k, y0 + d * k)], fill=0, width=1)
+    for a, b in zip(xs, ys):                               # and a lone pixel stays a dot
+        draw.point((x0 + a * k, y0 + b * k), fill=0)
+    return img
+
+
 def ruled_one(rng):
     """A 1 drawn with a paint program's line tool: one ruler-straight stroke, upright one time
     in two, else slanted up to 10 degrees either way, with a 1-20 px pen on a 150-400 px

@@ -13,6 +13,7 @@ from scratchnet.apps.inference import predict_files
 from scratchnet.data.preprocess import WORK_SIZE, _crop, _shrink, drawing_area, to_grey, to_mnist
 from scratchnet.core.training import evaluate
 from scratchnet.data.mnist import to_input
+from scratchnet.errors import ImageError
 from synthetic.drawstyles import cropped_to_ink, on_canvas, outline, screenshot, trace
 from synthetic.userstyle import STYLES, stylise
 
@@ -381,6 +382,18 @@ def test_a_1px_line_is_found_at_any_column_of_a_big_canvas():
     canvas[40:200, 178] = 0
     digit = to_mnist(Image.fromarray(canvas))
     assert digit.max() == 1 and (digit > 0.5).sum() >= 20
+
+
+def test_a_1px_line_on_a_screen_sized_canvas_is_found_and_blank_paper_stays_blank():
+    """Shrunk 16 times, a 1-px pencil's line keeps 1/16 of its brightness and sank into the
+    paper ("blank"; on a 4K canvas, 1/24): widened in proportion first, it makes the input
+    the same 8 makes on a small canvas. Bare paper with grain shrunk as much is still blank."""
+    from test_strokes import pencil_eight
+    big, small = to_mnist(pencil_eight(2560, 1440)), to_mnist(pencil_eight(640, 360))
+    assert np.corrcoef(big.ravel(), small.ravel())[0, 1] > 0.95
+    grain = np.random.default_rng(0).normal(230, 6, (1440, 2560)).clip(0, 255).astype(np.uint8)
+    with pytest.raises(ImageError, match="blank"):
+        to_mnist(Image.fromarray(grain))
 
 
 def test_no_drawing_area_where_there_is_none(mnist):

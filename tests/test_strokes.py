@@ -138,12 +138,14 @@ def test_a_thin_line_broken_into_pieces_is_thickened_and_speckle_left_alone():
     assert normalise_width(speckle, 20)[0] is speckle
 
 
-def pencil_eight(side):
-    """An 8 drawn with a paint program's 1-px pencil (two rings) on a `side` px canvas."""
-    img = Image.new("L", (side, side), 255)
-    draw, c, r = ImageDraw.Draw(img), side / 2, side * 0.2
-    draw.ellipse([c - 0.8 * r, c - 2 * r, c + 0.8 * r, c], outline=0, width=1)
-    draw.ellipse([c - r, c, c + r, c + 2 * r], outline=0, width=1)
+def pencil_eight(width, height=None):
+    """An 8 drawn with a paint program's 1-px pencil (two rings) on a `width` px canvas,
+    square or `height` px high."""
+    height = height or width
+    img = Image.new("L", (width, height), 255)
+    draw, x, y, r = ImageDraw.Draw(img), width / 2, height / 2, height * 0.2
+    draw.ellipse([x - 0.8 * r, y - 2 * r, x + 0.8 * r, y], outline=0, width=1)
+    draw.ellipse([x - r, y, x + r, y + 2 * r], outline=0, width=1)
     return img
 
 

@@ -364,6 +364,17 @@ def test_the_page_thickens_a_1px_line_faded_by_shrinking_as_preprocess_py(browse
         assert np.abs(page - to_mnist(picture, normalise_strokes=False)).mean() > 0.05, side
 
 
+def test_the_page_finds_a_1px_line_shrunk_into_the_paper_as_preprocess_py(browser, static_url):
+    """A 1-px pencil's 8 on a 2,400 px canvas, shrunk 15 times: its line sinks into the
+    paper ("blank") unless widened first, as preprocess.py widens it."""
+    from test_strokes import pencil_eight
+    open_static(browser, static_url)
+    picture = pencil_eight(2400, 600)
+    page, ours = page_preprocess(browser, picture), to_mnist(picture)
+    assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98
+    assert page.max() == 1
+
+
 def test_the_page_keeps_strokes_drawn_to_the_edge_as_preprocess_py(browser, static_url):
     """A 5 drawn to the canvas's bottom edge, its bar apart (the bowl kept), and beside a 5
     inside the picture a finger, a page's edge and a faint stroke from the border (dropped)."""

@@ -9,8 +9,10 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            transparent canvas becomes plain background whatever colour the ink is; ink of
            the paper's brightness but another colour (blue on navy) is read by its colour;
  2. shrink so the longer side is at most WORK_SIZE px (bounded cost for huge photos), by
-           an area average (a 1-px line keeps its ink at any scale); a digit found small
-           in a big picture is looked at again at full resolution around it;
+           an area average (a 1-px line keeps its ink at any scale; where it fades into
+           the paper, a 1-px pencil on a 4K canvas, the lines are widened first in
+           proportion); a digit found small in a big picture is looked at again at full
+           resolution around it;
            a drawing area inside the picture (a screenshot of a paint program or a canvas
            demo: a frame's line, or a page of another shade, around it) is cut out first;
  3. polarity: the border is paper; the ink is what stands out from it, darker or
@@ -47,6 +49,7 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)    # ITU-R 601
 COLOUR = 0.5              # ink whose luma stands out less than this share of its colour: by colour
 MAX_PIXELS = 40_000_000   # larger images are refused (decompression-bomb guard)
 WORK_SIZE = 160           # the working resolution (longer side) for steps 3-5
+FADES = 8                 # a picture shrunk this many times or more may have lost a thin line
 DIGIT_BOX, FRAME = 20, 28
 NOISE_FLOOR = 0.06        # after contrast stretching, weaker values are paper noise
 RAISED = 0.05             # the opening above the paper level by more: a shadow or a blob
@@ -440,7 +443,17 @@ def _ink_crop(img):
         grey = _shrink(full, WORK_SIZE)
     if dark_ink(grey):                                      # 3. dark ink on light paper
         grey, full = 1 - grey, 1 - full
-    a = _ink(grey)
+    try:
+        a = _ink(grey)
+    except ImageError:
+        # shrunk f times, a 1-px line keeps 1/f of its brightness: on a 4K canvas it sinks
+        # into the paper. Widen the lines in proportion and look again (a blank stays blank).
+        factor = max(full.shape) / max(grey.shape)
+        if factor < FADES:
+            raise
+        full = rank_filter(full, 2 * int(np.ceil(factor / FADES)) + 1, np.maximum)
+        grey = _shrink(full, WORK_SIZE)
+        a = _ink(grey)
     # A small digit on a big canvas is only a few working pixels: look again at full
     # resolution around it, the working resolution now spent on the digit.
     top, bottom, left, right = _box(a)

@@ -245,7 +245,7 @@
     return src;
   }
 
-  const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06;
+  const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06, FADES = 8;
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
   const EDGE_BRIGHT = 0.8, EDGE_PEN = 2.0, EDGE_SPAN = 0.9;  // preprocess: a stroke drawn to the picture's edge
   const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
@@ -807,7 +807,16 @@
       grey = image(grey.h, grey.w, grey.d.map(v => 1 - v));
       full = image(full.h, full.w, full.d.map(v => 1 - v));
     }
-    let a = ink(grey);                                  // 4-5. the ink
+    let a;                                              // 4-5. the ink
+    try {
+      a = ink(grey);
+    } catch (err) {                                     // a 1-px line shrunk into the paper: widened, again
+      const factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w);
+      if (factor < FADES) throw err;
+      full = image(full.h, full.w, rankFilter(full.d, full.h, full.w, 2 * Math.ceil(factor / FADES) + 1, Math.max));
+      grey = shrink(full, WORK_SIZE);
+      a = ink(grey);
+    }
     const [top, bottom, left, right] = box(a);
     const factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w), side = Math.max(bottom - top, right - left);
     if (factor > 1.5 && side < WORK_SIZE / 2) {         // a small digit: again, at full resolution
