@@ -225,7 +225,7 @@ def pencil_on_a_screen(digit, rng):
             ok &= ~ink[ys + 1, x + 1] & ~ink[y + 1, xs + 1]
         for a, b, c, d in zip(xs[ok], ys[ok], x[ok], y[ok]):
             draw.line([(x0 + a * k, y0 + b * k), (x0 + c * k, y0 + d * k)], fill=0, width=1)
-    for a, b in zip(xs, ys):                               # and a lone pixel stays a dot
+    for a, b in zip(xs, ys):                               # each pixel's own point (a lone one stays a dot)
         draw.point((x0 + a * k, y0 + b * k), fill=0)
     return img
 
