@@ -443,12 +443,12 @@ def _ink_crop(img):
         grey = _shrink(full, WORK_SIZE)
     if dark_ink(grey):                                      # 3. dark ink on light paper
         grey, full = 1 - grey, 1 - full
+    factor = max(full.shape) / max(grey.shape)              # how many times it was shrunk
     try:
         a = _ink(grey)
     except ImageError:
         # shrunk f times, a 1-px line keeps 1/f of its brightness: on a 4K canvas it sinks
         # into the paper. Widen the lines in proportion and look again (a blank stays blank).
-        factor = max(full.shape) / max(grey.shape)
         if factor < FADES:
             raise
         full = rank_filter(full, 2 * int(np.ceil(factor / FADES)) + 1, np.maximum)
@@ -457,7 +457,6 @@ def _ink_crop(img):
     # A small digit on a big canvas is only a few working pixels: look again at full
     # resolution around it, the working resolution now spent on the digit.
     top, bottom, left, right = _box(a)
-    factor = max(full.shape) / max(grey.shape)
     side = max(bottom - top, right - left)
     if factor > 1.5 and side < WORK_SIZE / 2:
         margin = side // 2 + 2

@@ -807,18 +807,17 @@
       grey = image(grey.h, grey.w, grey.d.map(v => 1 - v));
       full = image(full.h, full.w, full.d.map(v => 1 - v));
     }
+    const factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w);   // how many times it was shrunk
     let a;                                              // 4-5. the ink
     try {
       a = ink(grey);
     } catch (err) {                                     // a 1-px line shrunk into the paper: widened, again
-      const factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w);
       if (factor < FADES) throw err;
       full = image(full.h, full.w, rankFilter(full.d, full.h, full.w, 2 * Math.ceil(factor / FADES) + 1, Math.max));
       grey = shrink(full, WORK_SIZE);
       a = ink(grey);
     }
-    const [top, bottom, left, right] = box(a);
-    const factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w), side = Math.max(bottom - top, right - left);
+    const [top, bottom, left, right] = box(a), side = Math.max(bottom - top, right - left);
     if (factor > 1.5 && side < WORK_SIZE / 2) {         // a small digit: again, at full resolution
       const margin = Math.floor(side / 2) + 2, at = v => Math.max(0, Math.trunc(v * factor));
       a = ink(shrink(crop(full, at(top - margin), Math.min(full.h, at(bottom + margin)),
