@@ -284,14 +284,18 @@ def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser,
 
 
 def test_the_page_reads_a_screenshot_as_preprocess_py(browser, static_url, mnist):
-    """A canvas demo's screenshot (frame, page, title, buttons): the page finds the same
-    drawing area, and makes the same input of it."""
+    """A canvas demo's screenshot (frame, page, title, buttons), and a paint program's with a
+    1-px pencil's 8 on a 1280x720 canvas: the page finds the same drawing area, and makes the
+    same input of it."""
+    from test_predict import paint_program
+    from test_strokes import pencil_eight
+
     from synthetic.drawstyles import screenshot
     open_static(browser, static_url)
     rng = np.random.default_rng(4)
     close = []
-    for digit in mnist.test_images[:12]:
-        picture = screenshot(digit, rng)
+    pictures = [screenshot(digit, rng) for digit in mnist.test_images[:12]]
+    for picture in pictures + [paint_program(pencil_eight(1280, 720))]:
         page = page_preprocess(browser, picture)
         close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
     assert min(close) >= 0.98, close

@@ -435,7 +435,7 @@ def _ink_crop(img):
     """Steps 1-5: PIL image -> (h, w) float32 ink in [0, 1], bright on dark, cropped to its box."""
     full = to_grey(img)
     grey = _shrink(full, WORK_SIZE)
-    area = drawing_area(grey)
+    area = drawing_area(grey, full)
     if area is not None:                                    # a screenshot: the canvas alone
         top, bottom, left, right = area
         factor = max(full.shape) / max(grey.shape)
@@ -479,7 +479,7 @@ def dark_ink(grey):
     return paper > 0.5
 
 
-def drawing_area(grey):
+def drawing_area(grey, full=None):
     """The drawing area of a screenshot, (top, bottom, left, right) of the working-size grey
     picture, ends excluded; None if there is none. It is the smallest axis-aligned rectangle
     whose four sides are straight steps of grey (a frame's line, a page of another shade)
@@ -490,7 +490,8 @@ def drawing_area(grey):
     Nothing drawn may touch the sides of a rectangle on paper of its own shade (a house's
     walls and its door); a canvas of another shade than the page around it may have the
     drawing touch its sides (a digit drawn up to the canvas's edge). Its inside is
-    returned, about 2 px in from the sides."""
+    returned, about 2 px in from the sides. `full`, the picture before it was shrunk to
+    `grey`, is where a line shrinking faded into the canvas is seen drawn."""
     h, w = grey.shape
     if min(h, w) < 48:                                      # MNIST-sized: no screenshot
         return None
@@ -534,10 +535,25 @@ def drawing_area(grey):
             if touching.mean() >= TOUCHING or page is None or abs(page - paper) <= EDGE:
                 continue
         low, high = np.percentile(ring[~touching], [5, 95])
-        drawn = np.abs(inside - paper) > 0.25
-        if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and drawn.sum() >= 3:
+        if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and _drawn(
+                inside, paper, full, (top + 3, bottom, left + 3, right), max(h, w)):
             return top + 3, bottom, left + 3, right
     return None
+
+
+def _drawn(inside, paper, full, area, side):
+    """Is something drawn inside a drawing area (working size), on paper of shade `paper`?
+    3 px or more that stand out from it; or, in `full` (the picture before it was shrunk to a
+    longer side of `side` px), as many px as a line 3 working px long: shrunk f times, a paint
+    program's 1-px pencil keeps 1/f of its contrast, under the 0.25 asked from f = 4 on."""
+    if (np.abs(inside - paper) > 0.25).sum() >= 3:
+        return True
+    if full is None or max(full.shape) <= side:
+        return False
+    top, bottom, left, right = area
+    f = max(full.shape) / side
+    region = full[int(np.ceil(top * f)):int(bottom * f), int(np.ceil(left * f)):int(right * f)]
+    return int((np.abs(region - paper) > 0.25).sum()) >= 3 * f
 
 
 def _page_around(grey, top, bottom, left, right):

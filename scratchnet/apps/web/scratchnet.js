@@ -295,7 +295,7 @@
 
   // preprocess.drawing_area: [top, bottom, left, right) of a screenshot's drawing area in the
   // working-size grey picture, or null
-  function drawingArea(g) {
+  function drawingArea(g, full = null) {
     const {h, w} = g;
     if (Math.min(h, w) < 48) return null;
     const step = (i, j) => Math.abs(Math.fround(g.d[i] - g.d[j])) > EDGE;
@@ -352,12 +352,25 @@
         const page = pageAround(g, t0, b0, l0, r0);
         if (touching / ring.length >= TOUCHING || page === null || Math.abs(page - paper) <= EDGE) continue;
       }
-      let drawn = 0;
-      for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
-      if (percentile(plain, 95) - percentile(plain, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05 && drawn >= 3)
+      if (percentile(plain, 95) - percentile(plain, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05
+          && drawnIn(inside, paper, full, [top, bottom, left, right], Math.max(h, w)))
         return [top, bottom, left, right];
     }
     return null;
+  }
+
+  // preprocess._drawn: 3 working px that stand out from the paper, or in the picture before
+  // it was shrunk as many px as a line 3 working px long (a 1-px pencil shrunk f times keeps 1/f)
+  function drawnIn(inside, paper, full, [top, bottom, left, right], side) {
+    let drawn = 0;
+    for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
+    if (drawn >= 3) return true;
+    if (!full || Math.max(full.h, full.w) <= side) return false;
+    const f = Math.max(full.h, full.w) / side, x0 = Math.ceil(left * f), x1 = Math.trunc(right * f);
+    drawn = 0;
+    for (let y = Math.ceil(top * f); y < Math.trunc(bottom * f); y++)
+      for (let x = x0; x < x1; x++) if (Math.abs(full.d[y * full.w + x] - paper) > 0.25) drawn++;
+    return drawn >= 3 * f;
   }
 
   function pageAround(g, top, bottom, left, right) {    // preprocess._page_around
@@ -797,7 +810,7 @@
     }
     if (opaque) full = colourInk(data, full);
     let grey = shrink(full, WORK_SIZE);                 // 2. working size
-    const area = drawingArea(grey);
+    const area = drawingArea(grey, full);
     if (area) {                                         // a screenshot: the canvas alone
       const [top, bottom, left, right] = area, factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w);
       full = crop(full, Math.ceil(top * factor), Math.trunc(bottom * factor), Math.ceil(left * factor), Math.trunc(right * factor));
