@@ -9,7 +9,8 @@ drawstyles.py: a 1-px paint tool, fine pen, marker, pressure pen, small on a big
 photo of paper, cropped tight to the ink), a screenshot of a canvas demo (the canvas in its
 frame, the page, a title and buttons around it), digits drawn up to their canvas's side or
 corner, 1s drawn with a line tool (one straight stroke), digits drawn with a 1-px pencil on a
-canvas bigger than the working size and on one the size of a screen (720p to 4K), and
+canvas bigger than the working size and on one the size of a screen (720p to 4K), the same
+in a paint program's window captured (a toolbar, a light, grey or dark page), and
 scikit-learn's UCI handwritten digits (43 people).
 Non-digits: handwritten-looking letters, symbols, five other scripts (fonts from Debian's
 packages), doodles, scribbles, blank-ish noise, letters in eight handwriting-style fonts,
@@ -74,8 +75,8 @@ def main():
     from scratchnet.data.strokes import stroke_width
     from scratchnet.errors import ImageError
     from synthetic.drawstyles import (DIGIT_STYLES, draw_digit, drawn_to_the_edge, nondigit_kinds,
-                                      pencil_on_a_big_canvas, pencil_on_a_screen, ruled_one, screenshot,
-                                      uci_digits)
+                                      paint_window, pencil_on_a_big_canvas, pencil_on_a_screen, ruled_one,
+                                      screenshot, uci_digits)
     from synthetic.userstyle import STYLES, stylise
 
     header("open set: 'not a digit' on digits drawn as people draw them")
@@ -137,6 +138,10 @@ def main():
     pick = screens.choice(len(data.test_images), size=args.per_style, replace=False)
     digits["1-px pencil, screen"] = ((pencil_on_a_screen(data.test_images[i], screens) for i in pick),
                                      data.test_labels[pick])
+    windows = np.random.default_rng(2033)  # its own seed too; drawn as judged
+    pick = windows.choice(len(data.test_images), size=args.per_style, replace=False)
+    digits["paint program screenshot"] = ((paint_window(data.test_images[i], windows) for i in pick),
+                                          data.test_labels[pick])
     digits["UCI handwritten 8x8"] = uci_digits()
     results = {name: (*judge(pictures), np.asarray(labels)) for name, (pictures, labels) in digits.items()}
 

@@ -230,6 +230,31 @@ def pencil_on_a_screen(digit, rng):
     return img
 
 
+def paint_window(digit, rng):
+    """An MNIST digit drawn with a paint program's 1-px pencil on a canvas the size of a screen
+    (pencil_on_a_screen), and the program's window captured: the canvas in a 1-px frame's line
+    or none, on a page of another shade (light grey, as many paint programs', grey or dark), a
+    toolbar of buttons above it and a status bar below, as an RGB picture."""
+    canvas = pencil_on_a_screen(digit, rng)
+    w, h = canvas.size
+    page = int(rng.choice([240, 225, 200, 64, 32]))
+    left, right, bottom = (int(v) for v in rng.integers(30, 200, 3))
+    top = int(rng.integers(100, 220))
+    shot = Image.new("L", (left + w + right, top + h + bottom), page)
+    shot.paste(canvas, (left, top))
+    draw = ImageDraw.Draw(shot)
+    frame = int(rng.integers(0, 2))
+    if frame:
+        draw.rectangle([left - 1, top - 1, left + w, top + h], outline=int(rng.choice([0, 120, 180])))
+    bar, text = page - 16 if page > 128 else page + 24, 0 if page > 128 else 230
+    draw.rectangle([0, 0, shot.width, top - 40], fill=bar)                        # the toolbar
+    for k in range(int(rng.integers(6, 14))):
+        draw.rectangle([20 + 56 * k, 20, 64 + 56 * k, top - 60], outline=text)
+    draw.rectangle([0, top + h + bottom // 2, shot.width, shot.height], fill=bar)  # the status bar
+    tint = rng.uniform(0.9, 1.0, 3)
+    return Image.fromarray(np.clip(np.asarray(shot)[..., None] * tint, 0, 255).astype(np.uint8), "RGB")
+
+
 def ruled_one(rng):
     """A 1 drawn with a paint program's line tool: one ruler-straight stroke, upright one time
     in two, else slanted up to 10 degrees either way, with a 1-20 px pen on a 150-400 px
