@@ -201,10 +201,10 @@ def test_a_screenshot_is_read_as_its_canvas_alone(mnist):
         assert np.mean(diff) < 0.03 and max(diff) < 0.1, diff
 
 
-def paint_program(canvas, page=200):
-    """A paint program's window as a screenshot shows it: the canvas in a 1-px black frame on
-    a page of grey level `page`, a toolbar of buttons above."""
-    shot = framed(canvas, page, 1, 0, (100, 100, 60, 100))
+def paint_program(canvas, page=200, frame=1):
+    """A paint program's window as a screenshot shows it: the canvas in a black frame's line
+    `frame` px wide (or none) on a page of grey level `page`, a toolbar of buttons above."""
+    shot = framed(canvas, page, frame, 0, (100, 100, 60, 100))
     draw = ImageDraw.Draw(shot)
     draw.rectangle([0, 0, shot.width, 60], fill=page - 20)
     for k in range(6):
@@ -215,13 +215,19 @@ def paint_program(canvas, page=200):
 def test_a_1px_pencil_digit_in_a_paint_programs_screenshot_is_read_as_its_canvas():
     """A 1-px pencil's 8 on a 1280x720 canvas, the window captured: shrunk 9 times to the
     working size, the line keeps too little contrast to count as drawn, and the toolbar was
-    taken for the digit. Looked at before it was shrunk, the canvas is found; a blank one
-    still is not."""
+    taken for the digit. Looked at before it was shrunk, the canvas is found, also on a light
+    grey page with no frame (its step, 0.06, under what a smaller picture's sides need); a
+    blank canvas still is not, nor one in a fat marker's 8 on a 1600 px picture."""
     from test_strokes import pencil_eight
     canvas = pencil_eight(1280, 720)
-    assert np.abs(to_mnist(paint_program(canvas)) - to_mnist(canvas)).mean() < 0.03
-    full = to_grey(paint_program(Image.new("L", canvas.size, 255)))
-    assert drawing_area(_shrink(full, WORK_SIZE), full) is None
+    for shot in (paint_program(canvas), paint_program(canvas, 240, 0)):
+        assert np.abs(to_mnist(shot) - to_mnist(canvas)).mean() < 0.03
+    fat = Image.new("L", (1600, 1600), 255)
+    ImageDraw.Draw(fat).ellipse([480, 160, 1120, 800], outline=0, width=40)
+    ImageDraw.Draw(fat).ellipse([400, 800, 1200, 1440], outline=0, width=40)
+    for picture in (paint_program(Image.new("L", canvas.size, 255)), fat):
+        full = to_grey(picture)
+        assert drawing_area(_shrink(full, WORK_SIZE), full) is None
 
 
 def drawn_up_to_the_side(digit, rng, side="left"):

@@ -285,8 +285,8 @@ def test_the_page_preprocesses_tightly_cropped_uploads_as_preprocess_py(browser,
 
 def test_the_page_reads_a_screenshot_as_preprocess_py(browser, static_url, mnist):
     """A canvas demo's screenshot (frame, page, title, buttons), and a paint program's with a
-    1-px pencil's 8 on a 1280x720 canvas: the page finds the same drawing area, and makes the
-    same input of it."""
+    1-px pencil's 8 on a 1280x720 canvas (a frame, or none on a light grey page): the page
+    finds the same drawing area, and makes the same input of it."""
     from test_predict import paint_program
     from test_strokes import pencil_eight
 
@@ -295,7 +295,7 @@ def test_the_page_reads_a_screenshot_as_preprocess_py(browser, static_url, mnist
     rng = np.random.default_rng(4)
     close = []
     pictures = [screenshot(digit, rng) for digit in mnist.test_images[:12]]
-    for picture in pictures + [paint_program(pencil_eight(1280, 720))]:
+    for picture in pictures + [paint_program(pencil_eight(1280, 720)), paint_program(pencil_eight(1280, 720), 240, 0)]:
         page = page_preprocess(browser, picture)
         close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
     assert min(close) >= 0.98, close

@@ -61,6 +61,8 @@ EDGE_BRIGHT = 0.8         # a stroke drawn to the picture's edge: as bright as t
 EDGE_PEN = 2.0            # median), at most this many times its pen's width, and spanning
 EDGE_SPAN = 0.9           # less than this share of the picture's height and width
 EDGE = 0.08               # a drawing area's side: the grey steps by more than this across it
+FAINT_EDGE = 0.04         # ... or this, in a picture shrunk FADES times or more: a screenshot of a
+                          # paint program's window, its light grey page 0.05 from the white canvas
 AREA_SIDE = 0.2           # and runs straight along at least this share of the picture
 MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
 TOUCHING = 0.1            # at most this share of a canvas's inside edge may be ink touching it
@@ -491,13 +493,23 @@ def drawing_area(grey, full=None):
     walls and its door); a canvas of another shade than the page around it may have the
     drawing touch its sides (a digit drawn up to the canvas's edge). Its inside is
     returned, about 2 px in from the sides. `full`, the picture before it was shrunk to
-    `grey`, is where a line shrinking faded into the canvas is seen drawn."""
+    `grey`, is where a line shrinking faded into the canvas is seen drawn, and a picture
+    shrunk FADES times or more (a screen) may have sides that step by FAINT_EDGE only (not
+    every picture: in small drawings, the soft edges of bold strokes made sides too)."""
+    area = _drawing_area(grey, full, EDGE)
+    if area is None and full is not None and max(full.shape) >= FADES * max(grey.shape):
+        area = _drawing_area(grey, full, FAINT_EDGE)
+    return area
+
+
+def _drawing_area(grey, full, edge):
+    """drawing_area with sides that step by more than `edge`."""
     h, w = grey.shape
     if min(h, w) < 48:                                      # MNIST-sized: no screenshot
         return None
     # a step of grey across two pixels: shrinking spreads a sharp edge over two
-    across_rows = np.abs(grey[2:] - grey[:-2]) > EDGE       # (h - 2, w): rows y, y + 2 differ
-    across_cols = np.abs(grey[:, 2:] - grey[:, :-2]) > EDGE     # (h, w - 2): columns x, x + 2
+    across_rows = np.abs(grey[2:] - grey[:-2]) > edge       # (h - 2, w): rows y, y + 2 differ
+    across_cols = np.abs(grey[:, 2:] - grey[:, :-2]) > edge     # (h, w - 2): columns x, x + 2
     rows = np.array(_lines(across_rows, max(12, AREA_SIDE * w)))
     cols = np.array(_lines(across_cols.T, max(12, AREA_SIDE * h)))
     if not (2 <= len(rows) <= MAX_LINES and 2 <= len(cols) <= MAX_LINES):   # none, or a picture of lines
@@ -532,7 +544,7 @@ def drawing_area(grey, full=None):
         touching = np.abs(ring - paper) > 0.25
         if touching.any():          # drawn up to the sides: a canvas of its own shade only
             page = _page_around(grey, top, bottom, left, right)
-            if touching.mean() >= TOUCHING or page is None or abs(page - paper) <= EDGE:
+            if touching.mean() >= TOUCHING or page is None or abs(page - paper) <= edge:
                 continue
         low, high = np.percentile(ring[~touching], [5, 95])
         if high - low < 0.1 and abs(float(np.median(inside)) - paper) < 0.05 and _drawn(

@@ -248,7 +248,7 @@
   const WORK_SIZE = 160, DIGIT_BOX = 20, FRAME = 28, NOISE_FLOOR = 0.06, FADES = 8;
   const DOT_REACH = 0.6, DOT_BRIGHT = 0.6, MAX_DOTS = 3;      // preprocess: a pen's dot beside the drawing
   const EDGE_BRIGHT = 0.8, EDGE_PEN = 2.0, EDGE_SPAN = 0.9;  // preprocess: a stroke drawn to the picture's edge
-  const EDGE = Math.fround(0.08), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
+  const EDGE = Math.fround(0.08), FAINT_EDGE = Math.fround(0.04), AREA_SIDE = 0.2, MAX_LINES = 32, TOUCHING = 0.1;   // preprocess: a screenshot's drawing area
   const COLOUR = 0.5, INK_SIDE = 2.0;                        // preprocess: ink told by its colour, the ink's side
   const luma = (r, g, b) => 0.299 * r + 0.587 * g + 0.114 * b;   // preprocess.LUMA (ITU-R 601)
 
@@ -295,10 +295,16 @@
 
   // preprocess.drawing_area: [top, bottom, left, right) of a screenshot's drawing area in the
   // working-size grey picture, or null
-  function drawingArea(g, full = null) {
+  function drawingArea(g, full = null) {             // preprocess.drawing_area
+    const area = areaWithSides(g, full, EDGE);
+    if (area || !full || Math.max(full.h, full.w) < FADES * Math.max(g.h, g.w)) return area;
+    return areaWithSides(g, full, FAINT_EDGE);          // a screen's light grey page
+  }
+
+  function areaWithSides(g, full, edge) {               // preprocess._drawing_area
     const {h, w} = g;
     if (Math.min(h, w) < 48) return null;
-    const step = (i, j) => Math.abs(Math.fround(g.d[i] - g.d[j])) > EDGE;
+    const step = (i, j) => Math.abs(Math.fround(g.d[i] - g.d[j])) > edge;
     // running counts of edges along each line: rows y and y + 2 differ; columns x and x + 2
     const rowCounts = [], colCounts = [];
     for (let y = 0; y < h - 2; y++) {
@@ -350,7 +356,7 @@
       const plain = ring.filter(v => Math.abs(v - paper) <= 0.25), touching = ring.length - plain.length;
       if (touching > 0) {                                 // drawn up to the sides: a canvas of its own shade only
         const page = pageAround(g, t0, b0, l0, r0);
-        if (touching / ring.length >= TOUCHING || page === null || Math.abs(page - paper) <= EDGE) continue;
+        if (touching / ring.length >= TOUCHING || page === null || Math.abs(page - paper) <= edge) continue;
       }
       if (percentile(plain, 95) - percentile(plain, 5) < 0.1 && Math.abs(median(inside.d) - paper) < 0.05
           && drawnIn(inside, paper, full, [top, bottom, left, right], Math.max(h, w)))
