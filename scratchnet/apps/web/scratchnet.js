@@ -295,7 +295,7 @@
 
   // preprocess.drawing_area: [top, bottom, left, right) of a screenshot's drawing area in the
   // working-size grey picture, or null
-  function drawingArea(g, full = null) {             // preprocess.drawing_area
+  function drawingArea(g, full = null) {
     const area = areaWithSides(g, full, EDGE);
     if (area || !full || Math.max(full.h, full.w) < FADES * Math.max(g.h, g.w)) return area;
     return areaWithSides(g, full, FAINT_EDGE);          // a screen's light grey page
