@@ -216,8 +216,8 @@ def test_a_1px_pencil_digit_in_a_paint_programs_screenshot_is_read_as_its_canvas
     """A 1-px pencil's 8 on a 1280x720 canvas, the window captured: shrunk 9 times to the
     working size, the line keeps too little contrast to count as drawn, and the toolbar was
     taken for the digit. Looked at before it was shrunk, the canvas is found, also on a light
-    grey page with no frame (its step, 0.06, under what a smaller picture's sides need); a
-    blank canvas still is not, nor one in a fat marker's 8 on a 1600 px picture."""
+    grey page with no frame (its step, 0.06, under what a smaller picture's sides need). No
+    area is found around a blank canvas, nor inside a fat marker's 8 on a 1600 px picture."""
     from test_strokes import pencil_eight
     canvas = pencil_eight(1280, 720)
     for shot in (paint_program(canvas), paint_program(canvas, 240, 0)):

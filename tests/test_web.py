@@ -294,8 +294,9 @@ def test_the_page_reads_a_screenshot_as_preprocess_py(browser, static_url, mnist
     open_static(browser, static_url)
     rng = np.random.default_rng(4)
     close = []
+    pencil = pencil_eight(1280, 720)
     pictures = [screenshot(digit, rng) for digit in mnist.test_images[:12]]
-    for picture in pictures + [paint_program(pencil_eight(1280, 720)), paint_program(pencil_eight(1280, 720), 240, 0)]:
+    for picture in pictures + [paint_program(pencil), paint_program(pencil, 240, 0)]:
         page = page_preprocess(browser, picture)
         close.append((np.abs(np.round(page * 255) - np.round(to_mnist(picture) * 255)) <= 2).mean())
     assert min(close) >= 0.98, close
