@@ -478,8 +478,8 @@ def test_uploaded_pictures_are_answered_in_the_page_as_predict_py_answers(browse
     open_static(browser, static_url)
     pencil_eight(2560, 1440).save(tmp_path / "screen.png")
     browser.execute_script("document.getElementById('upload').hidden = false;")   # (a label opens it)
-    for picture in (ROOT / "docs" / "five_photo.png", tmp_path / "screen.png"):
-        [expected] = Predictor.load(model_file).predict_files([picture])
+    pictures = (ROOT / "docs" / "five_photo.png", tmp_path / "screen.png")
+    for picture, expected in zip(pictures, Predictor.load(model_file).predict_files(pictures)):
         browser.execute_script("document.getElementById('digit').textContent = '';")
         browser.find_element(By.ID, "upload").send_keys(str(picture))
         WebDriverWait(browser, 30).until(lambda d: d.find_element(By.ID, "digit").text not in ("–", ""))

@@ -439,9 +439,7 @@ def _ink_crop(img):
     grey = _shrink(full, WORK_SIZE)
     area = drawing_area(grey, full)
     if area is not None:                                    # a screenshot: the canvas alone
-        top, bottom, left, right = area
-        factor = max(full.shape) / max(grey.shape)
-        full = full[int(np.ceil(top * factor)):int(bottom * factor), int(np.ceil(left * factor)):int(right * factor)]
+        full = _under(full, area, max(full.shape) / max(grey.shape))
         grey = _shrink(full, WORK_SIZE)
     if dark_ink(grey):                                      # 3. dark ink on light paper
         grey, full = 1 - grey, 1 - full
@@ -562,10 +560,15 @@ def _drawn(inside, paper, full, area, side):
         return True
     if full is None or max(full.shape) <= side:
         return False
-    top, bottom, left, right = area
     f = max(full.shape) / side
-    region = full[int(np.ceil(top * f)):int(bottom * f), int(np.ceil(left * f)):int(right * f)]
-    return int((np.abs(region - paper) > 0.25).sum()) >= 3 * f
+    return int((np.abs(_under(full, area, f) - paper) > 0.25).sum()) >= 3 * f
+
+
+def _under(full, box, factor):
+    """The pixels of `full` under a (top, bottom, left, right) box, ends excluded, of the
+    picture shrunk `factor` times from it: only those the box covers whole."""
+    top, bottom, left, right = box
+    return full[int(np.ceil(top * factor)):int(bottom * factor), int(np.ceil(left * factor)):int(right * factor)]
 
 
 def _page_around(grey, top, bottom, left, right):

@@ -372,12 +372,17 @@
     for (const v of inside.d) if (Math.abs(v - paper) > 0.25) drawn++;
     if (drawn >= 3) return true;
     if (!full || Math.max(full.h, full.w) <= side) return false;
-    const f = Math.max(full.h, full.w) / side, x0 = Math.ceil(left * f), x1 = Math.trunc(right * f);
-    drawn = 0;
-    for (let y = Math.ceil(top * f); y < Math.trunc(bottom * f); y++)
+    const f = Math.max(full.h, full.w) / side, [y0, y1, x0, x1] = under([top, bottom, left, right], f);
+    drawn = 0;                                          // (counted in place: no copy of a 4K canvas)
+    for (let y = y0; y < y1; y++)
       for (let x = x0; x < x1; x++) if (Math.abs(full.d[y * full.w + x] - paper) > 0.25) drawn++;
     return drawn >= 3 * f;
   }
+
+  // preprocess._under: [top, bottom, left, right) in the picture shrunk `factor` times to the
+  // box's, of the pixels the box covers whole
+  const under = ([top, bottom, left, right], factor) =>
+    [Math.ceil(top * factor), Math.trunc(bottom * factor), Math.ceil(left * factor), Math.trunc(right * factor)];
 
   function pageAround(g, top, bottom, left, right) {    // preprocess._page_around
     const {h, w} = g;
@@ -818,8 +823,7 @@
     let grey = shrink(full, WORK_SIZE);                 // 2. working size
     const area = drawingArea(grey, full);
     if (area) {                                         // a screenshot: the canvas alone
-      const [top, bottom, left, right] = area, factor = Math.max(full.h, full.w) / Math.max(grey.h, grey.w);
-      full = crop(full, Math.ceil(top * factor), Math.trunc(bottom * factor), Math.ceil(left * factor), Math.trunc(right * factor));
+      full = crop(full, ...under(area, Math.max(full.h, full.w) / Math.max(grey.h, grey.w)));
       grey = shrink(full, WORK_SIZE);
     }
     if (darkInk(grey)) {                                // 3. dark ink on light paper
