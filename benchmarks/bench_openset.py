@@ -76,7 +76,7 @@ def main():
     from scratchnet.errors import ImageError
     from synthetic.drawstyles import (DIGIT_STYLES, draw_digit, drawn_to_the_edge, nondigit_kinds,
                                       paint_window, pencil_on_a_big_canvas, pencil_on_a_screen, ruled_one,
-                                      screenshot, uci_digits)
+                                      screenshot, stamped, uci_digits)
     from synthetic.userstyle import STYLES, stylise
 
     header("open set: 'not a digit' on digits drawn as people draw them")
@@ -142,6 +142,9 @@ def main():
     pick = windows.choice(len(data.test_images), size=args.per_style, replace=False)
     digits["paint program screenshot"] = ((paint_window(data.test_images[i], windows) for i in pick),
                                           data.test_labels[pick])
+    stamps = np.random.default_rng(2034)   # its own seed too
+    pick = stamps.choice(len(data.test_images), size=args.per_style, replace=False)
+    digits["stamped pen dots"] = ([stamped(data.test_images[i], stamps) for i in pick], data.test_labels[pick])
     digits["UCI handwritten 8x8"] = uci_digits()
     results = {name: (*judge(pictures), np.asarray(labels)) for name, (pictures, labels) in digits.items()}
 

@@ -255,6 +255,23 @@ def paint_window(digit, rng):
     return Image.fromarray(np.clip(np.asarray(shot)[..., None] * tint, 0, 255).astype(np.uint8), "RGB")
 
 
+def stamped(digit, rng):
+    """An MNIST digit drawn on a canvas demo that stamps a round pen (3-9 px) at each mouse
+    event and does not join the stamps: 1.2-3 pen radii apart along the strokes (beads where
+    they overlap, dots where the hand moved fast), on a 280 px canvas."""
+    lines = outline(digit, int(rng.integers(170, 250)), rng, 2.0)
+    radius = int(rng.integers(3, 10))
+    apart = radius * rng.uniform(1.2, 3.0)
+    ys, xs = np.nonzero(lines)
+    stamps = np.zeros((0, 2))
+    for p in rng.permutation(np.stack([ys, xs], 1)):       # each point at least `apart` from the others
+        if not len(stamps) or ((stamps - p) ** 2).sum(1).min() >= apart ** 2:
+            stamps = np.vstack([stamps, p])
+    points = np.zeros_like(lines)
+    points[stamps[:, 0].astype(int), stamps[:, 1].astype(int)] = True
+    return on_canvas(trace(points, radius), CANVAS, rng)
+
+
 def ruled_one(rng):
     """A 1 drawn with a paint program's line tool: one ruler-straight stroke, upright one time
     in two, else slanted up to 10 degrees either way, with a 1-20 px pen on a 150-400 px

@@ -1,5 +1,6 @@
 """Prediction on real-world-style PNGs made from MNIST test digits, and predict.py's CLI."""
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -133,6 +134,56 @@ def test_specks_far_away_fainter_than_ink_or_many_are_dropped():
     speckled = pen_drawing(specks=[((60 + 25 * i, 120 + 8 * (i % 2)), 4) for i in range(5)])
     for picture in (far, Image.fromarray(faint), speckled):
         assert np.array_equal(to_mnist(picture), one)
+
+
+def stamped_seven(radius, apart, size=280):
+    """A 7 drawn on a canvas demo that stamps a round pen of `radius` px every `apart` px along
+    its strokes and does not join the stamps, dark on white."""
+    img = Image.new("L", (size, size), 255)
+    draw = ImageDraw.Draw(img)
+    corners = [(60, 60), (220, 60), (120, 230)]
+    for (x0, y0), (x1, y1) in itertools.pairwise(corners):
+        for t in np.linspace(0, 1, int(np.hypot(x1 - x0, y1 - y0) // apart) + 1):
+            x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+            draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=0)
+    return img
+
+
+@pytest.mark.parametrize("radius, apart", [(3, 10), (5, 14), (8, 24), (7, 30)])
+def test_a_stamped_pens_dots_are_joined_into_its_line(radius, apart):
+    """A fast hand on a canvas demo that stamps the pen at each mouse event leaves a row of
+    dots (gaps of a third of a dot to a dot): they come out one line, as the same 7 stamped
+    densely, not a row of specks."""
+    from scratchnet.data.preprocess import rank_filter
+    dots, line = to_mnist(stamped_seven(radius, apart)), to_mnist(stamped_seven(radius, 1))
+    assert pieces(dots) == 1
+    dots, line = rank_filter(dots, 3, np.maximum), rank_filter(line, 3, np.maximum)   # a pixel's shift aside
+    assert np.minimum(dots, line).sum() / np.maximum(dots, line).sum() > 0.6
+
+
+def scattered_specks(n=40, seed=0):
+    """n specks of one size scattered at random over 280 px of paper."""
+    img = Image.new("L", (280, 280), 255)
+    for y, x in np.random.default_rng(seed).uniform(30, 250, (n, 2)):
+        ImageDraw.Draw(img).ellipse([x - 4, y - 4, x + 4, y + 4], fill=0)
+    return img
+
+
+def test_specks_scattered_over_the_paper_are_not_joined():
+    """Specks of one size scattered at random are dots of one pen too, but no closing as wide as
+    they are makes one stroke of them: they stay as they were."""
+    from scratchnet.data.preprocess import join_dots
+    img = scattered_specks()
+    ink = 1 - np.asarray(img, np.float32) / 255
+    assert join_dots(ink) is ink
+    assert pieces(to_mnist(img)) > 10
+
+
+def test_a_stamped_pens_digit_is_accepted_and_named(model_file):
+    from scratchnet.apps.inference import Prediction, Predictor
+    predictor = Predictor.load(model_file)
+    [r] = predictor.classify([Prediction("seven", input=to_mnist(stamped_seven(8, 24)))])
+    assert r.is_digit and r.digit == 7
 
 
 def tight_vs_framed_overlap(digits):

@@ -356,6 +356,16 @@ def test_the_page_keeps_a_pens_dots_as_preprocess_py(browser, static_url):
         assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98
 
 
+def test_the_page_joins_a_stamped_pens_dots_as_preprocess_py(browser, static_url):
+    """7s of a stamped pen's dots, joined into one line (tests/test_predict.py), and scattered
+    specks, left as they are: the page makes preprocess.py's input of each."""
+    from test_predict import scattered_specks, stamped_seven
+    open_static(browser, static_url)
+    for picture in [stamped_seven(3, 10), stamped_seven(8, 24), stamped_seven(7, 30), scattered_specks()]:
+        page, ours = page_preprocess(browser, picture), to_mnist(picture)
+        assert (np.abs(np.round(page * 255) - np.round(ours * 255)) <= 2).mean() >= 0.98
+
+
 def test_the_page_thickens_a_1px_line_faded_by_shrinking_as_preprocess_py(browser, static_url):
     """A 1-px pencil's 8 on canvases of 500-640 px, shrunk to the working size and thickened
     as preprocess.py thickens it (at 640 px its faded line is dozens of pieces at half its

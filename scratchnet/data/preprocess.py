@@ -27,7 +27,9 @@ A photo or a drawing differs in every one of those ways, so `to_mnist` goes step
            smaller than the digit, unless a pen's dot beside it: the dot of a !) and
            pieces entering from the border (shadows, page edges, fingers: fainter than
            the ink, wider than its pen or along a whole side; not a stroke drawn to the
-           canvas's edge) and take the bounding box of what is left;
+           canvas's edge) and take the bounding box of what is left; a row of a pen's
+           dots (a canvas demo that stamps the pen at each mouse event) joined into
+           its line;
  6. stroke width: measure the pen's width and, if it is outside MNIST's range once
            scaled (a 1-px paint tool, a fat marker), thicken or thin the strokes to MNIST's
            typical width (strokes.py);
@@ -43,7 +45,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageError
 from ..fileio import atomic_write
-from .strokes import normalise_width
+from .strokes import dilate, erode, normalise_width
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)    # ITU-R 601
 COLOUR = 0.5              # ink whose luma stands out less than this share of its colour: by colour
@@ -67,6 +69,10 @@ AREA_SIDE = 0.2           # and runs straight along at least this share of the p
 MAX_LINES = 32            # more such lines across or down: a picture of lines, not a screenshot
 TOUCHING = 0.1            # at most this share of a canvas's inside edge may be ink touching it
 INK_SIDE = 2.0            # the ink stands out from the paper this many times further on its side
+MIN_DOTS = 6              # a drawing of this many pen's dots or more, half its pieces: a dotted line
+DOT_LONG = 4.0            # a dot: its box's longer side at most this many times its pen's width
+DOT_FILL = 4.0            # joined, a dotted line covers at most this many times the dots' area
+DOT_WIDE = 2.5            # px: a dot is wider than the pieces of a broken 1-2 px line
 
 
 def load_image(source, max_pixels=MAX_PIXELS, name=None):
@@ -463,7 +469,47 @@ def _ink_crop(img):
         y0, y1 = (max(0, int(v * factor)) for v in (top - margin, bottom + margin))
         x0, x1 = (max(0, int(v * factor)) for v in (left - margin, right + margin))
         a = _ink(_shrink(full[y0:y1, x0:x1], WORK_SIZE))
-    return _crop(a)
+    return _crop(join_dots(a))
+
+
+def join_dots(a):
+    """Step 5, last: (h, w) ink, bright -> the same, a dotted line joined into a stroke. A canvas
+    demo that stamps the pen at each mouse event leaves dots where the hand moved fast; at
+    28x28 such a digit is a row of specks, and no digit at all to the networks. Where half the
+    pieces or more, MIN_DOTS at least, are dots of one pen (DOT_WIDE or wider: no broken thin
+    line), the smallest grey closing (a dilation, then an erosion as wide) up to the dots' size
+    that makes them one drawing (at most three pieces, the largest four fifths of the ink),
+    made half as wide again, joins them, if what it makes is a stroke no wider than two dots
+    and covers at most DOT_FILL times their area (a field of specks closes into a blob)."""
+    mask = a > 0.5
+    labels = _components(mask)
+    ids = np.unique(labels[mask])
+    if len(ids) < MIN_DOTS:                                 # most drawings: a few pieces
+        return a
+    dots, pens = [], []                                     # each dot's box's longer side, its width
+    for i in ids:
+        piece = labels == i
+        ys, xs = np.nonzero(piece)
+        long, pen = max(np.ptp(ys), np.ptp(xs)) + 1, _pen_width(piece)
+        if long <= DOT_LONG * pen:
+            dots.append(long)
+            pens.append(pen)
+    # a thin line that shrinking broke (a small digit's) is pieces too, but as wide as the line
+    if len(dots) < max(MIN_DOTS, len(ids) / 2) or np.median(pens) < DOT_WIDE:
+        return a
+    dot = float(np.median(dots))
+    for r in range(1, int(np.ceil(dot)) + 1):
+        joined = erode(dilate(a, r), r)[r:-r, r:-r] > 0.5
+        _, sizes = np.unique(_components(joined)[joined], return_counts=True)
+        if len(sizes) <= 3 and sizes.max() >= 0.8 * joined.sum():
+            # half as wide again: closed just enough, the joins are waists that scaling breaks
+            r = min(int(np.ceil(1.5 * r)), int(np.ceil(dot)))
+            closed = erode(dilate(a, r), r)[r:-r, r:-r]
+            joined = closed > 0.5
+            if joined.sum() <= DOT_FILL * mask.sum() and _pen_width(joined) <= 2 * dot:
+                return closed
+            return a
+    return a
 
 
 def dark_ink(grey):

@@ -618,6 +618,38 @@
     return dots.length > MAX_DOTS ? [] : dots;
   }
 
+  const MIN_DOTS = 6, DOT_LONG = 4.0, DOT_FILL = 4.0, DOT_WIDE = 2.5;
+
+  function joinDots(a) {                                // preprocess.join_dots: a dotted line joined
+    const {h, w} = a, mask = a.d.map(v => (v > 0.5 ? 1 : 0));
+    const {labels, sizes} = components(mask, h, w);
+    if (sizes.length - 1 < MIN_DOTS) return a;
+    const boxes = sizes.map(() => [h, -1, w, -1]);      // each piece's rows and columns, first and last
+    labels.forEach((id, i) => {
+      if (!id) return;
+      const b = boxes[id], y = Math.floor(i / w), x = i % w;
+      b[0] = Math.min(b[0], y); b[1] = Math.max(b[1], y); b[2] = Math.min(b[2], x); b[3] = Math.max(b[3], x);
+    });
+    const dots = [], pens = [];
+    for (let id = 1; id < sizes.length; id++) {
+      const long = Math.max(boxes[id][1] - boxes[id][0], boxes[id][3] - boxes[id][2]) + 1;
+      const pen = penWidth(labels.map(l => (l === id ? 1 : 0)), h, w);
+      if (long <= DOT_LONG * pen) { dots.push(long); pens.push(pen); }
+    }
+    if (dots.length < Math.max(MIN_DOTS, (sizes.length - 1) / 2) || median(pens) < DOT_WIDE) return a;   // a broken thin line
+    const dot = median(dots), area = mask.reduce((t, v) => t + v, 0);
+    const close = r => crop(grow(grow(padTo(a, r), r, Math.max), r, Math.min), r, r + h, r, r + w);
+    const inked = img => img.d.map(v => (v > 0.5 ? 1 : 0)), count = m => m.reduce((t, v) => t + v, 0);
+    for (let r = 1; r <= Math.ceil(dot); r++) {
+      const joined = inked(close(r)), pieces = components(joined, h, w).sizes.slice(1);
+      if (pieces.length <= 3 && Math.max(...pieces) >= 0.8 * count(joined)) {
+        const closed = close(Math.min(Math.ceil(1.5 * r), Math.ceil(dot))), wider = inked(closed);   // waists
+        return count(wider) <= DOT_FILL * area && penWidth(wider, h, w) <= 2 * dot ? closed : a;
+      }
+    }
+    return a;
+  }
+
   function box(img) {                                   // preprocess._box: [top, bottom, left, right)
     let top = img.h, bottom = 0, left = img.w, right = 0;
     for (let y = 0; y < img.h; y++) for (let x = 0; x < img.w; x++) if (img.d[y * img.w + x] > 0) {
@@ -846,7 +878,7 @@
       a = ink(shrink(crop(full, at(top - margin), Math.min(full.h, at(bottom + margin)),
                           at(left - margin), Math.min(full.w, at(right + margin))), WORK_SIZE));
     }
-    const drawn = cropInk(a), normalised = normaliseWidth(drawn);   // 6. MNIST's pen width
+    const drawn = cropInk(joinDots(a)), normalised = normaliseWidth(drawn);   // 5. dots joined; 6. pen width
     const sum = img => img.d.reduce((s, v) => s + v, 0);
     const pixels = place(cropInk(normalised));
     return {pixels, asDrawn: sum(normalised) < sum(drawn) ? place(drawn) : null};   // (thickening adds ink)
